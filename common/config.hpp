@@ -1,0 +1,210 @@
+// relay::config — the one YAML file that configures every relay program.
+//
+// Does: loads and validates the file into typed structs, driven by one table
+// of keys (type, default, range, reloadable; Postfix CONFIG_*_TABLE style).
+// Durations ("30s", "5m", "2h", "7d", plain number = seconds) and sizes
+// ("512", "64KB", "35MB", "1GB"; binary multiples). Secrets may be written
+// `${env:NAME}` or `${file:/path}` (file contents, trailing newline dropped).
+// Unknown keys are errors. Relative paths are resolved against the config
+// file's directory.
+// Does not: open sockets, files named in the config (except ${file:}), or
+// the database. Pure function of the file and the environment.
+// Fails: load() throws ConfigError whose what() is
+//   "FILE:LINE: KEY.PATH: what was expected (got ...)"
+// e.g. "etc/relay.yaml:12: receiver.limits.max_message_size: expected a size like 35MB (got '35 parsecs')".
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace relay::config {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class TlsMode { None, StartTls, StartTlsRequired, Implicit };
+enum class AuthMode { Off, Optional, Required };
+enum class SenderPolicy { Reject, Rewrite };  // what to do with a disallowed/missing From
+
+struct Listener {
+  std::string host = "127.0.0.1";  // IPv4 or IPv6 literal ("::1")
+  std::uint16_t port = 2525;
+  TlsMode tls = TlsMode::None;
+};
+
+struct TlsConfig {
+  std::filesystem::path cert_file;   // PEM chain; required if any listener uses TLS
+  std::filesystem::path key_file;
+  std::string min_version = "TLSv1.2";  // TLSv1.2 | TLSv1.3
+  std::string ciphers;                  // OpenSSL cipher list for <=1.2; "" = OpenSSL default
+};
+
+struct AuthUser {
+  std::string name;
+  std::string password_hash;                 // from `relayctl hash-password`
+  std::vector<std::string> allowed_senders;  // overrides senders.allowed when non-empty
+};
+
+struct Limits {
+  std::uint64_t max_message_size = 35ull << 20;
+  int max_recipients = 100;
+  int max_connections = 1000;
+  int max_connections_per_ip = 100;
+  int max_bad_commands = 10;
+  int max_auth_failures_per_ip = 5;      // per auth_failure_window, then 454/421
+  std::int64_t auth_failure_window = 300;  // seconds
+  std::int64_t idle_timeout = 300;       // seconds, RFC 5321 4.5.3.2: 5 min
+  std::int64_t data_timeout = 600;       // seconds per DATA/BDAT transfer
+  std::int64_t shutdown_grace = 30;      // seconds allowed for DATA in progress at SIGTERM
+};
+
+struct ReceiverConfig {
+  std::string hostname = "localhost";     // in the greeting and Received:
+  std::vector<Listener> listeners{Listener{}};
+  TlsConfig tls;
+  AuthMode auth = AuthMode::Off;
+  std::vector<AuthUser> users;
+  std::vector<std::string> client_networks{"127.0.0.0/8", "::1/128"};  // CIDR
+  Limits limits;
+};
+
+struct SenderConfig {
+  // Full addresses ("a@example.com"), "@example.com" (that domain) or
+  // "*.example.com" (subdomains and the domain itself). Empty = any sender.
+  std::vector<std::string> allowed;
+  std::string default_sender;             // used by rewrite and for a missing From
+  SenderPolicy policy = SenderPolicy::Reject;
+};
+
+struct SpoolConfig {
+  std::filesystem::path directory = "/var/spool/relay";
+  std::int64_t orphan_grace = 3600;   // seconds
+  std::int64_t failed_keep = 7 * 86400;
+};
+
+struct RetryConfig {
+  std::int64_t min_backoff = 60;       // seconds
+  std::int64_t max_backoff = 3600;
+  std::int64_t max_lifetime = 5 * 86400;
+  double jitter = 0.2;                 // +/- fraction
+};
+
+struct DispatcherConfig {
+  int processes = 2;
+  int max_in_flight = 32;              // deliveries in flight per process
+  std::int64_t scan_interval = 30;     // seconds, fallback when inotify misses
+  std::int64_t sweep_interval = 10;
+  RetryConfig retry;
+  std::string failure_notice_to;       // "" = no notice mail on permanent failure
+  std::filesystem::path journal;       // default <spool>/journal
+};
+
+struct DatabaseConfig {
+  std::string conninfo;                // libpq conninfo or URL; "" = no database
+  std::int64_t connect_timeout = 5;
+};
+
+struct OutboxProvider {
+  std::filesystem::path directory;
+};
+
+struct SmtpProvider {
+  std::string host;
+  std::uint16_t port = 587;
+  TlsMode tls = TlsMode::StartTlsRequired;  // None | StartTls (opportunistic) | StartTlsRequired | Implicit
+  bool verify_peer = true;
+  std::filesystem::path ca_file;            // "" = system store
+  std::string username;
+  std::string password;                     // secret: ${env:}/${file:}
+  std::string auth = "plain";               // plain | login | xoauth2
+  std::string oauth_token;                  // for xoauth2
+  int max_connections = 4;                  // per host
+  std::int64_t timeout = 60;
+  std::string helo;                         // "" = receiver.hostname
+};
+
+struct M365Provider {
+  std::string tenant_id;
+  std::string client_id;
+  std::string client_secret;                // secret
+  std::filesystem::path certificate_file;   // alternative to client_secret
+  std::filesystem::path private_key_file;
+  std::string login_url = "https://login.microsoftonline.com";
+  std::string graph_url = "https://graph.microsoft.com";
+  std::filesystem::path ca_file;            // tests point this at their own CA
+  bool save_to_sent_items = false;
+  std::string client_secret_expires;        // "YYYY-MM-DD" or ""
+  std::vector<int> expiry_warn_days{30, 14, 7, 3, 1};
+  std::string expiry_notice_to;             // "" = no notice mail
+  int max_concurrent_per_mailbox = 4;
+  int rate_per_minute = 30;                 // per mailbox; 0 = unlimited
+  std::uint64_t max_mime_size = 3ull << 20; // above: draft + upload session
+  std::int64_t timeout = 120;
+};
+
+struct GmailProvider {
+  std::filesystem::path service_account_file;
+  std::string client_id, client_secret, refresh_token;
+  std::string token_url = "https://oauth2.googleapis.com/token";
+  std::string api_url = "https://gmail.googleapis.com";
+  std::filesystem::path ca_file;
+};
+
+enum class ProviderType { Outbox, Smtp, M365, Gmail };
+
+struct ProviderConfig {
+  std::string name;
+  ProviderType type = ProviderType::Outbox;
+  OutboxProvider outbox;
+  SmtpProvider smtp;
+  M365Provider m365;
+  GmailProvider gmail;
+};
+
+struct Route {
+  // One of the three matches; first matching route wins.
+  std::string sender;         // full address or pattern as in senders.allowed
+  std::string auth_user;
+  std::string provider;
+};
+
+struct LogConfig {
+  std::string level = "info";  // debug | info | warn | error
+};
+
+struct Config {
+  std::filesystem::path file;  // the file it was loaded from
+  ReceiverConfig receiver;
+  SenderConfig senders;
+  SpoolConfig spool;
+  DispatcherConfig dispatcher;
+  DatabaseConfig database;
+  std::vector<ProviderConfig> providers;   // YAML: map name -> {type: ..., ...}
+  std::vector<Route> routes;
+  std::string default_provider;            // "" = the only provider, if exactly one
+  std::string fallback_provider;           // "" = none
+  LogConfig log;
+
+  const ProviderConfig* provider(std::string_view name) const;
+};
+
+// Loads and validates. Throws ConfigError (see above).
+Config load(const std::filesystem::path& file);
+// For tests: parse YAML text as if it were `file_name`.
+Config load_string(const std::string& yaml, const std::filesystem::path& file_name);
+
+// Sender patterns: true when `address` matches any of `patterns`
+// (case-insensitive domain, exact local part). Empty list matches everything.
+bool sender_allowed(std::string_view address, const std::vector<std::string>& patterns);
+
+// Parsers used by the loader, exposed for tests.
+std::optional<std::int64_t> parse_duration(std::string_view text);   // seconds
+std::optional<std::uint64_t> parse_size(std::string_view text);      // bytes
+
+}  // namespace relay::config

@@ -1,0 +1,185 @@
+// relay::spool::Spool — the maildir-style on-disk queue shared by all programs.
+//
+// Does: stores entries and moves them between states, each move one
+// rename(2). Layout under the root (see spool/README.md):
+//   tmp/ data/ new/ active/ deferred/ hold/ failed/ corrupt/
+// data/<id>.eml holds the immutable message bytes; the envelope <id>.env
+// sits in the directory that is its state.
+//
+// Locking: whoever works on an entry holds flock(LOCK_EX) on data/<id>.eml
+// (the one file that is never replaced). A claim takes that lock
+// non-blocking *before* renaming new/ -> active/, so exactly one process
+// wins. The sweeper treats an active/ entry whose data file it can lock as
+// abandoned (its owner died: the kernel dropped the lock) and returns it to
+// new/. Every operation that moves an entry (hold, release, delete from
+// relayctl) takes the same lock first.
+//
+// Does not: decide when to retry (that is the dispatcher's RetryPolicy),
+// talk to a network, a database or libuv. Blocking POSIX calls only; call it
+// from a worker thread when on an event loop. Objects are not thread-safe;
+// the Spool itself may be shared by threads (it holds only the root path).
+//
+// Fails: expected failures (ENOSPC, EACCES, lost race) are returned as
+// Status / nullopt, never thrown.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "spool/envelope.hpp"
+#include "spool/queue_id.hpp"
+
+namespace relay::spool {
+
+enum class State { New, Active, Deferred, Hold, Failed, Corrupt };
+std::string_view dir_name(State s) noexcept;  // "new", "active", ...
+std::optional<State> parse_state(std::string_view name) noexcept;
+
+struct [[nodiscard]] Status {
+  int err = 0;          // errno-style code, 0 = success
+  std::string message;  // "write tmp/ID.eml: No space left on device"
+  bool ok() const noexcept { return err == 0; }
+  static Status success() { return {}; }
+};
+
+class Spool;
+
+// A message being received. RAII transaction (E-MailRelay NewMessage): the
+// destructor removes the tmp/ files unless commit succeeded.
+class NewEntry {
+ public:
+  NewEntry(NewEntry&&) noexcept;
+  NewEntry& operator=(NewEntry&&) noexcept;
+  NewEntry(const NewEntry&) = delete;
+  NewEntry& operator=(const NewEntry&) = delete;
+  ~NewEntry();
+
+  const QueueId& id() const noexcept { return env_.id; }
+  // Fill in everything but size/crc/id; prepare() sets those.
+  Envelope& envelope() noexcept { return env_; }
+  // Streams message bytes to tmp/<id>.eml (buffered; large messages never
+  // sit in memory).
+  Status append(std::string_view bytes);
+  // Writes tmp/<id>.env, fsyncs and closes both files (close() checked).
+  // After this only the renames of Spool::commit remain.
+  Status prepare();
+  bool committed() const noexcept { return committed_; }
+
+ private:
+  friend class Spool;
+  NewEntry(const Spool* spool, Envelope env, int data_fd);
+  void rollback() noexcept;
+
+  const Spool* spool_ = nullptr;
+  Envelope env_;
+  int data_fd_ = -1;
+  std::string buffer_;
+  bool prepared_ = false;
+  bool committed_ = false;
+};
+
+// A claimed entry (dispatcher). Holds the lock on data/<id>.eml for its
+// lifetime. Dropping a Claim without finishing it leaves the entry in
+// active/, unlocked: the sweeper returns it to new/ (crash semantics).
+class Claim {
+ public:
+  Claim(Claim&&) noexcept;
+  Claim& operator=(Claim&&) noexcept;
+  Claim(const Claim&) = delete;
+  Claim& operator=(const Claim&) = delete;
+  ~Claim();
+
+  const Envelope& envelope() const noexcept { return env_; }
+  std::filesystem::path data_path() const;
+
+  // Rewrites active/<id>.env with `env` (e.g. per-recipient progress).
+  Status update(const Envelope& env);
+  // update(env), then active/ -> deferred/.
+  Status defer(const Envelope& env);
+  // update(env), then active/ -> failed/ (dead letter).
+  Status fail(const Envelope& env);
+  // Back to new/ unchanged (drain on shutdown).
+  Status release();
+  // Delivered: removes the envelope, then the data file.
+  Status done();
+
+ private:
+  friend class Spool;
+  Claim(const Spool* spool, Envelope env, int lock_fd);
+  Status move_to(State to, const Envelope* env);
+
+  const Spool* spool_ = nullptr;
+  Envelope env_;
+  int lock_fd_ = -1;
+  bool finished_ = false;
+};
+
+struct EntryInfo {
+  QueueId id;
+  State state;
+  std::optional<Envelope> envelope;  // nullopt when unreadable
+  std::string error;                 // parse error when unreadable
+  bool locked = false;               // someone holds the data lock
+};
+
+struct SweepOptions {
+  std::int64_t now = 0;               // unix seconds; 0 = time(nullptr)
+  std::int64_t orphan_grace = 3600;   // tmp/ files and env-less data older than this are removed
+  std::int64_t failed_keep = 0;       // 0 = keep failed/ forever, else remove older entries
+};
+struct SweepReport {
+  int recovered_claims = 0;  // active/ -> new/
+  int due_deferred = 0;      // deferred/ -> new/
+  int orphans_removed = 0;
+  int quarantined = 0;
+  int expired_failed = 0;
+  std::vector<std::string> log;  // one key=value line per action, with reason
+};
+
+class Spool {
+ public:
+  // Creates the directory tree if needed. Returns nullopt and sets *error
+  // when the root is unusable (not a directory, no permission).
+  static std::optional<Spool> open(const std::filesystem::path& root, std::string* error);
+
+  const std::filesystem::path& root() const noexcept { return root_; }
+  std::filesystem::path path_of(State s, const QueueId& id) const;
+  std::filesystem::path data_path(const QueueId& id) const;
+
+  // --- receiver side
+  // Opens tmp/<id>.eml with O_EXCL. nullopt + *error on failure.
+  std::optional<NewEntry> create(Envelope env, Status* error) const;
+  // Group commit: renames every prepared entry's data to data/ and envelope
+  // to new/, then fsyncs data/ and new/ once for the whole batch. Returns one
+  // Status per entry; an entry is durable when its Status is ok.
+  std::vector<Status> commit(std::span<NewEntry* const> batch) const;
+  Status commit(NewEntry& entry) const;
+
+  // --- dispatcher side
+  // Ids in a state directory, oldest first.
+  std::vector<QueueId> list(State s) const;
+  // nullopt when another process won, the entry is gone, or it was
+  // unreadable (then it is quarantined; *error says why).
+  std::optional<Claim> claim(const QueueId& id, std::string* error = nullptr) const;
+  SweepReport sweep(const SweepOptions& opt) const;
+
+  // --- operator side (relayctl); all take the entry lock first
+  std::vector<EntryInfo> scan(State s) const;
+  std::optional<EntryInfo> find(const QueueId& id) const;
+  Status hold(const QueueId& id) const;      // new/ or deferred/ -> hold/
+  Status release(const QueueId& id) const;   // hold/ -> new/
+  Status requeue(const QueueId& id) const;   // deferred/ or failed/ -> new/ (attempt now)
+  Status remove(const QueueId& id) const;    // any state but active -> gone
+  // Moves an unreadable entry to corrupt/ with <id>.reason beside it.
+  Status quarantine(State from, const QueueId& id, std::string_view reason) const;
+
+ private:
+  explicit Spool(std::filesystem::path root) : root_(std::move(root)) {}
+  std::filesystem::path root_;
+};
+
+}  // namespace relay::spool

@@ -1,0 +1,228 @@
+"""Shared harness for relay's integration tests (real binaries, real peers).
+
+Run with Debian's /usr/bin/python3 (it has aiosmtpd). Every test gets its own
+temporary directory, spool, outbox and PostgreSQL database; nothing listens
+on anything but loopback.
+
+    from relaytest import Relay, pg_database, free_port, wait_for
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+SRC = os.environ.get("RELAY_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("RELAY_BUILD") or os.path.join(SRC, "build")
+
+RECEIVER = os.path.join(BUILD, "receiver", "relay-receiver")
+DISPATCHER = os.path.join(BUILD, "dispatcher", "relay-dispatcher")
+RELAYCTL = os.path.join(BUILD, "admin-cli", "relayctl")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0):
+    def up():
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+    wait_for(up, timeout, what=f"port {host}:{port}")
+
+
+_pg_server = None
+
+
+def pg_server():
+    """conninfo of a running PostgreSQL: $RELAY_TEST_PG (set by contrib/test.sh)
+    or a private one started for this process (stopped at exit)."""
+    global _pg_server
+    if os.environ.get("RELAY_TEST_PG"):
+        return os.environ["RELAY_TEST_PG"]
+    if _pg_server is None:
+        d = tempfile.mkdtemp(prefix="relay-pg-")
+        out = subprocess.check_output(["bash", os.path.join(SRC, "contrib", "pg-test-server.sh"), "start", d], text=True)
+        import atexit
+        atexit.register(lambda: subprocess.call(["bash", os.path.join(SRC, "contrib", "pg-test-server.sh"), "stop", d]))
+        _pg_server = out.strip().splitlines()[-1]
+    return _pg_server
+
+
+def psql(conninfo, sql):
+    """Runs SQL with psql, returns rows as lists of strings (tab-separated)."""
+    out = subprocess.check_output(["psql", "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql],
+                                  text=True)
+    return [line.split("\t") for line in out.splitlines() if line != ""]
+
+
+def pg_database():
+    """A fresh, empty database; returns its conninfo."""
+    base = pg_server()
+    name = "t_" + uuid.uuid4().hex[:12]
+    psql(base, f"CREATE DATABASE {name}")
+    parts = [p for p in base.split() if not p.startswith("dbname=")]
+    return " ".join(parts + [f"dbname={name}"])
+
+
+class Relay:
+    """A relay installation in a temp dir: config, spool, outbox, processes.
+
+    cfg overrides are merged into a default config (outbox provider, one plain
+    listener on a free port, database = a fresh PostgreSQL database if db=True).
+    """
+
+    def __init__(self, overrides=None, db=True, keep=False):
+        self.dir = tempfile.mkdtemp(prefix="relay-test-")
+        self.keep = keep or os.environ.get("RELAY_KEEP_TEST_DIRS") == "1"
+        self.port = free_port()
+        self.spool = os.path.join(self.dir, "spool")
+        self.outbox = os.path.join(self.dir, "outbox")
+        self.conninfo = pg_database() if db else ""
+        self.cfg = {
+            "receiver": {"hostname": "relay.test", "listeners": [{"address": f"127.0.0.1:{self.port}"}]},
+            "spool": {"directory": self.spool},
+            "dispatcher": {"processes": 1},
+            "database": {"conninfo": self.conninfo},
+            "providers": {"outbox": {"type": "outbox", "directory": self.outbox}},
+            "default_provider": "outbox",
+            "log": {"level": "debug"},
+        }
+        _merge(self.cfg, overrides or {})
+        self.config_path = os.path.join(self.dir, "relay.yaml")
+        self.write_config()
+        self.procs = []
+
+    def write_config(self):
+        # JSON is YAML; keeps the harness free of a YAML library.
+        with open(self.config_path, "w") as f:
+            json.dump(self.cfg, f, indent=2)
+
+    def log_path(self, name):
+        return os.path.join(self.dir, name + ".log")
+
+    def start(self, argv, name, port=None):
+        log = open(self.log_path(name), "ab")
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        p.relay_name = name
+        self.procs.append(p)
+        if port:
+            try:
+                wait_port(port)
+            except AssertionError:
+                raise AssertionError(f"{name} did not listen on {port}; log:\n" + self.read_log(name))
+        return p
+
+    def start_receiver(self):
+        return self.start([RECEIVER, "-c", self.config_path], "receiver", self.port)
+
+    def start_dispatcher(self, n=0):
+        return self.start([DISPATCHER, "-c", self.config_path], f"dispatcher{n}")
+
+    def start_run(self):
+        return self.start([RELAYCTL, "run", "-c", self.config_path], "run", self.port)
+
+    def relayctl(self, *args, check=True):
+        r = subprocess.run([RELAYCTL, "-c", self.config_path, *args], capture_output=True, text=True, timeout=120)
+        if check and r.returncode != 0:
+            raise AssertionError(f"relayctl {' '.join(args)} exited {r.returncode}: {r.stdout}{r.stderr}")
+        return r
+
+    def read_log(self, name):
+        try:
+            with open(self.log_path(name), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def spool_entries(self, state):
+        d = os.path.join(self.spool, state)
+        return sorted(f for f in os.listdir(d) if f.endswith(".env")) if os.path.isdir(d) else []
+
+    def outbox_files(self):
+        if not os.path.isdir(self.outbox):
+            return []
+        return sorted(os.path.join(self.outbox, f) for f in os.listdir(self.outbox) if f.endswith(".eml"))
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs:
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.procs = []
+
+    def close(self, ok=True):
+        self.stop()
+        if ok and not self.keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            print(f"test dir kept: {self.dir}", file=sys.stderr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            for p in list(self.procs):
+                sys.stderr.write(f"--- log of {p.relay_name} (tail) ---\n{self.read_log(p.relay_name)[-4000:]}\n")
+        self.close(ok=exc_type is None)
+        return False
+
+
+def _merge(dst, src):
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict):
+            _merge(dst[k], v)
+        else:
+            dst[k] = v
+
+
+def run_tests(tests):
+    """Minimal runner: runs each test function, prints 'N passed, N failed'."""
+    only = sys.argv[1:]
+    passed = failed = 0
+    for t in tests:
+        if only and t.__name__ not in only:
+            continue
+        t0 = time.time()
+        try:
+            t()
+            passed += 1
+            print(f"PASS {t.__name__} ({time.time() - t0:.1f}s)", flush=True)
+        except Exception as e:  # noqa: BLE001 - report every failure, keep going
+            failed += 1
+            import traceback
+            traceback.print_exc()
+            print(f"FAIL {t.__name__}: {e}", flush=True)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
