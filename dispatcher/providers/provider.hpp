@@ -66,6 +66,16 @@ struct Message {
   std::string header_from;               // parsed From: address ("" when missing)
 };
 
+// Credential expiry as an adapter knows it (m365 client secret). The
+// dispatcher stores it in PostgreSQL (secret_status) for `relayctl secrets`.
+struct SecretStatus {
+  std::string expires;        // "YYYY-MM-DD" ("" = unknown)
+  std::int64_t days_left = 0;
+  std::string source;         // "config" | "graph"
+  std::string state;          // "ok" | "warning" | "expired" | "unknown"
+  std::string detail;         // human-readable, e.g. "expires in 6 days (warn at 7)"
+};
+
 class Provider {
  public:
   using Done = std::function<void(Result)>;
@@ -80,6 +90,8 @@ class Provider {
   virtual void test(Done done) = 0;
   // Maximum deliveries this adapter wants in flight (0 = no own limit).
   virtual int max_in_flight() const noexcept { return 0; }
+  // Credential expiry, for adapters that have one. Cheap; may be called often.
+  virtual std::optional<SecretStatus> secret_status() const { return std::nullopt; }
 };
 
 struct Context {
