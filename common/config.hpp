@@ -6,7 +6,12 @@
 // ("512", "64KB", "35MB", "1GB"; binary multiples). Secrets may be written
 // `${env:NAME}` or `${file:/path}` (file contents, trailing newline dropped).
 // Unknown keys are errors. Relative paths are resolved against the config
-// file's directory.
+// file's directory. After load(): default_provider is set (to the only
+// provider when the file leaves it empty), dispatcher.journal is set
+// (<spool.directory>/journal by default), URLs carry no trailing '/'.
+// Implementation: config.cpp (load, walk), config_table.cpp (THE key table),
+// config_set*.cpp (per-type parsing), config_validate.cpp (cross-key rules),
+// config_values.cpp / config_secrets.cpp (value parsers), config_query.cpp.
 // Does not: open sockets, files named in the config (except ${file:}), or
 // the database. Pure function of the file and the environment.
 // Fails: load() throws ConfigError whose what() is
@@ -19,6 +24,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace relay::config {
@@ -202,6 +208,29 @@ Config load_string(const std::string& yaml, const std::filesystem::path& file_na
 // Sender patterns: true when `address` matches any of `patterns`
 // (case-insensitive domain, exact local part). Empty list matches everything.
 bool sender_allowed(std::string_view address, const std::vector<std::string>& patterns);
+
+// ---- added by the config engineer (additions only) -------------------------
+
+// Names as written in the YAML ("starttls-required", "m365", ...), for logs.
+std::string_view to_string(TlsMode mode);
+std::string_view to_string(AuthMode mode);
+std::string_view to_string(ProviderType type);
+
+// The provider for a message: the first route whose `sender` pattern
+// matches `sender` or whose `auth_user` equals `auth_user` (non-empty),
+// else default_provider. Never null for a Config returned by load().
+const ProviderConfig* select_provider(const Config& cfg, std::string_view sender, std::string_view auth_user);
+
+// Keys that differ between two loaded configs and are NOT reloadable
+// (marked [restart] in etc/relay.example.yaml: receiver.listeners,
+// spool.directory, dispatcher.journal, database.conninfo). A supervisor
+// reloading on SIGHUP logs these and keeps running with the old values for
+// them (or restarts the affected children). Empty = everything reloadable.
+std::vector<std::string> restart_needed(const Config& old_cfg, const Config& new_cfg);
+
+// Sender pattern syntax check ("user@example.com", "@example.com",
+// "*.example.com"), as the loader applies it.
+bool valid_sender_pattern(std::string_view pattern);
 
 // Parsers used by the loader, exposed for tests.
 std::optional<std::int64_t> parse_duration(std::string_view text);   // seconds

@@ -63,7 +63,9 @@ class CurlMulti {
   // Starts a transfer. The easy handle (and every buffer/slist it points
   // to) must stay alive until `done` has been called.
   void start(CURL* easy, Done done);
-  // Cancels a running transfer; its Done is called with CURLE_ABORTED_BY_CALLBACK.
+  // Cancels a running transfer; its Done is called with CURLE_ABORTED_BY_CALLBACK
+  // before cancel() returns (no-op when `easy` is not running). The
+  // connection is dropped; an SMTP upload is never completed by a cancel.
   void cancel(CURL* easy);
   // Per-host connection cap and total cap (CURLMOPT_MAX_HOST_CONNECTIONS...).
   void set_limits(long max_host_connections, long max_total_connections);

@@ -8,9 +8,9 @@ set -euo pipefail
 PKGS=(
   build-essential g++ cmake pkg-config git ca-certificates
   libuv1-dev libssl-dev libcurl4-openssl-dev libgmime-3.0-dev libpq-dev
-  libyaml-cpp-dev doctest-dev libfmt-dev
+  libyaml-cpp-dev doctest-dev libfmt-dev nlohmann-json3-dev
   postgresql postgresql-client
-  postfix swaks curl msmtp openssl python3 python3-aiosmtpd
+  postfix swaks curl msmtp openssl python3 python3-aiosmtpd python3-cryptography
   libnet-ssleay-perl libauthen-sasl-perl procps psmisc
 )
 

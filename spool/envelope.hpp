@@ -2,10 +2,14 @@
 //
 // Does: serialises and parses the envelope. Format (see spool/README.md):
 // a first line `relay-envelope 1`, then `key: value` lines (values are
-// percent-encoded for bytes < 0x21, '%' and 0x7f so that one record is always
-// one line), repeated `rcpt:` lines, and a final line `end <crc32 of all
-// previous bytes in hex>` that makes truncation and corruption detectable.
+// percent-encoded for bytes < 0x20, '%' and 0x7f so that one record is always
+// one line; spaces stay readable), repeated `rcpt: state=.. to=.. params=..
+// reply=..` lines (their values also encode the space), and a final line
+// `end <crc32 of all previous bytes, 8 lower-case hex digits>` that makes
+// truncation and corruption detectable. Unknown keys are ignored (additions
+// within version 1); another version number is an error.
 // Does not: do I/O. Parse errors are values, never exceptions or aborts.
+// Thread-safe (pure functions).
 #pragma once
 #include <cstdint>
 #include <optional>

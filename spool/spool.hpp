@@ -16,14 +16,23 @@
 //
 // Does not: decide when to retry (that is the dispatcher's RetryPolicy),
 // talk to a network, a database or libuv. Blocking POSIX calls only; call it
-// from a worker thread when on an event loop. Objects are not thread-safe;
-// the Spool itself may be shared by threads (it holds only the root path).
+// from a worker thread when on an event loop. NewEntry/Claim objects are not
+// thread-safe; the Spool itself may be shared by threads and copied (it holds
+// the root path and its directory handles, opened once by open() and shared
+// by copies; entries keep them alive, so a Spool may die before its entries).
+// Many threads committing at once should go through GroupCommit
+// (spool/group_commit.hpp) to share the directory fsyncs.
+//
+// Deferred entries carry their next-attempt time as the mtime of
+// deferred/<id>.env (as Postfix does), so a sweep finds due entries with one
+// fstatat() each; the envelope stays authoritative.
 //
 // Fails: expected failures (ENOSPC, EACCES, lost race) are returned as
 // Status / nullopt, never thrown.
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,6 +43,10 @@
 #include "spool/queue_id.hpp"
 
 namespace relay::spool {
+
+namespace detail {
+struct Dirs;  // the spool's open directory handles (spool/file_util.hpp)
+}
 
 enum class State { New, Active, Deferred, Hold, Failed, Corrupt };
 std::string_view dir_name(State s) noexcept;  // "new", "active", ...
@@ -68,16 +81,24 @@ class NewEntry {
   // After this only the renames of Spool::commit remain.
   Status prepare();
   bool committed() const noexcept { return committed_; }
+  bool prepared() const noexcept { return prepared_; }
+  // Bytes appended so far.
+  std::uint64_t size() const noexcept { return size_; }
 
  private:
   friend class Spool;
-  NewEntry(const Spool* spool, Envelope env, int data_fd);
+  NewEntry(std::shared_ptr<const detail::Dirs> dirs, Envelope env, int data_fd);
   void rollback() noexcept;
+  Status flush();
 
-  const Spool* spool_ = nullptr;
+  static constexpr std::size_t kBufferSize = 256 * 1024;
+  std::shared_ptr<const detail::Dirs> dirs_;
   Envelope env_;
   int data_fd_ = -1;
   std::string buffer_;
+  std::uint64_t size_ = 0;
+  std::uint32_t crc_ = 0;
+  int write_error_ = 0;  // sticky: once a write failed, prepare() fails
   bool prepared_ = false;
   bool committed_ = false;
 };
@@ -85,6 +106,9 @@ class NewEntry {
 // A claimed entry (dispatcher). Holds the lock on data/<id>.eml for its
 // lifetime. Dropping a Claim without finishing it leaves the entry in
 // active/, unlocked: the sweeper returns it to new/ (crash semantics).
+// update/defer/fail fsync the rewritten envelope; no move fsyncs a
+// directory (a move lost in a power cut leaves the entry in its previous
+// state, which only means it is delivered again: at-least-once).
 class Claim {
  public:
   Claim(Claim&&) noexcept;
@@ -95,6 +119,9 @@ class Claim {
 
   const Envelope& envelope() const noexcept { return env_; }
   std::filesystem::path data_path() const;
+  // The locked data file, open read-only (use pread; do not close it).
+  int data_fd() const noexcept { return lock_fd_; }
+  bool finished() const noexcept { return finished_; }
 
   // Rewrites active/<id>.env with `env` (e.g. per-recipient progress).
   Status update(const Envelope& env);
@@ -109,10 +136,14 @@ class Claim {
 
  private:
   friend class Spool;
-  Claim(const Spool* spool, Envelope env, int lock_fd);
+  Claim(std::shared_ptr<const detail::Dirs> dirs, std::filesystem::path root, Envelope env,
+        int lock_fd);
   Status move_to(State to, const Envelope* env);
+  Status rewrite(const Envelope& env, std::int64_t mtime);
+  void unlock() noexcept;
 
-  const Spool* spool_ = nullptr;
+  std::shared_ptr<const detail::Dirs> dirs_;
+  std::filesystem::path root_;
   Envelope env_;
   int lock_fd_ = -1;
   bool finished_ = false;
@@ -178,8 +209,20 @@ class Spool {
   Status quarantine(State from, const QueueId& id, std::string_view reason) const;
 
  private:
-  explicit Spool(std::filesystem::path root) : root_(std::move(root)) {}
+  Spool(std::filesystem::path root, std::shared_ptr<const detail::Dirs> dirs)
+      : root_(std::move(root)), dirs_(std::move(dirs)) {}
+  // quarantine() for a caller that already holds the entry lock.
+  Status quarantine_locked(State from, const QueueId& id, std::string_view reason) const;
+  Status move_locked(State from, State to, const QueueId& id) const;
+  std::optional<State> locate(const QueueId& id) const;
+  void sweep_active(SweepReport& r) const;
+  void sweep_deferred(std::int64_t now, SweepReport& r) const;
+  void sweep_tmp(std::int64_t cutoff, SweepReport& r) const;
+  void sweep_data(std::int64_t cutoff, SweepReport& r) const;
+  void sweep_failed(std::int64_t cutoff, SweepReport& r) const;
+
   std::filesystem::path root_;
+  std::shared_ptr<const detail::Dirs> dirs_;  // shared by copies; immutable
 };
 
 }  // namespace relay::spool

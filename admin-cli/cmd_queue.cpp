@@ -1,0 +1,168 @@
+// relayctl queue list|show|hold|release|requeue|delete|flush — the
+// postqueue/postsuper of relay. Every change goes through spool::Spool's
+// operator API, which takes the entry lock and renames, exactly as the
+// daemons do; an entry a dispatcher is working on is never touched.
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <ctime>
+#include <fstream>
+
+#include "admin-cli/command.hpp"
+#include "admin-cli/format.hpp"
+#include "admin-cli/handlers.hpp"
+#include "admin-cli/queue_format.hpp"
+#include "admin-cli/spool_access.hpp"
+#include "common/config.hpp"
+
+namespace relay::admin {
+namespace {
+
+using spool::State;
+
+struct BulkOp {
+  std::string_view past;               // "held"
+  std::vector<State> all_from;         // states ALL applies to
+  spool::Status (spool::Spool::*fn)(const spool::QueueId&) const;
+};
+
+// Applies op to each id given (or every entry of op.all_from for ALL).
+// A lost race under ALL (ENOENT: a daemon moved it) is skipped, not an error.
+int run_bulk(Context& ctx, const BulkOp& op, const std::vector<std::string>& words) {
+  const config::Config* cfg = ctx.config();
+  if (!cfg) return kFail;
+  auto sp = open_spool(*cfg, ctx.err());
+  if (!sp) return kFail;
+  bool all = words.size() == 1 && words[0] == "ALL";
+  std::vector<spool::QueueId> ids;
+  if (all) {
+    for (State s : op.all_from)
+      for (auto& id : sp->list(s)) ids.push_back(id);
+  } else {
+    for (const auto& w : words) {
+      auto id = spool::QueueId::parse(w);
+      if (!id) {
+        fmt::print(ctx.err(), "relayctl: '{}' is not a queue id (or ALL)\n", w);
+        return kFail;
+      }
+      ids.push_back(*id);
+    }
+  }
+  int done = 0, failed = 0;
+  for (const auto& id : ids) {
+    spool::Status st = ((*sp).*op.fn)(id);
+    if (st.ok()) {
+      fmt::print(ctx.out(), "{}: {}\n", id.str(), op.past);
+      ++done;
+    } else if (!(all && st.err == ENOENT)) {
+      fmt::print(ctx.err(), "relayctl: {}: {}\n", id.str(), st.message);
+      ++failed;
+    }
+  }
+  fmt::print(ctx.out(), "{} {} {}\n", op.past, done, done == 1 ? "entry" : "entries");
+  return failed ? kFail : kOk;
+}
+
+std::string read_headers(const std::filesystem::path& p, bool body) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return "(message data unreadable)\n";
+  std::string out, line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!body && line.empty()) break;
+    out += line + "\n";
+    if (!body && out.size() > (1u << 20)) break;  // headers bigger than 1 MB: enough
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_queue_list(Context& ctx) {
+  auto states = parse_state_filter(ctx.args().get_or("state", "all"));
+  if (!states) {
+    fmt::print(ctx.err(), "relayctl: unknown state '{}' (new|deferred|hold|failed|active|corrupt|all)\n",
+               ctx.args().get_or("state", ""));
+    return kUsage;
+  }
+  const config::Config* cfg = ctx.config();
+  if (!cfg) return kFail;
+  auto sp = open_spool(*cfg, ctx.err());
+  if (!sp) return kFail;
+  bool json = ctx.args().has("json");
+  std::int64_t now = std::time(nullptr);
+  std::size_t n = 0;
+  std::uint64_t bytes = 0;
+  if (json) fmt::print(ctx.out(), "[");
+  for (State s : *states) {
+    for (const auto& e : sp->scan(s)) {
+      if (json) {
+        fmt::print(ctx.out(), "{}{}\n", n ? "," : "", entry_json(e));
+      } else {
+        fmt::print(ctx.out(), "{}", format_entry(e, now));
+      }
+      ++n;
+      if (e.envelope) bytes += e.envelope->size;
+    }
+  }
+  if (json) {
+    fmt::print(ctx.out(), "]\n");
+  } else if (n == 0) {
+    fmt::print(ctx.out(), "queue is empty\n");
+  } else {
+    fmt::print(ctx.out(), "-- {} in {} {}.\n", human_size(bytes), n, n == 1 ? "entry" : "entries");
+  }
+  return kOk;
+}
+
+int cmd_queue_show(Context& ctx) {
+  const config::Config* cfg = ctx.config();
+  if (!cfg) return kFail;
+  const std::string& word = ctx.args().positional()[0];
+  auto id = spool::QueueId::parse(word);
+  if (!id) {
+    fmt::print(ctx.err(), "relayctl: '{}' is not a queue id\n", word);
+    return kFail;
+  }
+  auto sp = open_spool(*cfg, ctx.err());
+  if (!sp) return kFail;
+  auto e = sp->find(*id);
+  if (!e) {
+    fmt::print(ctx.err(), "relayctl: {}: not in the spool\n", word);
+    return kFail;
+  }
+  fmt::print(ctx.out(), "{:<13} {}{}\n", "state:", spool::dir_name(e->state), e->locked ? " (locked)" : "");
+  if (e->envelope) {
+    fmt::print(ctx.out(), "{}", format_envelope(*e->envelope));
+  } else {
+    fmt::print(ctx.out(), "{:<13} {}\n", "unreadable:", e->error);
+  }
+  fmt::print(ctx.out(), "\n{}", read_headers(sp->data_path(*id), ctx.args().has("body")));
+  return kOk;
+}
+
+int cmd_queue_hold(Context& ctx) {
+  return run_bulk(ctx, {"held", {State::New, State::Deferred}, &spool::Spool::hold}, ctx.args().positional());
+}
+
+int cmd_queue_release(Context& ctx) {
+  return run_bulk(ctx, {"released", {State::Hold}, &spool::Spool::release}, ctx.args().positional());
+}
+
+int cmd_queue_requeue(Context& ctx) {
+  return run_bulk(ctx, {"requeued", {State::Deferred, State::Failed}, &spool::Spool::requeue},
+                  ctx.args().positional());
+}
+
+int cmd_queue_delete(Context& ctx) {
+  return run_bulk(ctx,
+                  {"deleted", {State::New, State::Deferred, State::Hold, State::Failed, State::Corrupt},
+                   &spool::Spool::remove},
+                  ctx.args().positional());
+}
+
+int cmd_queue_flush(Context& ctx) {
+  return run_bulk(ctx, {"requeued", {State::Deferred}, &spool::Spool::requeue}, {"ALL"});
+}
+
+}  // namespace relay::admin

@@ -1,0 +1,30 @@
+// relay::admin spool access — opens the configured spool for relayctl
+// commands and summarises it (counts per state, oldest entry).
+// Does: only reads directory listings; every change goes through
+// spool::Spool's operator API (same lock + rename protocol as the daemons).
+// Fails: open_spool prints "relayctl: spool DIR: reason" and returns nullopt.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "spool/spool.hpp"
+
+namespace relay::config {
+struct Config;
+}
+
+namespace relay::admin {
+
+std::optional<spool::Spool> open_spool(const config::Config& cfg, std::FILE* err);
+
+struct QueueSummary {
+  std::map<std::string, std::size_t> counts;  // "new" -> 3, every state present
+  std::size_t queued = 0;                     // new + active + deferred + hold
+  std::int64_t oldest_millis = 0;             // id time of the oldest queued entry; 0 = none
+};
+QueueSummary summarize(const spool::Spool& spool);
+
+}  // namespace relay::admin

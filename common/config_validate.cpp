@@ -1,0 +1,120 @@
+// relay::config — rules that span several keys (required-one-of, references
+// between sections, TLS needing a certificate). Runs after the table walk;
+// errors point at the line of the key that is wrong or missing.
+#include <set>
+
+#include "common/config_loader.hpp"
+
+namespace relay::config::detail {
+namespace {
+
+std::string idx(std::string_view base, size_t i) { return std::string(base) + "[" + std::to_string(i) + "]"; }
+
+}  // namespace
+
+void Loader::validate(Config& cfg) {
+  validate_receiver(cfg);
+  validate_providers(cfg);
+  validate_routes(cfg);
+  auto& r = cfg.dispatcher.retry;
+  if (r.min_backoff > r.max_backoff)
+    fail(line_of("dispatcher.retry.min_backoff"), "dispatcher.retry.min_backoff",
+         "expected a duration no longer than dispatcher.retry.max_backoff");
+  if (cfg.dispatcher.journal.empty()) cfg.dispatcher.journal = cfg.spool.directory / "journal";
+  if (cfg.senders.policy == SenderPolicy::Rewrite && cfg.senders.default_sender.empty())
+    fail(line_of("senders.policy"), "senders.default_sender", "required when senders.policy is rewrite");
+}
+
+void Loader::validate_receiver(Config& cfg) {
+  auto& rc = cfg.receiver;
+  if (rc.listeners.empty()) fail(line_of("receiver.listeners"), "receiver.listeners", "expected at least one listener");
+  std::set<std::pair<std::string, int>> seen;
+  for (size_t i = 0; i < rc.listeners.size(); ++i) {
+    const auto& l = rc.listeners[i];
+    std::string p = idx("receiver.listeners", i);
+    if (!seen.emplace(l.host, l.port).second) fail(line_of(p + ".address"), p + ".address", "duplicate listener address");
+    if (l.tls != TlsMode::None && (rc.tls.cert_file.empty() || rc.tls.key_file.empty()))
+      fail(line_of(p + ".tls"), p + ".tls",
+           "a TLS listener needs receiver.tls.cert_file and receiver.tls.key_file (got none)");
+  }
+  if (rc.tls.cert_file.empty() != rc.tls.key_file.empty())
+    fail(line_of("receiver.tls"), rc.tls.cert_file.empty() ? "receiver.tls.cert_file" : "receiver.tls.key_file",
+         "expected both cert_file and key_file, or neither");
+  if (rc.auth == AuthMode::Required && rc.users.empty())
+    fail(line_of("receiver.auth"), "receiver.auth", "auth is required but receiver.users is empty (nobody could send)");
+  std::set<std::string> names;
+  for (size_t i = 0; i < rc.users.size(); ++i) {
+    std::string p = idx("receiver.users", i) + ".name";
+    if (rc.users[i].name.empty()) fail(line_of(p), p, "expected a user name (got '')");
+    if (!names.insert(rc.users[i].name).second) fail(line_of(p), p, "duplicate user name '" + rc.users[i].name + "'");
+  }
+}
+
+void Loader::validate_providers(Config& cfg) {
+  if (cfg.providers.empty())
+    fail(line_of("providers"), "providers", "expected at least one provider (e.g. {outbox: {type: outbox, directory: ...}})");
+  for (const auto& p : cfg.providers) {
+    std::string b = "providers." + p.name;
+    auto need = [&](bool ok, std::string_view key, std::string_view msg) {
+      if (!ok) fail(line_of(b + "." + std::string(key)), b + "." + std::string(key), msg);
+    };
+    switch (p.type) {
+      case ProviderType::Outbox: need(!p.outbox.directory.empty(), "directory", "expected a directory (got '')"); break;
+      case ProviderType::Smtp:
+        need(!p.smtp.host.empty(), "host", "expected a host name (got '')");
+        need(p.smtp.auth != "xoauth2" || !p.smtp.oauth_token.empty(), "oauth_token", "required when auth is xoauth2");
+        need(p.smtp.auth == "xoauth2" || p.smtp.username.empty() || !p.smtp.password.empty(), "password",
+             "required when username is set");
+        need(!p.smtp.username.empty() || p.smtp.password.empty(), "username", "required when password is set");
+        break;
+      case ProviderType::M365: {
+        const auto& m = p.m365;
+        need(!m.tenant_id.empty(), "tenant_id", "expected the Entra tenant id (got '')");
+        need(!m.client_id.empty(), "client_id", "expected the application (client) id (got '')");
+        need(!m.client_secret.empty() || !m.certificate_file.empty(), "client_secret",
+             "expected client_secret or certificate_file + private_key_file (got neither)");
+        need(m.certificate_file.empty() == m.private_key_file.empty(),
+             m.certificate_file.empty() ? "certificate_file" : "private_key_file",
+             "expected both certificate_file and private_key_file, or neither");
+        break;
+      }
+      case ProviderType::Gmail: {
+        const auto& g = p.gmail;
+        bool user_token = !g.client_id.empty() && !g.client_secret.empty() && !g.refresh_token.empty();
+        need(!g.service_account_file.empty() || user_token, "service_account_file",
+             "expected service_account_file, or client_id + client_secret + refresh_token (got neither)");
+        break;
+      }
+    }
+  }
+}
+
+void Loader::validate_routes(Config& cfg) {
+  for (size_t i = 0; i < cfg.routes.size(); ++i) {
+    const auto& r = cfg.routes[i];
+    std::string p = idx("routes", i);
+    if (r.sender.empty() == r.auth_user.empty())
+      fail(line_of(p), p, "expected exactly one of sender or auth_user");
+    if (!cfg.provider(r.provider))
+      fail(line_of(p + ".provider"), p + ".provider", "expected the name of a configured provider (got '" + r.provider + "')");
+    if (!r.auth_user.empty()) {
+      bool known = false;
+      for (const auto& u : cfg.receiver.users) known = known || u.name == r.auth_user;
+      if (!known) fail(line_of(p + ".auth_user"), p + ".auth_user", "expected a user from receiver.users (got '" + r.auth_user + "')");
+    }
+  }
+  if (cfg.default_provider.empty()) {
+    if (cfg.providers.size() == 1)
+      cfg.default_provider = cfg.providers.front().name;
+    else
+      fail(line_of("providers"), "default_provider", "required when several providers are configured");
+  } else if (!cfg.provider(cfg.default_provider)) {
+    fail(line_of("default_provider"), "default_provider",
+         "expected the name of a configured provider (got '" + cfg.default_provider + "')");
+  }
+  if (!cfg.fallback_provider.empty() && !cfg.provider(cfg.fallback_provider))
+    fail(line_of("fallback_provider"), "fallback_provider",
+         "expected the name of a configured provider (got '" + cfg.fallback_provider + "')");
+}
+
+}  // namespace relay::config::detail

@@ -1,0 +1,158 @@
+// See dispatcher.hpp. This file: construction, intake (fs events, scans),
+// claims. Delivery is in dispatcher_send.cpp, housekeeping and shutdown in
+// dispatcher_timers.cpp.
+#include "dispatcher/dispatcher.hpp"
+
+#include <unistd.h>
+
+#include "common/log.hpp"
+#include "dispatcher/job.hpp"
+
+namespace relay::dispatch {
+
+Settings Settings::from_config(const config::Config& cfg) {
+  Settings s;
+  s.max_in_flight = std::max(1, cfg.dispatcher.max_in_flight);
+  s.scan_interval = std::max<std::int64_t>(1, cfg.dispatcher.scan_interval);
+  s.sweep_interval = std::max<std::int64_t>(1, cfg.dispatcher.sweep_interval);
+  s.orphan_grace = cfg.spool.orphan_grace;
+  s.failed_keep = cfg.spool.failed_keep;
+  s.retry = cfg.dispatcher.retry;
+  s.router = Router::from_config(cfg);
+  s.failure_notice_to = cfg.dispatcher.failure_notice_to;
+  s.hostname = cfg.receiver.hostname;
+  return s;
+}
+
+Dispatcher::Dispatcher(uv_loop_t* loop, spool::Spool spool, ProviderMap providers, dlog::DeliveryLog& dlog,
+                       Settings settings)
+    : loop_(loop),
+      spool_(std::move(spool)),
+      providers_(std::move(providers)),
+      dlog_(dlog),
+      settings_(std::move(settings)),
+      policy_(settings_.retry),
+      poster_(loop) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  host_ = host;
+}
+
+Dispatcher::~Dispatcher() {
+  // Claims still held are dropped unfinished: their entries stay in active/
+  // unlocked and the next sweeper returns them to new/ (crash semantics).
+  poster_.close();
+}
+
+std::string Dispatcher::check() const {
+  std::set<std::string> names;
+  for (const auto& [name, p] : providers_) names.insert(name);
+  return settings_.router.validate(names);
+}
+
+void Dispatcher::start(bool install_signals) {
+  started_us_ = dlog::now_us();
+  uv_fs_event_init(loop_, watch_.get());
+  watch_.get()->data = this;
+  auto new_dir = spool_.root() / "new";
+  int rc = uv_fs_event_start(
+      watch_.get(),
+      [](uv_fs_event_t* h, const char* filename, int, int status) {
+        auto* self = static_cast<Dispatcher*>(h->data);
+        if (status < 0 || !filename) {
+          self->schedule_scan();  // lost track: rescan
+          return;
+        }
+        std::string_view f(filename);
+        if (f.size() > 4 && f.substr(f.size() - 4) == ".env" && !self->stopping_) {
+          // inotify reports renames out of new/ (every claim) like renames
+          // in; one access(2) on the local spool tells them apart and saves
+          // a threadpool round trip per message per dispatcher.
+          if (::access((self->spool_.root() / "new" / std::string(f)).c_str(), F_OK) != 0) return;
+          self->add_candidate(std::string(f.substr(0, f.size() - 4)));
+          self->pump();
+        }
+      },
+      new_dir.c_str(), 0);
+  if (rc != 0)
+    log::warn("- event=watch_failed dir={} reason={} fallback=scan", new_dir.string(), log::quote(uv_strerror(rc)));
+  start_timers();
+  if (install_signals) {
+    for (auto* sig : {&sigterm_, &sigint_, &sighup_}) {
+      uv_signal_init(loop_, sig->get());
+      sig->get()->data = this;
+    }
+    auto cb = [](uv_signal_t* h, int signum) { static_cast<Dispatcher*>(h->data)->on_signal(signum); };
+    uv_signal_start(sigterm_.get(), cb, SIGTERM);
+    uv_signal_start(sigint_.get(), cb, SIGINT);
+    uv_signal_start(sighup_.get(), cb, SIGHUP);
+  }
+  log::info("- event=dispatcher_started spool={} providers={} max_in_flight={} host={} pid={}",
+            spool_.root().string(), providers_.size(), settings_.max_in_flight, host_, ::getpid());
+}
+
+void Dispatcher::schedule_scan() {
+  if (scan_running_ || stopping_) return;
+  scan_running_ = true;
+  ++background_work_;
+  auto ids = std::make_shared<std::vector<spool::QueueId>>();
+  queue_work(
+      loop_, [this, ids] { *ids = spool_.list(spool::State::New); },
+      [this, ids] {
+        scan_running_ = false;
+        --background_work_;
+        for (const auto& id : *ids) add_candidate(id.str());
+        if (!ids->empty()) log::debug("- event=scan found={}", ids->size());
+        pump();
+      });
+}
+
+void Dispatcher::add_candidate(const std::string& id) {
+  if (stopping_ || jobs_.count(id) || candidate_set_.count(id)) return;
+  candidate_set_.insert(id);
+  candidates_.push_back(id);
+}
+
+void Dispatcher::pump() {
+  while (!stopping_ && static_cast<int>(jobs_.size()) < settings_.max_in_flight && !candidates_.empty()) {
+    std::string id = std::move(candidates_.front());
+    candidates_.pop_front();
+    candidate_set_.erase(id);
+    if (jobs_.count(id)) continue;
+    auto qid = spool::QueueId::parse(id);
+    if (!qid) continue;  // a stray file in new/: the sweeper quarantines what it cannot read
+    start_claim(*qid);
+  }
+}
+
+void Dispatcher::start_claim(const spool::QueueId& id) {
+  auto owned = std::make_unique<Job>(id);
+  Job* job = owned.get();
+  jobs_.emplace(id.str(), std::move(owned));
+  queue_work(
+      loop_,
+      [this, job] {
+        job->claim = spool_.claim(job->id, &job->claim_error);
+        if (job->claim) job->info = inspect_message(job->claim->data_path());
+      },
+      [this, job] { on_claimed(*job); });
+}
+
+void Dispatcher::on_claimed(Job& job) {
+  if (!job.claim) {
+    if (!job.claim_error.empty())
+      log::warn("{} event=claim_failed reason={}", job.id.str(), log::quote(job.claim_error));
+    jobs_.erase(job.id.str());  // lost the race to another dispatcher: normal
+    pump();
+    return;
+  }
+  ++counters_.claimed;
+  if (stopping_) {
+    job.release = true;
+    finish(job.id.str(), true);
+    return;
+  }
+  begin_attempt(job);
+}
+
+}  // namespace relay::dispatch

@@ -1,0 +1,157 @@
+// relay::dispatch::Dispatcher — one relay-dispatcher process's work: claim
+// spool entries, deliver them through providers, record every attempt,
+// retry with backoff.
+//
+// Does, on one libuv loop:
+//  - learns about new entries from uv_fs_event on <spool>/new (instant) and
+//    a periodic scan of new/ (scan_interval, fallback for missed events);
+//  - keeps at most max_in_flight entries in work. Per entry: claim + GMime
+//    inspection (uv threadpool) -> provider send (loop; Provider interface)
+//    -> outcome applied to the envelope (outcome.hpp, RetryPolicy) -> attempt
+//    and message records posted to the DeliveryLog; when they are durable
+//    (database or journal) -> Claim::done/defer/fail (+ optional failure
+//    notice, enqueued as a new spool entry with a null sender) on the
+//    threadpool. Spool calls are blocking file operations (rename, fsync):
+//    all of them run on the uv threadpool, never on the loop (the one
+//    exception: an access(2) per inotify event on new/, to skip events of
+//    entries already claimed away);
+//  - a sweeper (Spool::sweep every sweep_interval) returns dead owners'
+//    claims and due deferred entries to new/;
+//  - heartbeats row every heartbeat_interval, providers' secret_status()
+//    every secret_interval;
+//  - SIGTERM/SIGINT: stop claiming, let in-flight deliveries finish for at
+//    most drain_timeout, release the rest (Claim::release, back to new/),
+//    close every handle, then call on_stopped (main stops the loop);
+//  - SIGHUP: reload the config file; routing, retry, max_in_flight,
+//    intervals and failure_notice_to take effect, anything invalid is logged
+//    and the old settings stay. Providers are not rebuilt (restart for that).
+// Does not: own providers, the loop or the DeliveryLog (main wires them).
+// Runs on: the loop thread; not thread-safe.
+// Fails: per entry, never for the process: an unparseable message fails
+// permanently, a provider error is a Result, a spool error is logged and the
+// entry is left for the sweeper. Log lines start with the queue id.
+#pragma once
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "common/config.hpp"
+#include "dispatcher/dlog/delivery_log.hpp"
+#include "dispatcher/providers/provider.hpp"
+#include "dispatcher/retry_policy.hpp"
+#include "dispatcher/router.hpp"
+#include "dispatcher/uv_util.hpp"
+#include "spool/spool.hpp"
+
+namespace relay::dispatch {
+
+// The reloadable part of the configuration.
+struct Settings {
+  int max_in_flight = 32;
+  std::int64_t scan_interval = 30;        // seconds
+  std::int64_t sweep_interval = 10;
+  std::int64_t heartbeat_interval = 10;
+  std::int64_t secret_interval = 300;
+  std::int64_t drain_timeout = 30;        // SIGTERM: wait this long for in-flight deliveries
+  std::int64_t orphan_grace = 3600;
+  std::int64_t failed_keep = 7 * 86400;
+  config::RetryConfig retry;
+  Router router;
+  std::string failure_notice_to;
+  std::string hostname = "localhost";     // From: MAILER-DAEMON@hostname of notices
+
+  static Settings from_config(const config::Config& cfg);
+};
+
+struct Counters {
+  std::uint64_t claimed = 0, sent = 0, deferred = 0, failed = 0, released = 0, notices = 0;
+};
+
+class Dispatcher {
+ public:
+  using ProviderMap = std::map<std::string, provider::Provider*, std::less<>>;
+
+  Dispatcher(uv_loop_t* loop, spool::Spool spool, ProviderMap providers, dlog::DeliveryLog& dlog,
+             Settings settings);
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+  ~Dispatcher();
+
+  // Validates routing against the providers; "" when fine, else why not.
+  std::string check() const;
+  // Starts watching and timers. install_signals: SIGTERM/SIGINT/SIGHUP.
+  void start(bool install_signals);
+  // Graceful stop (what SIGTERM does). on_stopped runs once all is closed.
+  void shutdown();
+  void set_on_stopped(std::function<void()> fn) { on_stopped_ = std::move(fn); }
+  // Config file for SIGHUP; reload() is also callable directly.
+  void set_config_file(std::filesystem::path file) { config_file_ = std::move(file); }
+  bool reload(const config::Config& cfg, std::string* error);
+
+  const Counters& counters() const noexcept { return counters_; }
+  std::size_t in_flight() const noexcept { return jobs_.size(); }
+  bool stopping() const noexcept { return stopping_; }
+
+ private:
+  struct Job;
+  // dispatcher.cpp: intake
+  void schedule_scan();
+  void add_candidate(const std::string& id);
+  void pump();
+  void start_claim(const spool::QueueId& id);
+  void on_claimed(Job& job);
+  // dispatcher_send.cpp: delivery
+  void begin_attempt(Job& job);
+  void send(Job& job, const std::string& provider_name, bool fallback);
+  void on_sent(const std::string& id, std::uint64_t seq, provider::Result r);
+  void fail_unparseable(Job& job);
+  void record_and_finish(Job& job);
+  void finish(const std::string& id, bool durable);
+  void on_finished(Job& job);
+  // dispatcher_timers.cpp: housekeeping, signals, shutdown
+  void start_timers();
+  void sweep();
+  void heartbeat();
+  void report_secrets();
+  void on_signal(int signum);
+  void drain_tick();
+  void release_sending();
+  void close_all();
+
+  uv_loop_t* loop_;
+  spool::Spool spool_;
+  ProviderMap providers_;
+  dlog::DeliveryLog& dlog_;
+  Settings settings_;
+  RetryPolicy policy_;
+  LoopPoster poster_;
+  std::filesystem::path config_file_;
+  std::function<void()> on_stopped_;
+
+  std::map<std::string, std::unique_ptr<Job>, std::less<>> jobs_;  // by queue id
+  std::deque<std::string> candidates_;
+  std::set<std::string, std::less<>> candidate_set_;
+  Counters counters_;
+  std::uint64_t send_seq_ = 0;
+  int background_work_ = 0;  // scans and sweeps on the threadpool
+  bool scan_running_ = false;
+  bool sweep_running_ = false;
+  bool stopping_ = false;
+  bool closed_ = false;
+  std::int64_t started_us_ = 0;
+  std::uint64_t drain_deadline_ms_ = 0;
+  std::string host_;
+
+  UvHandle<uv_fs_event_t> watch_;
+  UvHandle<uv_timer_t> scan_timer_, sweep_timer_, heartbeat_timer_, secret_timer_, drain_timer_;
+  UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
+};
+
+}  // namespace relay::dispatch

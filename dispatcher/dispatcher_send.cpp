@@ -1,0 +1,208 @@
+// See dispatcher.hpp. This file: one delivery attempt of a claimed entry,
+// its records, and finishing the entry in the spool.
+#include <unistd.h>
+
+#include <ctime>
+
+#include "common/log.hpp"
+#include "dispatcher/dispatcher.hpp"
+#include "dispatcher/job.hpp"
+#include "dispatcher/notice.hpp"
+
+namespace relay::dispatch {
+namespace {
+
+std::vector<std::string> pending_rcpts(const spool::Envelope& env) {
+  std::vector<std::string> out;
+  for (const auto& r : env.rcpts)
+    if (r.state == spool::RcptState::Pending) out.push_back(r.address);
+  return out;
+}
+
+std::int64_t now_s() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+void Dispatcher::begin_attempt(Job& job) {
+  job.env = job.claim->envelope();
+  if (!job.info.parsed) {
+    fail_unparseable(job);
+    return;
+  }
+  if (job.env.pending_count() == 0) {  // finished before a crash, not yet removed
+    job.decision = decide(job.env, policy_, now_s(), std::nullopt);
+    record_and_finish(job);
+    return;
+  }
+  RouteInput in{job.env.mail_from, job.info.from_address, job.env.auth_user};
+  RouteChoice choice = settings_.router.choose(in, job.env.attempts);
+  if (choice.fallback) log::info("{} event=route provider={} rule={}", job.id.str(), choice.provider, log::quote(choice.rule));
+  send(job, choice.provider, choice.fallback);
+}
+
+void Dispatcher::send(Job& job, const std::string& provider_name, bool fallback) {
+  job.attempted = pending_rcpts(job.env);
+  job.provider = provider_name;
+  job.seq = ++send_seq_;
+  job.stage = Job::Stage::Sending;
+  job.attempt_started_us = dlog::now_us();
+  job.attempt_t0_ms = uv_now(loop_);
+  if (job.env.attempts == 0 && job.first_attempt_us == 0) job.first_attempt_us = job.attempt_started_us;
+  std::string id = job.id.str();
+  std::uint64_t seq = job.seq;
+  auto it = providers_.find(provider_name);
+  if (it == providers_.end()) {
+    provider::Result r;
+    r.outcome = provider::Outcome::Transient;
+    r.config_error = true;
+    r.text = "provider '" + provider_name + "' is not configured in this process";
+    on_sent(id, seq, std::move(r));
+    return;
+  }
+  provider::Message msg{job.id,           job.env.mail_from,     job.attempted,        job.claim->data_path(),
+                        job.env.size,     job.env.auth_user,     job.info.from_address};
+  log::debug("{} event=sending provider={} attempt={} rcpts={} fallback={}", id, provider_name,
+             job.env.attempts + 1, job.attempted.size(), fallback);
+  try {
+    it->second->send(msg, [this, id, seq](provider::Result r) { on_sent(id, seq, std::move(r)); });
+  } catch (const std::exception& e) {  // the interface says never; be safe anyway
+    provider::Result r;
+    r.text = std::string("provider threw: ") + e.what();
+    on_sent(id, seq, std::move(r));
+  }
+}
+
+void Dispatcher::on_sent(const std::string& id, std::uint64_t seq, provider::Result r) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second->stage != Job::Stage::Sending || it->second->seq != seq) return;
+  Job& job = *it->second;
+  job.seq = 0;
+  job.env.attempts++;
+  job.env.provider = job.provider;
+  std::int64_t duration = static_cast<std::int64_t>(uv_now(loop_) - job.attempt_t0_ms);
+  dlog::AttemptRecord a{id, job.env.attempts, job.provider, std::string(provider::to_string(r.outcome)),
+                        r.code, r.enhanced, r.text, job.attempted, duration, host_, static_cast<int>(::getpid()),
+                        job.attempt_started_us};
+  job.records.emplace_back(std::move(a));
+  apply_result(job.env, job.attempted, r);
+  log::info("{} event=attempt attempt={} provider={} outcome={} code={} enhanced={} duration_ms={} rcpts={} response={}",
+            id, job.env.attempts, job.provider, provider::to_string(r.outcome), r.code,
+            r.enhanced.empty() ? "-" : r.enhanced, duration, job.attempted.size(), log::quote(r.text));
+  bool pending = job.env.pending_count() > 0;
+  if (r.outcome == provider::Outcome::Transient && r.config_error && pending) {
+    log::error("{} event=provider_config_error provider={} reason={}", id, job.provider, log::quote(r.text));
+    if (!job.fallback_tried && !stopping_ && settings_.router.fallback_on_config_error(job.provider)) {
+      job.fallback_tried = true;
+      log::warn("{} event=fallback from={} to={} reason=config_error", id, job.provider, settings_.router.fallback());
+      send(job, settings_.router.fallback(), true);
+      return;
+    }
+    // Keep the mail queued and stop hammering a misconfigured provider.
+    r.retry_after = std::max(r.retry_after.value_or(0), settings_.retry.max_backoff);
+  }
+  job.decision = decide(job.env, policy_, now_s(), r.retry_after);
+  record_and_finish(job);
+}
+
+void Dispatcher::fail_unparseable(Job& job) {
+  std::string why = "unparseable message: " + job.info.error;
+  job.attempted = pending_rcpts(job.env);
+  job.env.attempts++;
+  for (auto& rc : job.env.rcpts)
+    if (rc.state == spool::RcptState::Pending) {
+      rc.state = spool::RcptState::Failed;
+      rc.last_reply = why;
+    }
+  job.env.last_error = why;
+  std::int64_t now = dlog::now_us();
+  if (job.env.attempts == 1) job.first_attempt_us = now;
+  job.provider = "-";
+  job.env.provider = "-";
+  job.records.emplace_back(dlog::AttemptRecord{job.id.str(), job.env.attempts, "-", "permanent", 0, "5.6.0", why,
+                                               job.attempted, 0, host_, static_cast<int>(::getpid()), now});
+  job.decision = decide(job.env, policy_, now_s(), std::nullopt);
+  record_and_finish(job);
+}
+
+void Dispatcher::record_and_finish(Job& job) {
+  const auto& env = job.env;
+  dlog::MessageRecord m;
+  m.queue_id = job.id.str();
+  m.mail_from = env.mail_from;
+  m.header_from = job.info.from_address;
+  for (const auto& r : env.rcpts) m.rcpts.push_back(r.address);
+  m.subject = job.info.subject;
+  m.message_id = job.info.message_id;
+  m.size = env.size;
+  m.client_addr = env.client_addr;
+  m.auth_user = env.auth_user;
+  m.provider = env.provider;
+  m.status = job.decision.status;
+  m.received_at = env.received_at * 1000000;
+  m.first_attempt_at = job.first_attempt_us;
+  m.finished_at = m.status == "queued" ? 0 : dlog::now_us();
+  m.last_error = env.last_error;
+  m.attempts = env.attempts;
+  job.records.emplace_back(std::move(m));
+  job.stage = Job::Stage::Recording;
+  std::string id = job.id.str();
+  auto sink = poster_.sink();
+  dlog_.post(std::move(job.records), [this, sink, id](bool durable) { sink([this, id, durable] { finish(id, durable); }); });
+  job.records.clear();
+}
+
+void Dispatcher::finish(const std::string& id, bool durable) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second->stage == Job::Stage::Finishing) return;
+  Job* job = it->second.get();
+  if (!durable) log::error("{} event=record_not_durable action=finish_anyway", id);
+  job->stage = Job::Stage::Finishing;
+  bool notice = !job->release && job->decision.action == Action::Fail && wants_notice(job->env, settings_.failure_notice_to);
+  std::string notice_to = settings_.failure_notice_to, hostname = settings_.hostname;
+  queue_work(
+      loop_,
+      [this, job, notice, notice_to, hostname] {
+        spool::Status st;
+        if (job->release) st = job->claim->release();
+        else if (job->decision.action == Action::Done) st = job->claim->done();
+        else if (job->decision.action == Action::Defer) st = job->claim->defer(job->env);
+        else st = job->claim->fail(job->env);
+        if (!st.ok()) job->finish_error = st.message;
+        if (st.ok() && notice) {
+          spool::Status ns = enqueue_failure_notice(spool_, job->env, job->info, notice_to, hostname, &job->notice_id);
+          if (!ns.ok()) job->finish_error = "notice: " + ns.message;
+        }
+      },
+      [this, job] { on_finished(*job); });
+}
+
+void Dispatcher::on_finished(Job& job) {
+  std::string id = job.id.str();
+  if (!job.finish_error.empty())
+    log::error("{} event=spool_error action={} reason={}", id, job.release ? "release" : to_string(job.decision.action),
+               log::quote(job.finish_error));
+  if (job.release) {
+    ++counters_.released;
+    log::info("{} event=released reason=shutdown", id);
+  } else if (job.decision.action == Action::Done) {
+    ++counters_.sent;
+    log::info("{} event=delivered provider={} attempts={} rcpts={}", id, job.env.provider, job.env.attempts, job.env.rcpts.size());
+  } else if (job.decision.action == Action::Defer) {
+    ++counters_.deferred;
+    log::info("{} event=deferred provider={} attempts={} pending={} retry_in={}s rule={} reason={}", id, job.env.provider,
+              job.env.attempts, job.env.pending_count(), job.decision.retry.delay, job.decision.retry.reason,
+              log::quote(job.decision.reason));
+  } else {
+    ++counters_.failed;
+    log::warn("{} event=failed status={} provider={} attempts={} reason={}", id, job.decision.status, job.env.provider,
+              job.env.attempts, log::quote(job.decision.reason));
+    if (!job.notice_id.empty()) {
+      ++counters_.notices;
+      log::info("{} event=notice_queued notice_id={} to=<{}>", id, job.notice_id, settings_.failure_notice_to);
+    }
+  }
+  jobs_.erase(id);
+  pump();
+}
+
+}  // namespace relay::dispatch

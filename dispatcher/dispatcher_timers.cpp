@@ -1,0 +1,178 @@
+// See dispatcher.hpp. This file: periodic work (scan, sweep, heartbeat,
+// secret status), signals, reload and the graceful shutdown.
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "dispatcher/dispatcher.hpp"
+#include "dispatcher/job.hpp"
+
+namespace relay::dispatch {
+namespace {
+
+template <typename F>
+void start_timer(uv_loop_t* loop, UvHandle<uv_timer_t>& t, void* self, std::uint64_t first_ms,
+                 std::uint64_t repeat_ms, F cb) {
+  uv_timer_init(loop, t.get());
+  t.get()->data = self;
+  uv_timer_start(t.get(), cb, first_ms, repeat_ms);
+}
+
+Dispatcher* self_of(uv_timer_t* t) { return static_cast<Dispatcher*>(t->data); }
+
+}  // namespace
+
+void Dispatcher::start_timers() {
+  start_timer(loop_, scan_timer_, this, 0, settings_.scan_interval * 1000,
+              [](uv_timer_t* t) { self_of(t)->schedule_scan(); });
+  start_timer(loop_, sweep_timer_, this, 0, settings_.sweep_interval * 1000,
+              [](uv_timer_t* t) { self_of(t)->sweep(); });
+  start_timer(loop_, heartbeat_timer_, this, 200, settings_.heartbeat_interval * 1000,
+              [](uv_timer_t* t) { self_of(t)->heartbeat(); });
+  start_timer(loop_, secret_timer_, this, 1000, settings_.secret_interval * 1000,
+              [](uv_timer_t* t) { self_of(t)->report_secrets(); });
+}
+
+void Dispatcher::sweep() {
+  if (sweep_running_ || stopping_) return;
+  sweep_running_ = true;
+  ++background_work_;
+  auto report = std::make_shared<spool::SweepReport>();
+  spool::SweepOptions opt;
+  opt.orphan_grace = settings_.orphan_grace;
+  opt.failed_keep = settings_.failed_keep;
+  queue_work(
+      loop_, [this, report, opt] { *report = spool_.sweep(opt); },
+      [this, report] {
+        sweep_running_ = false;
+        --background_work_;
+        for (const auto& line : report->log) log::info("{}", line);
+        if (report->recovered_claims || report->due_deferred) schedule_scan();
+      });
+}
+
+void Dispatcher::heartbeat() {
+  dlog::HeartbeatRecord h;
+  h.kind = "dispatcher";
+  h.host = host_;
+  h.pid = static_cast<int>(::getpid());
+  h.started_at = started_us_;
+  h.seen_at = dlog::now_us();
+  nlohmann::json c{{"uptime_s", (h.seen_at - started_us_) / 1000000},
+                   {"claimed", counters_.claimed},
+                   {"sent", counters_.sent},
+                   {"deferred", counters_.deferred},
+                   {"failed", counters_.failed},
+                   {"released", counters_.released},
+                   {"in_flight", jobs_.size()}};
+  auto st = dlog_.stats();
+  c["db_connected"] = st.connected;
+  c["journaled"] = st.journaled;
+  h.counters_json = c.dump();
+  dlog_.post(std::move(h));
+}
+
+void Dispatcher::report_secrets() {
+  for (const auto& [name, p] : providers_) {
+    auto s = p->secret_status();
+    if (!s) continue;
+    dlog::SecretRecord r{name, s->expires, std::nullopt, s->source, s->state, s->detail, dlog::now_us()};
+    if (!s->expires.empty()) r.days_left = s->days_left;
+    if (s->state == "warning" || s->state == "expired")
+      log::warn("- event=secret_expiry provider={} state={} expires={} days_left={} detail={}", name, s->state,
+                s->expires, s->days_left, log::quote(s->detail));
+    dlog_.post(std::move(r));
+  }
+}
+
+void Dispatcher::on_signal(int signum) {
+  if (signum == SIGHUP) {
+    if (config_file_.empty()) {
+      log::warn("- event=reload_skipped reason=\"no config file\"");
+      return;
+    }
+    std::string error;
+    try {
+      config::Config cfg = config::load(config_file_);
+      if (reload(cfg, &error)) {
+        log::info("- event=reloaded config={}", config_file_.string());
+        return;
+      }
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    log::error("- event=reload_failed config={} reason={} action=keep_old", config_file_.string(), log::quote(error));
+    return;
+  }
+  log::info("- event=signal signal={} action=shutdown", signum == SIGTERM ? "TERM" : "INT");
+  shutdown();
+}
+
+bool Dispatcher::reload(const config::Config& cfg, std::string* error) {
+  Settings s = Settings::from_config(cfg);
+  s.heartbeat_interval = settings_.heartbeat_interval;
+  s.secret_interval = settings_.secret_interval;
+  s.drain_timeout = settings_.drain_timeout;
+  std::set<std::string> names;
+  for (const auto& [name, p] : providers_) names.insert(name);
+  if (std::string e = s.router.validate(names); !e.empty()) {
+    *error = e + " (providers are only built at start: restart to add one)";
+    return false;
+  }
+  for (const auto& p : cfg.providers)
+    if (!providers_.count(p.name))
+      log::warn("- event=reload_note provider={} reason=\"new provider needs a restart\"", p.name);
+  settings_ = std::move(s);
+  policy_ = RetryPolicy(settings_.retry);
+  if (scan_timer_.open() && !stopping_) uv_timer_set_repeat(scan_timer_.get(), settings_.scan_interval * 1000);
+  if (sweep_timer_.open() && !stopping_) uv_timer_set_repeat(sweep_timer_.get(), settings_.sweep_interval * 1000);
+  pump();
+  return true;
+}
+
+void Dispatcher::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  log::info("- event=draining in_flight={} timeout={}s", jobs_.size(), settings_.drain_timeout);
+  watch_.close();
+  scan_timer_.close();
+  sweep_timer_.close();
+  candidates_.clear();
+  candidate_set_.clear();
+  drain_deadline_ms_ = uv_now(loop_) + static_cast<std::uint64_t>(settings_.drain_timeout) * 1000;
+  start_timer(loop_, drain_timer_, this, 0, 50, [](uv_timer_t* t) { self_of(t)->drain_tick(); });
+}
+
+void Dispatcher::drain_tick() {
+  if (closed_) return;
+  if (jobs_.empty() && background_work_ == 0) {
+    close_all();
+    return;
+  }
+  if (uv_now(loop_) >= drain_deadline_ms_) release_sending();
+}
+
+void Dispatcher::release_sending() {
+  for (auto& [id, job] : jobs_) {
+    if (job->stage != Job::Stage::Sending) continue;
+    log::warn("{} event=drain_timeout provider={} action=release", id, job->provider);
+    job->seq = 0;  // a late provider callback is ignored
+    job->release = true;
+    finish(id, true);
+  }
+}
+
+void Dispatcher::close_all() {
+  if (closed_) return;
+  closed_ = true;
+  for (auto* t : {&scan_timer_, &sweep_timer_, &heartbeat_timer_, &secret_timer_, &drain_timer_}) t->close();
+  for (auto* s : {&sigterm_, &sigint_, &sighup_}) s->close();
+  watch_.close();
+  poster_.close();
+  log::info("- event=stopped sent={} deferred={} failed={} released={}", counters_.sent, counters_.deferred,
+            counters_.failed, counters_.released);
+  if (on_stopped_) on_stopped_();
+}
+
+}  // namespace relay::dispatch

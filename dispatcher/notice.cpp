@@ -1,0 +1,81 @@
+// See notice.hpp.
+#include "dispatcher/notice.hpp"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+namespace relay::dispatch {
+namespace {
+
+std::string rfc5322_date(std::int64_t now) {
+  std::time_t t = static_cast<std::time_t>(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+// Header values come from the failed message: keep them on one line.
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\r' || c == '\n') c = ' ';
+  if (s.size() > 200) s.resize(200);
+  return s;
+}
+
+}  // namespace
+
+bool wants_notice(const spool::Envelope& failed, const std::string& notice_to) {
+  return !notice_to.empty() && !failed.mail_from.empty();
+}
+
+std::string build_failure_notice(const spool::Envelope& failed, const MessageInfo& info,
+                                 const std::string& notice_to, const std::string& hostname, std::int64_t now) {
+  std::string subject = info.subject.empty() ? "(no subject)" : one_line(info.subject);
+  std::string out;
+  out += fmt::format("From: Mail Delivery System <MAILER-DAEMON@{}>\r\n", hostname);
+  out += fmt::format("To: <{}>\r\n", notice_to);
+  out += fmt::format("Subject: Undelivered mail: {}\r\n", subject);
+  out += fmt::format("Date: {}\r\n", rfc5322_date(now));
+  out += fmt::format("Message-ID: <{}.notice@{}>\r\n", failed.id.str(), hostname);
+  out += "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n";
+  out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
+  out += "relay could not deliver the following message. It is kept in the spool's failed/\r\n";
+  out += "directory (relayctl queue show " + failed.id.str() + ").\r\n\r\n";
+  out += fmt::format("Queue id:        {}\r\n", failed.id.str());
+  out += fmt::format("Envelope sender: <{}>\r\n", one_line(failed.mail_from));
+  out += fmt::format("From:            {}\r\n", one_line(info.from));
+  out += fmt::format("Subject:         {}\r\n", subject);
+  out += fmt::format("Message-ID:      <{}>\r\n", one_line(info.message_id));
+  out += fmt::format("Received:        {} from {}\r\n", rfc5322_date(failed.received_at), failed.client_addr);
+  out += fmt::format("Attempts:        {}\r\n", failed.attempts);
+  out += fmt::format("Provider:        {}\r\n\r\nRecipients:\r\n", failed.provider);
+  for (const auto& r : failed.rcpts)
+    out += fmt::format("  <{}>: {}{}\r\n", r.address, spool::to_string(r.state),
+                       r.last_reply.empty() ? "" : " - " + one_line(r.last_reply));
+  out += fmt::format("\r\nLast error: {}\r\n", one_line(failed.last_error));
+  return out;
+}
+
+spool::Status enqueue_failure_notice(const spool::Spool& spool, const spool::Envelope& failed,
+                                     const MessageInfo& info, const std::string& notice_to,
+                                     const std::string& hostname, std::string* notice_id) {
+  spool::Envelope env;
+  env.received_at = static_cast<std::int64_t>(std::time(nullptr));
+  env.client_addr = "127.0.0.1";
+  env.client_helo = "relay-dispatcher";
+  env.mail_from = "";  // null sender: a notice never triggers another notice
+  env.rcpts.push_back(spool::Recipient{notice_to, "", spool::RcptState::Pending, ""});
+  spool::Status st;
+  auto entry = spool.create(std::move(env), &st);
+  if (!entry) return st;
+  *notice_id = entry->id().str();
+  std::string text = build_failure_notice(failed, info, notice_to, hostname, entry->envelope().received_at);
+  if (auto s = entry->append(text); !s.ok()) return s;
+  if (auto s = entry->prepare(); !s.ok()) return s;
+  return spool.commit(*entry);
+}
+
+}  // namespace relay::dispatch

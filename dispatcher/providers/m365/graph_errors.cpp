@@ -1,0 +1,178 @@
+// See graph_errors.hpp. Sources: Microsoft identity platform error codes
+// (AADSTS), Graph error responses and throttling guidance.
+#include "dispatcher/providers/m365/graph_errors.hpp"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+namespace relay::provider::m365 {
+namespace {
+
+using nlohmann::json;
+
+std::string first_line(std::string_view s) {
+  auto end = s.find_first_of("\r\n");
+  std::string out(s.substr(0, end));
+  if (out.size() > 300) out.resize(300);
+  return out;
+}
+
+Result make(Outcome o, long status, std::string enhanced, std::string text) {
+  Result r;
+  r.outcome = o;
+  r.code = static_cast<int>(status);
+  r.enhanced = std::move(enhanced);
+  r.text = std::move(text);
+  return r;
+}
+
+Result config_error(long status, std::string text) {
+  Result r = make(Outcome::Transient, status, "4.7.0", std::move(text));
+  r.config_error = true;
+  return r;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_retry_after(std::string_view value, std::time_t now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  const std::int64_t cap = 86400;
+  if (std::isdigit(static_cast<unsigned char>(value.front()))) {
+    std::string s(value);
+    char* end = nullptr;
+    double d = std::strtod(s.c_str(), &end);
+    if (end && *end == '\0' && std::isfinite(d) && d >= 0) {
+      return std::min<std::int64_t>(cap, static_cast<std::int64_t>(std::ceil(d)));
+    }
+    if (s.find(' ') == std::string::npos) return std::nullopt;
+  }
+  std::string s(value);
+  std::time_t t = curl_getdate(s.c_str(), nullptr);
+  if (t == -1) return std::nullopt;
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(t) - now, 0, cap);
+}
+
+GraphError parse_graph_error(std::string_view body) {
+  GraphError e;
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return e;
+  auto it = j.find("error");
+  if (it == j.end() || !it->is_object()) return e;
+  if (auto c = it->find("code"); c != it->end() && c->is_string()) e.code = c->get<std::string>();
+  if (auto m = it->find("message"); m != it->end() && m->is_string()) e.message = first_line(m->get<std::string>());
+  return e;
+}
+
+TokenError parse_token_error(std::string_view body) {
+  TokenError e;
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return e;
+  if (auto it = j.find("error"); it != j.end() && it->is_string()) e.error = it->get<std::string>();
+  if (auto it = j.find("error_description"); it != j.end() && it->is_string()) {
+    e.description = first_line(it->get<std::string>());
+  }
+  if (auto it = j.find("error_codes"); it != j.end() && it->is_array() && !it->empty() && (*it)[0].is_number_integer()) {
+    e.aadsts = (*it)[0].get<long>();
+  } else if (e.description.rfind("AADSTS", 0) == 0) {
+    e.aadsts = std::strtol(e.description.c_str() + 6, nullptr, 10);
+  }
+  return e;
+}
+
+Result classify_token(long status, std::string_view body, const TokenContext& ctx) {
+  if (status == 429 || status >= 500) {
+    Result r = make(Outcome::Transient, status, "4.4.3", fmt::format("token endpoint busy: HTTP {}", status));
+    return r;
+  }
+  TokenError e = parse_token_error(body);
+  const std::string desc = e.description.empty() ? fmt::format("HTTP {}", status) : e.description;
+  switch (e.aadsts) {
+    case 90002:
+      return config_error(status, fmt::format("tenant not found: tenant '{}' does not exist at {} (AADSTS90002); check tenant_id",
+                                              ctx.tenant_id, ctx.login_url));
+    case 7000215:
+      return config_error(status, fmt::format("wrong client secret: client_secret is not a valid secret of app {} (AADSTS7000215)",
+                                              ctx.client_id));
+    case 7000222:
+      return config_error(status, fmt::format("expired client secret: the client_secret of app {} has expired; create a new one "
+                                              "and update client_secret (AADSTS7000222)", ctx.client_id));
+    case 700016:
+      return config_error(status, fmt::format("application not found: client_id {} is not registered in tenant {} (AADSTS700016)",
+                                              ctx.client_id, ctx.tenant_id));
+    case 700027:
+    case 700024:
+      return config_error(status, fmt::format("certificate assertion rejected: {}", desc));
+    default:
+      break;
+  }
+  if (e.error == "invalid_scope") return config_error(status, "invalid scope: " + desc);
+  if (e.error == "unauthorized_client") return config_error(status, "unauthorized client: " + desc);
+  if (e.error == "invalid_client") return config_error(status, "invalid client credentials: " + desc);
+  if (desc.find("not found") != std::string::npos && desc.find("enant") != std::string::npos) {
+    return config_error(status, fmt::format("tenant not found: {}", desc));
+  }
+  return config_error(status, fmt::format("token request rejected ({}): {}", e.error.empty() ? "?" : e.error, desc));
+}
+
+bool is_invalid_token(long status, std::string_view body) {
+  return status == 401 && parse_graph_error(body).code != "ErrorAccessDenied";
+}
+
+Result classify_transport(int curl_code, std::string_view curl_error) {
+  Result r = make(Outcome::Transient, 0, "4.4.1",
+                  fmt::format("transport error: {} ({})", curl_error, curl_code));
+  return r;
+}
+
+Result classify_graph(long status, std::string_view body, std::string_view retry_after,
+                      std::string_view mailbox, std::time_t now) {
+  if (status >= 200 && status < 300) return make(Outcome::Sent, status, "2.0.0", fmt::format("accepted: HTTP {}", status));
+  GraphError e = parse_graph_error(body);
+  const std::string what = e.code.empty() ? fmt::format("HTTP {}", status)
+                                          : fmt::format("{}: {}", e.code, e.message);
+  if (status == 429 || status == 503 || status == 504) {
+    Result r = make(Outcome::Transient, status, "4.7.0", fmt::format("throttled, mailbox {} slowed: {}", mailbox, what));
+    r.retry_after = parse_retry_after(retry_after, now);
+    return r;
+  }
+  if (status == 401) {
+    return make(Outcome::Transient, status, "4.7.0", fmt::format("access token rejected: {}", what));
+  }
+  if (status == 413 || e.code == "ErrorMessageSizeExceeded" || e.code == "RequestEntityTooLarge") {
+    return make(Outcome::Permanent, status, "5.3.4", fmt::format("message too large for Microsoft 365: {}", what));
+  }
+  if (e.code == "ErrorInvalidRecipients") {
+    return make(Outcome::Permanent, status, "5.1.1", fmt::format("invalid recipients: {}", what));
+  }
+  if (e.code == "ErrorSendAsDenied") {
+    return make(Outcome::Permanent, status, "5.7.1",
+                fmt::format("mailbox {} may not send as this From address: {}", mailbox, what));
+  }
+  if (e.code == "ErrorAccessDenied" || e.code == "Authorization_RequestDenied" || status == 403) {
+    return make(Outcome::Permanent, status, "5.7.1",
+                fmt::format("missing permission: access denied for mailbox {} (Mail.Send not granted, or an application access policy excludes it): {}",
+                            mailbox, what));
+  }
+  if (e.code == "MailboxNotEnabledForRESTAPI" || e.code == "MailboxNotSupportedForRESTAPI") {
+    return make(Outcome::Permanent, status, "5.2.1",
+                fmt::format("mailbox not enabled: {} has no Exchange Online mailbox/license: {}", mailbox, what));
+  }
+  if (e.code == "ErrorInvalidUser" || e.code == "Request_ResourceNotFound" || e.code == "ResourceNotFound" ||
+      e.code == "ErrorItemNotFound") {
+    return make(Outcome::Permanent, status, "5.1.8", fmt::format("sender mailbox {} not found: {}", mailbox, what));
+  }
+  if (status >= 500 || status == 408) {
+    Result r = make(Outcome::Transient, status, "4.3.0", fmt::format("Graph server error: {}", what));
+    r.retry_after = parse_retry_after(retry_after, now);
+    return r;
+  }
+  return make(Outcome::Permanent, status, "5.6.0", fmt::format("rejected by Graph: {}", what));
+}
+
+}  // namespace relay::provider::m365

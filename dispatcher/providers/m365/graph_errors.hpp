@@ -1,0 +1,61 @@
+// relay::provider::m365 error classification — the one table that maps
+// Microsoft identity platform and Graph responses to sent / transient /
+// permanent (STYLE.md 6).
+//
+// Does: parses the token endpoint's error body ({"error", "error_description"
+// "AADSTSnnnn: ...", "error_codes": [...]}) and Graph's
+// {"error":{"code","message"}}; parses Retry-After (integer or decimal
+// seconds, or an HTTP date). Texts are safe to log: the first line of
+// Microsoft's description, never tokens or secrets.
+// Does not: do I/O or decide retry timing (the dispatcher's RetryPolicy).
+// Runs on: any thread; pure functions.
+// Fails: unknown bodies classify by HTTP status alone.
+#pragma once
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dispatcher/providers/provider.hpp"
+
+namespace relay::provider::m365 {
+
+// Retry-After: "120", "1.5" (rounded up), or an HTTP date (relative to now).
+// nullopt when absent or unparseable; never negative.
+std::optional<std::int64_t> parse_retry_after(std::string_view value, std::time_t now);
+
+struct GraphError {
+  std::string code;     // "ErrorInvalidRecipients", "InvalidAuthenticationToken", ...
+  std::string message;
+};
+// Extracts {"error":{"code","message"}}; empty code when the body is not one.
+GraphError parse_graph_error(std::string_view body);
+
+struct TokenError {
+  std::string error;        // "invalid_client"
+  std::string description;  // first line of error_description
+  long aadsts = 0;          // first of error_codes, or parsed from "AADSTSnnnn"
+};
+TokenError parse_token_error(std::string_view body);
+
+struct TokenContext {
+  std::string tenant_id, client_id, login_url;
+};
+// Classifies a failed token request. Credential/config problems come back
+// Transient with config_error = true (mail stays queued; operator alerted).
+Result classify_token(long status, std::string_view body, const TokenContext& ctx);
+
+// Classifies a Graph response (any call). `mailbox` names the sender in texts.
+// 2xx = Sent. 401 InvalidAuthenticationToken = Transient (caller refreshes
+// the token once and retries). 429/503 carry retry_after.
+Result classify_graph(long status, std::string_view body, std::string_view retry_after,
+                      std::string_view mailbox, std::time_t now);
+
+// A transport failure (no HTTP response): always transient.
+Result classify_transport(int curl_code, std::string_view curl_error);
+
+// True when the response is Graph's "token expired/invalid" 401.
+bool is_invalid_token(long status, std::string_view body);
+
+}  // namespace relay::provider::m365

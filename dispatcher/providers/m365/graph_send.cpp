@@ -1,0 +1,62 @@
+// See graph_send.hpp.
+#include "dispatcher/providers/m365/graph_send.hpp"
+
+#include "common/log.hpp"
+#include "dispatcher/providers/m365/codec.hpp"
+#include "dispatcher/providers/m365/graph_errors.hpp"
+
+namespace relay::provider::m365 {
+
+std::string Graph::user_url(const std::string& mailbox) const {
+  return base + "/v1.0/users/" + url_escape(mailbox);
+}
+
+void Graph::call(Request req, CallDone done, bool retried) {
+  tokens->get([this, req = std::move(req), done = std::move(done), retried](const TokenResult& t) mutable {
+    if (!t.ok) {
+      CallResult cr;
+      cr.token_ok = false;
+      cr.token_error = t.error;
+      done(std::move(cr));
+      return;
+    }
+    Request r = req;  // keep the original for a retry
+    r.headers.push_back("Authorization: Bearer " + t.token);
+    r.timeout = timeout;
+    perform(*curl, opt, std::move(r),
+            [this, req = std::move(req), done = std::move(done), retried, token = t.token](Response resp) mutable {
+              if (resp.ok() && is_invalid_token(resp.status, resp.body) && !retried) {
+                log::info("m365 event=graph_401 url={} action=refresh_token_and_retry", log::quote(req.url));
+                tokens->invalidate(token);
+                call(std::move(req), std::move(done), true);
+                return;
+              }
+              CallResult cr;
+              cr.resp = std::move(resp);
+              done(std::move(cr));
+            });
+  });
+}
+
+Result classify(const CallResult& r, const std::string& mailbox, std::time_t now) {
+  if (!r.token_ok) return r.token_error;
+  if (!r.resp.ok()) return classify_transport(r.resp.curl, r.resp.curl_error);
+  return classify_graph(r.resp.status, r.resp.body, r.resp.header("retry-after"), mailbox, now);
+}
+
+void send_mime(Graph& g, const std::string& mailbox, const std::string& mime, ResultDone done) {
+  Request req;
+  req.method = "POST";
+  req.url = g.user_url(mailbox) + "/sendMail";
+  req.headers.push_back("Content-Type: text/plain");
+  req.body = base64(mime);
+  g.call(std::move(req), [mailbox, done = std::move(done)](CallResult cr) {
+    Result r = classify(cr, mailbox);
+    if (r.outcome == Outcome::Sent && cr.resp.status != 202) {
+      r.text = "unexpected success status " + std::to_string(cr.resp.status);
+    }
+    done(std::move(r));
+  });
+}
+
+}  // namespace relay::provider::m365

@@ -1,0 +1,142 @@
+// See http.hpp.
+#include "dispatcher/providers/m365/http.hpp"
+
+#include <cctype>
+#include <memory>
+
+#include "common/curl_multi.hpp"
+
+namespace relay::provider::m365 {
+namespace {
+
+// One transfer: owns the easy handle and every buffer it points to until
+// the CurlMulti calls back.
+struct Transfer {
+  net::Easy easy;
+  net::SList headers;
+  Request req;
+  Response resp;
+  ResponseFn done;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+};
+
+size_t on_body(char* p, size_t size, size_t n, void* ud) {
+  static_cast<Transfer*>(ud)->resp.body.append(p, size * n);
+  return size * n;
+}
+
+size_t on_header(char* p, size_t size, size_t n, void* ud) {
+  auto* t = static_cast<Transfer*>(ud);
+  std::string_view line(p, size * n);
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto v = line.substr(colon + 1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
+    t->resp.headers[name] = std::string(v);
+  } else if (line.rfind("HTTP/", 0) == 0) {
+    t->resp.headers.clear();  // a new response (after 100 Continue or a redirect)
+  }
+  return size * n;
+}
+
+void setup(Transfer& t, const HttpOptions& opt) {
+  CURL* h = t.easy.get();
+  curl_easy_setopt(h, CURLOPT_URL, t.req.url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, static_cast<long>(t.req.timeout));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t.errbuf);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "relay/0.1 (m365)");
+  if (!opt.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opt.ca_file.c_str());
+  // Expect: 100-continue costs a round trip per upload chunk; Graph does not need it.
+  t.headers.append("Expect:");
+  for (const auto& hd : t.req.headers) t.headers.append(hd.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t.headers.get());
+  if (t.req.method == "GET") {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  } else {
+    if (t.req.method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, t.req.method.c_str());
+    if (t.req.method != "DELETE" || !t.req.body.empty()) {
+      curl_easy_setopt(h, CURLOPT_POST, 1L);
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, t.req.body.data());
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.body.size()));
+    }
+  }
+}
+
+}  // namespace
+
+std::string Response::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+void perform(net::CurlMulti& curl, const HttpOptions& opt, Request req, ResponseFn done) {
+  auto t = std::make_shared<Transfer>();
+  t->req = std::move(req);
+  t->done = std::move(done);
+  setup(*t, opt);
+  curl.start(t->easy.get(), [t](CURLcode rc) {
+    auto keep = t;  // the CurlMulti may drop this lambda while we run
+    keep->resp.curl = rc;
+    if (rc != CURLE_OK) {
+      keep->resp.curl_error = keep->errbuf[0] ? keep->errbuf : curl_easy_strerror(rc);
+    } else {
+      curl_easy_getinfo(keep->easy.get(), CURLINFO_RESPONSE_CODE, &keep->resp.status);
+    }
+    auto fn = std::move(keep->done);
+    try {
+      fn(std::move(keep->resp));
+    } catch (...) {
+      // A callback must not throw into the loop; the delivery layer catches
+      // its own errors, so this is a broken invariant.
+      std::abort();
+    }
+  });
+}
+
+void post(uv_loop_t* loop, std::function<void()> fn) {
+  struct Posted {
+    uv_timer_t timer;
+    std::function<void()> fn;
+  };
+  auto* p = new Posted{};
+  p->fn = std::move(fn);
+  uv_timer_init(loop, &p->timer);
+  p->timer.data = p;
+  uv_timer_start(
+      &p->timer,
+      [](uv_timer_t* h) {
+        auto* self = static_cast<Posted*>(h->data);
+        auto f = std::move(self->fn);
+        uv_close(reinterpret_cast<uv_handle_t*>(h),
+                 [](uv_handle_t* hh) { delete static_cast<Posted*>(hh->data); });
+        f();
+      },
+      0, 0);
+}
+
+std::string url_escape(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace relay::provider::m365

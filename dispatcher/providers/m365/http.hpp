@@ -1,0 +1,64 @@
+// relay::provider::m365 HTTP helper — one HTTPS request over the shared
+// net::CurlMulti, with the response collected in memory.
+//
+// Does: builds a curl easy handle for a Request (method, URL, headers, body,
+// CA file, timeout), runs it on the CurlMulti, and hands back status,
+// lower-cased response headers and body. Also `post()`: run a function on
+// the next loop iteration (Provider::Done must never run inside send()).
+// Does not: retry, authenticate, or interpret the response (token_cache and
+// graph_send do).
+// Runs on: the uv loop thread of the CurlMulti.
+// Fails: a transport error is Response::curl != CURLE_OK (status 0); never
+// throws out of a libuv or curl callback.
+#pragma once
+#include <curl/curl.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace relay::net {
+class CurlMulti;
+}
+
+namespace relay::provider::m365 {
+
+struct Request {
+  std::string method = "GET";        // GET POST PUT DELETE
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;
+  std::int64_t timeout = 120;        // seconds, whole transfer
+};
+
+struct Response {
+  CURLcode curl = CURLE_OK;
+  std::string curl_error;            // curl's error buffer when curl != OK
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lower-case name -> last value
+  std::string body;
+  bool ok() const noexcept { return curl == CURLE_OK; }
+  std::string header(const std::string& lower_name) const;
+};
+
+struct HttpOptions {
+  std::filesystem::path ca_file;     // "" = system store
+};
+
+using ResponseFn = std::function<void(Response)>;
+
+// Starts `req`; `done` is called once, on the loop thread, from the
+// CurlMulti's completion (never synchronously).
+void perform(net::CurlMulti& curl, const HttpOptions& opt, Request req, ResponseFn done);
+
+// Runs `fn` on the next turn of `loop` (a one-shot uv timer).
+void post(uv_loop_t* loop, std::function<void()> fn);
+
+// application/x-www-form-urlencoded and URL path escaping.
+std::string url_escape(std::string_view s);
+
+}  // namespace relay::provider::m365

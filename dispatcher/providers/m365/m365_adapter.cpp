@@ -1,0 +1,157 @@
+// See m365_adapter.hpp. test() and the secret-expiry look-up are in
+// m365_check.cpp.
+#include "dispatcher/providers/m365/m365_adapter.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/curl_multi.hpp"
+#include "common/log.hpp"
+#include "dispatcher/providers/m365/large_send.hpp"
+#include "dispatcher/providers/m365/m365_provider.hpp"
+#include "dispatcher/providers/m365/mime_prepare.hpp"
+#include "dispatcher/providers/m365/secret_expiry.hpp"
+#include "dispatcher/providers/m365/token_client.hpp"
+
+namespace relay::provider {
+
+std::unique_ptr<Provider> make_m365(const config::ProviderConfig& cfg, const Context& ctx) {
+  return std::make_unique<m365::Adapter>(cfg, ctx);
+}
+
+}  // namespace relay::provider
+
+namespace relay::provider::m365 {
+namespace {
+
+bool read_all(const std::filesystem::path& p, std::string* out) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return !in.bad();
+}
+
+void validate(const config::ProviderConfig& cfg, const Context& ctx) {
+  const auto& m = cfg.m365;
+  auto fail = [&](const std::string& what) { throw config::ConfigError("provider " + cfg.name + ": " + what); };
+  if (!ctx.loop || !ctx.curl) fail("m365 needs an event loop and a CurlMulti");
+  if (m.tenant_id.empty()) fail("tenant_id is required");
+  if (m.client_id.empty()) fail("client_id is required");
+  const bool cert = !m.certificate_file.empty() || !m.private_key_file.empty();
+  if (cert && (m.certificate_file.empty() || m.private_key_file.empty())) {
+    fail("certificate_file and private_key_file go together");
+  }
+  if (!cert && m.client_secret.empty()) fail("client_secret or certificate_file+private_key_file is required");
+}
+
+}  // namespace
+
+Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
+    : name_(cfg.name), cfg_(cfg.m365), limiter_(cfg.m365.max_concurrent_per_mailbox, cfg.m365.rate_per_minute) {
+  validate(cfg, ctx);
+  if (ctx.config) {
+    senders_ = ctx.config->senders;
+    hostname_ = ctx.config->receiver.hostname;
+  }
+  loop_ = ctx.loop;
+  if (!cfg_.certificate_file.empty()) {
+    signer_ = std::make_shared<JwtSigner>(cfg_.private_key_file, cfg_.certificate_file);
+  }
+  HttpOptions opt{cfg_.ca_file};
+  tokens_ = std::make_unique<TokenCache>(make_fetcher(*ctx.curl, opt, cfg_, signer_), &Clock::now, name_);
+  graph_.curl = ctx.curl;
+  graph_.opt = opt;
+  graph_.base = trim_slash(cfg_.graph_url);
+  graph_.timeout = cfg_.timeout;
+  graph_.tokens = tokens_.get();
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  set_expiry(cfg_.client_secret_expires, "config");
+}
+
+Adapter::~Adapter() {
+  uv_timer_stop(timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+}
+
+void Adapter::send(const Message& msg, Done done) {
+  auto post_done = [loop = loop_, done = std::move(done)](Result r) {
+    post(loop, [done, r = std::move(r)] { done(r); });
+  };
+  const std::string id = msg.id.str();
+  if (std::time(nullptr) - expiry_checked_ > 12 * 3600) refresh_expiry([] {});
+  std::string raw;
+  if (!read_all(msg.data_path, &raw)) {
+    Result r;
+    r.text = "cannot read spooled message " + msg.data_path.string();
+    return post_done(r);
+  }
+  PrepareInput in{raw, msg.mail_from, &msg.rcpts, &senders_, id, std::time(nullptr)};
+  Prepared p = prepare(in);
+  if (!p.ok) {
+    log::warn("{} provider={} event=m365_reject reason={}", id, name_, log::quote(p.reject.text));
+    return post_done(p.reject);
+  }
+  auto mime = std::make_shared<std::string>(p.mime(raw));
+  std::string added;
+  for (const auto& a : p.added) added += (added.empty() ? "" : ",") + a;
+  log::debug("{} provider={} event=m365_prepared mailbox={} size={} added={}", id, name_, p.mailbox, mime->size(),
+             added.empty() ? "-" : added);
+  const std::string mailbox = p.mailbox;
+  limiter_.acquire(mailbox, Clock::now(), [this, id, mailbox, mime, post_done]() mutable {
+    deliver(id, mailbox, std::move(mime), std::move(post_done));
+  });
+  kick();
+}
+
+void Adapter::deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<std::string> mime,
+                      Done done) {
+  auto finish = [this, id, mailbox, done](Result r) {
+    finished(id, mailbox, r);
+    done(std::move(r));
+  };
+  const bool large = mime->size() > cfg_.max_mime_size || cfg_.save_to_sent_items;
+  if (large) return send_large(graph_, mailbox, *mime, finish);
+  send_mime(graph_, mailbox, *mime, [this, id, mailbox, mime, finish](Result r) {
+    if (r.code == 413) {  // Graph's body limit is not exact: take the draft path once
+      log::info("{} provider={} event=m365_413_fallback mailbox={} size={}", id, name_, mailbox, mime->size());
+      return send_large(graph_, mailbox, *mime, finish);
+    }
+    finish(std::move(r));
+  });
+}
+
+void Adapter::finished(const std::string& id, const std::string& mailbox, const Result& r) {
+  const auto now = Clock::now();
+  if (r.retry_after && (r.code == 429 || r.code == 503 || r.code == 504)) {
+    limiter_.slow_down(mailbox, now + std::chrono::seconds(*r.retry_after));
+    log::warn("{} provider={} event=m365_throttled mailbox={} status={} retry_after={}", id, name_, mailbox, r.code,
+              *r.retry_after);
+  }
+  limiter_.release(mailbox, now);
+  kick();
+  if (r.outcome == Outcome::Sent) {
+    log::info("{} provider={} event=m365_accepted mailbox={} status={}", id, name_, mailbox, r.code);
+  } else {
+    log::warn("{} provider={} event=m365_{} mailbox={} status={} config_error={} reason={}", id, name_,
+              to_string(r.outcome), mailbox, r.code, r.config_error, log::quote(r.text));
+  }
+}
+
+void Adapter::kick() {
+  auto wake = limiter_.pump(Clock::now());
+  if (!wake) {
+    uv_timer_stop(timer_);
+    return;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - Clock::now()).count();
+  uv_timer_start(timer_, [](uv_timer_t* t) { static_cast<Adapter*>(t->data)->kick(); },
+                 static_cast<std::uint64_t>(std::max<long long>(ms, 0) + 1), 0);
+}
+
+}  // namespace relay::provider::m365

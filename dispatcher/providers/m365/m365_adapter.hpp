@@ -1,0 +1,72 @@
+// relay::provider::m365::Adapter — Provider for Microsoft 365 via Graph.
+//
+// Does: per message: read the spooled bytes, prepare them (mime_prepare:
+// sender policy, Bcc for envelope-only recipients, Message-ID/Date), wait
+// for a slot of the sending mailbox (MailboxLimiter), then MIME sendMail
+// (graph_send) or, above max_mime_size / with save_to_sent_items, the draft
+// + upload-session path (large_send). A 413 from sendMail falls back to the
+// draft path once. 429/503 slow that mailbox for Retry-After. The access
+// token is one per process (TokenCache). Tracks client-secret expiry
+// (config date, refreshed from Graph when the app may read itself) and logs
+// warnings at expiry_warn_days. test(): token, permission (roles claim) and
+// sender mailbox check with exact messages.
+// Does not: retry (the dispatcher does, with Result::retry_after), route.
+// Runs on: the loop thread of ctx.loop / ctx.curl. Destroy it only when no
+// delivery is in flight (or after the CurlMulti has aborted its transfers
+// and the loop has run).
+// Fails: every outcome is a Result through Done, posted to the loop.
+#pragma once
+#include <uv.h>
+
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/config.hpp"
+#include "dispatcher/providers/m365/graph_send.hpp"
+#include "dispatcher/providers/m365/jwt_assertion.hpp"
+#include "dispatcher/providers/m365/mailbox_limiter.hpp"
+#include "dispatcher/providers/m365/token_cache.hpp"
+#include "dispatcher/providers/provider.hpp"
+
+namespace relay::provider::m365 {
+
+class Adapter final : public Provider {
+ public:
+  Adapter(const config::ProviderConfig& cfg, const Context& ctx);
+  ~Adapter() override;
+
+  std::string_view name() const noexcept override { return name_; }
+  std::string_view type() const noexcept override { return "m365"; }
+  void send(const Message& msg, Done done) override;
+  void test(Done done) override;
+  int max_in_flight() const noexcept override { return 0; }
+  std::optional<SecretStatus> secret_status() const override;
+
+  int token_requests() const noexcept { return tokens_->requests(); }
+
+ private:
+  void deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<std::string> mime, Done done);
+  void finished(const std::string& id, const std::string& mailbox, const Result& r);
+  void kick();  // pump the limiter and re-arm its timer
+  void refresh_expiry(std::function<void()> then);
+  void set_expiry(const std::string& date, const std::string& source);
+  void test_mailbox(const std::string& token, Done done);
+
+  std::string name_;
+  config::M365Provider cfg_;
+  config::SenderConfig senders_;
+  std::string hostname_;
+  uv_loop_t* loop_ = nullptr;
+  std::shared_ptr<const JwtSigner> signer_;
+  std::unique_ptr<TokenCache> tokens_;
+  Graph graph_;
+  MailboxLimiter limiter_;
+  uv_timer_t* timer_ = nullptr;     // limiter wake-up; freed in its close callback
+  SecretStatus secret_;
+  std::optional<int> warned_at_;    // last expiry threshold logged
+  std::time_t expiry_checked_ = 0;  // last Graph passwordCredentials look-up
+};
+
+}  // namespace relay::provider::m365

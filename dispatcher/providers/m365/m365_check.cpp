@@ -1,0 +1,137 @@
+// Adapter::test() (relayctl provider test) and client-secret expiry
+// tracking. See m365_adapter.hpp.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.hpp"
+#include "dispatcher/providers/m365/codec.hpp"
+#include "dispatcher/providers/m365/graph_errors.hpp"
+#include "dispatcher/providers/m365/m365_adapter.hpp"
+#include "dispatcher/providers/m365/secret_expiry.hpp"
+
+namespace relay::provider::m365 {
+namespace {
+
+Result fail(std::string text, int code = 0) {
+  Result r;
+  r.outcome = Outcome::Permanent;
+  r.code = code;
+  r.enhanced = "5.7.0";
+  r.text = std::move(text);
+  r.config_error = true;
+  return r;
+}
+
+// Application permissions of the token (its "roles" claim), when the token
+// is a readable JWT; nullopt when it is opaque.
+std::optional<std::vector<std::string>> token_roles(const std::string& token) {
+  auto a = token.find('.');
+  auto b = token.find('.', a == std::string::npos ? a : a + 1);
+  if (a == std::string::npos || b == std::string::npos) return std::nullopt;
+  std::string payload;
+  if (!base64_decode(std::string_view(token).substr(a + 1, b - a - 1), &payload)) return std::nullopt;
+  auto j = nlohmann::json::parse(payload, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  std::vector<std::string> roles;
+  if (j.contains("roles") && j["roles"].is_array()) {
+    for (const auto& r : j["roles"])
+      if (r.is_string()) roles.push_back(r.get<std::string>());
+  }
+  return roles;
+}
+
+}  // namespace
+
+std::optional<SecretStatus> Adapter::secret_status() const {
+  if (!signer_ && !cfg_.client_secret.empty()) return secret_;
+  return std::nullopt;  // certificate credentials: expiry is the certificate's
+}
+
+void Adapter::set_expiry(const std::string& date, const std::string& source) {
+  secret_ = secret_status_from(date, source, std::time(nullptr), cfg_.expiry_warn_days);
+  if (secret_.state == "expired") {
+    log::error("provider={} event=secret_expired expires={} source={} detail={}", name_, secret_.expires, source,
+               log::quote(secret_.detail));
+  } else if (secret_.state == "warning") {
+    auto w = warn_threshold(secret_.days_left, cfg_.expiry_warn_days);
+    if (w != warned_at_) {
+      log::warn("provider={} event=secret_expiry_warning days_left={} expires={} source={} warn_at={}", name_,
+                secret_.days_left, secret_.expires, source, *w);
+    }
+    warned_at_ = w;
+  }
+}
+
+void Adapter::refresh_expiry(std::function<void()> then) {
+  expiry_checked_ = std::time(nullptr);
+  if (signer_ || cfg_.client_secret.empty()) return then();
+  Request req;
+  req.url = graph_.base + "/v1.0/applications(appId='" + url_escape(cfg_.client_id) + "')?$select=passwordCredentials";
+  graph_.call(std::move(req), [this, then = std::move(then)](CallResult cr) {
+    if (cr.token_ok && cr.resp.ok() && cr.resp.status == 200) {
+      if (auto date = expiry_from_graph(cr.resp.body, cfg_.client_secret)) set_expiry(*date, "graph");
+    } else {
+      // Application.Read.All is optional: keep the configured date.
+      log::debug("provider={} event=secret_expiry_lookup_skipped status={}", name_, cr.resp.status);
+    }
+    then();
+  });
+}
+
+void Adapter::test(Done done) {
+  auto post_done = [loop = loop_, done = std::move(done)](Result r) {
+    post(loop, [done, r = std::move(r)] { done(r); });
+  };
+  tokens_->get([this, post_done](const TokenResult& t) {
+    if (!t.ok) {
+      Result r = t.error;
+      r.outcome = Outcome::Permanent;
+      return post_done(r);
+    }
+    auto roles = token_roles(t.token);
+    if (roles && std::find(roles->begin(), roles->end(), "Mail.Send") == roles->end()) {
+      std::string have;
+      for (const auto& r : *roles) have += (have.empty() ? "" : ",") + r;
+      return post_done(fail(fmt::format("missing permission: app {} has no Mail.Send application permission with admin "
+                                        "consent (token roles: {})", cfg_.client_id, have.empty() ? "none" : have)));
+    }
+    refresh_expiry([this, token = t.token, post_done] { test_mailbox(token, post_done); });
+  });
+}
+
+void Adapter::test_mailbox(const std::string& /*token*/, Done done) {
+  std::string mailbox = senders_.default_sender;
+  if (mailbox.empty()) {
+    for (const auto& a : senders_.allowed)
+      if (!a.empty() && a[0] != '@' && a[0] != '*') mailbox = a;
+  }
+  const std::string secret = secret_.state == "unknown" ? "" : "; " + secret_.detail;
+  if (mailbox.empty()) {
+    Result r;
+    r.outcome = Outcome::Sent;
+    r.text = "ok: token acquired, Mail.Send granted (no default sender to check a mailbox)" + secret;
+    return done(r);
+  }
+  Request req;
+  req.url = graph_.user_url(mailbox) + "?$select=id,mail";
+  graph_.call(std::move(req), [mailbox, secret, done](CallResult cr) {
+    Result r = classify(cr, mailbox);
+    if (r.outcome == Outcome::Sent) {
+      r.text = fmt::format("ok: token acquired, Mail.Send granted, mailbox {} found{}", mailbox, secret);
+    } else if (cr.token_ok && cr.resp.ok() && cr.resp.status == 403) {
+      auto e = parse_graph_error(cr.resp.body);
+      if (e.code == "Authorization_RequestDenied") {  // no User.Read.All: fine for sending
+        r.outcome = Outcome::Sent;
+        r.text = fmt::format("ok: token acquired, Mail.Send granted; mailbox {} not verified (app lacks User.Read.All){}",
+                             mailbox, secret);
+      }
+    } else if (cr.resp.status == 404 && parse_graph_error(cr.resp.body).code != "MailboxNotEnabledForRESTAPI") {
+      r.text = fmt::format("mailbox not found: {} does not exist in the tenant", mailbox);
+    }
+    if (r.outcome == Outcome::Transient && r.code != 429 && r.code < 500 && r.code != 0) r.outcome = Outcome::Permanent;
+    done(r);
+  });
+}
+
+}  // namespace relay::provider::m365

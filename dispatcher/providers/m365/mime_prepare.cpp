@@ -1,0 +1,239 @@
+// See mime_prepare.hpp.
+#include "dispatcher/providers/m365/mime_prepare.hpp"
+
+#include <fmt/format.h>
+#include <strings.h>
+
+#include <algorithm>
+#include <set>
+
+namespace relay::provider::m365 {
+namespace {
+
+struct Field {
+  std::string name;   // as written
+  std::string raw;    // full text including continuation lines and line ends
+  std::string value;  // unfolded value, trimmed
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// Splits the header block into fields; returns the offset of the body
+// (after the blank line) or raw.size() when there is none.
+std::size_t parse_header(std::string_view raw, std::vector<Field>* fields) {
+  std::size_t pos = 0;
+  while (pos < raw.size()) {
+    std::size_t eol = raw.find('\n', pos);
+    std::size_t next = eol == std::string_view::npos ? raw.size() : eol + 1;
+    std::string_view line = raw.substr(pos, next - pos);
+    if (line == "\r\n" || line == "\n") return next;  // end of header
+    if ((line[0] == ' ' || line[0] == '\t') && !fields->empty()) {
+      fields->back().raw.append(line);
+      fields->back().value += " " + trim(line);
+    } else {
+      Field f;
+      auto colon = line.find(':');
+      f.name = trim(line.substr(0, colon == std::string_view::npos ? 0 : colon));
+      f.raw = std::string(line);
+      f.value = colon == std::string_view::npos ? "" : trim(line.substr(colon + 1));
+      fields->push_back(std::move(f));
+    }
+    pos = next;
+  }
+  return raw.size();
+}
+
+const Field* find(const std::vector<Field>& fields, std::string_view name) {
+  for (const auto& f : fields)
+    if (iequals(f.name, name)) return &f;
+  return nullptr;
+}
+
+std::string first_address(const Field* f) {
+  if (!f) return {};
+  auto a = extract_addresses(f->value);
+  return a.empty() ? std::string() : a.front();
+}
+
+std::string domain_of(std::string_view addr) {
+  auto at = addr.rfind('@');
+  return at == std::string_view::npos ? std::string("localhost") : std::string(addr.substr(at + 1));
+}
+
+Result reject(std::string text) {
+  Result r;
+  r.outcome = Outcome::Permanent;
+  r.code = 550;
+  r.enhanced = "5.7.1";
+  r.text = std::move(text);
+  return r;
+}
+
+std::string bcc_header(const std::vector<std::string>& addrs, const std::string& eol) {
+  std::string h = "Bcc: ";
+  for (std::size_t i = 0; i < addrs.size(); ++i) {
+    if (i) h += "," + eol + " ";
+    h += addrs[i];
+  }
+  return h + eol;
+}
+
+}  // namespace
+
+std::vector<std::string> extract_addresses(std::string_view v) {
+  std::vector<std::string> out;
+  std::string cur, angle;
+  bool have_angle = false;
+  auto flush = [&] {
+    std::string a = have_angle ? trim(angle) : trim(cur);
+    if (a.find('@') != std::string::npos) out.push_back(a);
+    cur.clear();
+    angle.clear();
+    have_angle = false;
+  };
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    if (c == '"') {
+      for (++i; i < v.size() && v[i] != '"'; ++i)
+        if (v[i] == '\\') ++i;
+      cur += ' ';
+    } else if (c == '(') {
+      int depth = 1;
+      for (++i; i < v.size() && depth > 0; ++i) {
+        if (v[i] == '\\') ++i;
+        else if (v[i] == '(') ++depth;
+        else if (v[i] == ')') --depth;
+      }
+      --i;
+      cur += ' ';
+    } else if (c == '<') {
+      auto end = v.find('>', i);
+      angle = std::string(v.substr(i + 1, end == std::string_view::npos ? std::string_view::npos : end - i - 1));
+      have_angle = true;
+      if (end == std::string_view::npos) break;
+      i = end;
+    } else if (c == ',' || c == ';') {
+      flush();
+    } else if (c == ':') {
+      cur.clear();  // group display name
+    } else {
+      cur += c;
+    }
+  }
+  flush();
+  // A bare "a@b c@d" without commas is not valid; keep only the first token.
+  for (auto& a : out) {
+    auto sp = a.find_first_of(" \t");
+    if (sp != std::string::npos) a = trim(a.substr(a.rfind(' ') + 1));
+  }
+  return out;
+}
+
+std::string rfc5322_date(std::time_t t) {
+  static const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{}, {:02d} {} {} {:02d}:{:02d}:{:02d} +0000", days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+                     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+Prepared prepare(const PrepareInput& in) {
+  Prepared p;
+  std::vector<Field> fields;
+  const std::size_t body = parse_header(in.raw, &fields);
+  const std::string eol = in.raw.substr(0, body).find("\r\n") != std::string_view::npos || in.raw.empty() ? "\r\n" : "\n";
+  const auto& allowed = in.senders->allowed;
+  const std::string from = first_address(find(fields, "From"));
+  const Field* sender_f = find(fields, "Sender");
+  const std::string sender = first_address(sender_f);
+  const bool from_ok = !from.empty() && config::sender_allowed(from, allowed);
+  const bool sender_ok = !sender_f || sender.empty() || config::sender_allowed(sender, allowed);
+  const bool envelope_ok = in.mail_from.empty() || config::sender_allowed(in.mail_from, allowed);
+  const std::string& def = in.senders->default_sender;
+
+  std::string top;  // added headers, prepended
+  std::string rewritten_from;
+  bool drop_sender = false;
+  if (from.empty()) {
+    if (def.empty()) {
+      p.reject = reject("message has no From address and senders.default_sender is not set");
+      return p;
+    }
+    p.mailbox = def;
+    top += "From: " + def + eol;
+    p.added.push_back("From");
+  } else if (from_ok && sender_ok && envelope_ok) {
+    p.mailbox = from;
+  } else if (in.senders->policy == config::SenderPolicy::Rewrite && !def.empty()) {
+    p.mailbox = def;
+    p.rewritten = true;
+    rewritten_from = "From: " + def + eol;
+    drop_sender = !sender_ok;
+    if (!find(fields, "Reply-To")) {
+      top += "Reply-To: " + find(fields, "From")->value + eol;
+      p.added.push_back("Reply-To");
+    }
+    p.added.push_back("From(rewritten)");
+  } else {
+    const std::string who = !from_ok ? from : !sender_ok ? sender : std::string(in.mail_from);
+    p.reject = reject(fmt::format("sender <{}> is not allowed to send through this relay (senders.policy=reject)", who));
+    return p;
+  }
+
+  std::set<std::string> listed;
+  for (const auto& f : fields) {
+    if (iequals(f.name, "To") || iequals(f.name, "Cc") || iequals(f.name, "Bcc")) {
+      for (auto& a : extract_addresses(f.value)) listed.insert(lower(a));
+    }
+  }
+  std::vector<std::string> missing;
+  for (const auto& r : *in.rcpts) {
+    if (listed.insert(lower(r)).second) missing.push_back(r);
+  }
+  if (!missing.empty()) {
+    top += bcc_header(missing, eol);
+    p.added.push_back("Bcc");
+  }
+  if (!find(fields, "Message-ID")) {
+    top += fmt::format("Message-ID: <{}@{}>{}", in.queue_id, domain_of(p.mailbox), eol);
+    p.added.push_back("Message-ID");
+  }
+  if (!find(fields, "Date")) {
+    top += "Date: " + rfc5322_date(in.now) + eol;
+    p.added.push_back("Date");
+  }
+  p.head = top;
+  if (!p.rewritten) {
+    p.head.append(in.raw.substr(0, body));
+    if (body == in.raw.size() && !in.raw.empty() && in.raw.substr(0, body).find("\n") != std::string_view::npos) {
+      p.head += eol;  // header-only message: terminate the header block
+    }
+  } else {
+    for (const auto& f : fields) {
+      if (iequals(f.name, "From")) p.head += rewritten_from;
+      else if (!(drop_sender && iequals(f.name, "Sender"))) p.head += f.raw;
+    }
+    p.head += eol;
+  }
+  if (in.raw.empty()) p.head += eol;
+  p.body_offset = body;
+  p.ok = true;
+  return p;
+}
+
+}  // namespace relay::provider::m365

@@ -1,0 +1,58 @@
+// relay::provider::m365 MIME preparation — turns a spooled message into the
+// MIME Graph may send, and decides which mailbox sends it.
+//
+// Does: (1) sender policy: the header From (and Sender, and a non-null
+// envelope MAIL FROM) must match senders.allowed; then the message goes out
+// as the From mailbox unchanged. Otherwise policy `rewrite` replaces From
+// with senders.default_sender and keeps the original in Reply-To (unless a
+// Reply-To exists), dropping a disallowed Sender; policy `reject` fails the
+// message permanently (5.7.1). A missing From becomes default_sender.
+// (2) Graph takes recipients from To/Cc/Bcc only: envelope recipients not in
+// them are added as one Bcc: header. (3) Message-ID and Date are added
+// when missing (Graph returns no id of its own). Added headers go on top,
+// in the message's own line ending; nothing else is touched.
+// Does not: parse MIME bodies (large_send does), do I/O.
+// Runs on: any thread; pure.
+// Fails: Prepared::ok == false with a Permanent Result.
+#pragma once
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config.hpp"
+#include "dispatcher/providers/provider.hpp"
+
+namespace relay::provider::m365 {
+
+struct PrepareInput {
+  std::string_view raw;                  // the spooled .eml bytes
+  std::string_view mail_from;            // envelope sender ("" = null sender)
+  const std::vector<std::string>* rcpts = nullptr;  // pending envelope recipients
+  const config::SenderConfig* senders = nullptr;
+  std::string_view queue_id;
+  std::time_t now = 0;
+};
+
+struct Prepared {
+  bool ok = false;
+  Result reject;                 // Permanent, when !ok
+  std::string mailbox;           // /users/{mailbox} — the From address sent as
+  std::string head;              // new header block, including the blank line
+  std::size_t body_offset = 0;   // raw.substr(body_offset) follows `head`
+  std::vector<std::string> added;  // names of headers added/changed (for logs)
+  bool rewritten = false;
+  std::string mime(std::string_view raw) const { return head + std::string(raw.substr(body_offset)); }
+  std::size_t size(std::string_view raw) const { return head.size() + raw.size() - body_offset; }
+};
+
+Prepared prepare(const PrepareInput& in);
+
+// Addresses (addr-spec) in an address-list header value: handles display
+// names, quoted strings, comments, angle brackets and groups.
+std::vector<std::string> extract_addresses(std::string_view value);
+
+// RFC 5322 date-time in UTC, e.g. "Tue, 25 Nov 2026 12:00:00 +0000".
+std::string rfc5322_date(std::time_t t);
+
+}  // namespace relay::provider::m365

@@ -1,0 +1,93 @@
+// See token_cache.hpp.
+#include "dispatcher/providers/m365/token_cache.hpp"
+
+#include <algorithm>
+
+#include "common/log.hpp"
+
+namespace relay::provider::m365 {
+
+using std::chrono::seconds;
+
+TokenCache::TokenCache(Fetcher fetch, Now now, std::string log_name)
+    : fetch_(std::move(fetch)), now_(std::move(now)), log_name_(std::move(log_name)) {}
+
+bool TokenCache::fresh(Clock::time_point now) const {
+  return !token_.empty() && now < refresh_at_;
+}
+
+void TokenCache::get(Callback cb) {
+  const auto now = now_();
+  if (fresh(now)) {
+    cb(TokenResult{true, token_, {}});
+    return;
+  }
+  if (!in_flight_ && now < retry_at_) {
+    // Still backing off after a failure: answer from memory, do not ask again.
+    if (!token_.empty() && now < expires_at_) {
+      cb(TokenResult{true, token_, {}});  // old token still valid: use it meanwhile
+      return;
+    }
+    TokenResult r{false, {}, last_error_};
+    r.error.retry_after = std::chrono::duration_cast<seconds>(retry_at_ - now).count() + 1;
+    cb(r);
+    return;
+  }
+  waiters_.push_back(std::move(cb));
+  if (!in_flight_) start_fetch();
+}
+
+void TokenCache::invalidate(const std::string& token) {
+  if (!token.empty() && token == token_) {
+    log::info("{} event=token_invalidated reason=\"Graph answered 401\"", log_name_);
+    token_.clear();
+    retry_at_ = {};  // a 401 is a reason to ask now, not to wait
+  }
+}
+
+void TokenCache::start_fetch() {
+  in_flight_ = true;
+  ++requests_;
+  log::debug("{} event=token_request n={}", log_name_, requests_);
+  fetch_([this](FetchResult r) { finish(std::move(r)); });
+}
+
+void TokenCache::finish(FetchResult r) {
+  const auto now = now_();
+  in_flight_ = false;
+  if (r.ok) {
+    const auto life = seconds(std::max<std::int64_t>(r.expires_in, 1));
+    const auto margin = std::min<seconds>(seconds(300), life / 5);
+    token_ = std::move(r.access_token);
+    expires_at_ = now + life;
+    refresh_at_ = expires_at_ - margin;
+    config_backoff_ = seconds(0);
+    retry_at_ = {};
+    log::info("{} event=token_acquired expires_in={}", log_name_, life.count());
+  } else {
+    last_error_ = r.error;
+    if (r.error.config_error) {
+      config_backoff_ = config_backoff_.count() == 0 ? seconds(300) : std::min(config_backoff_ * 2, seconds(3600));
+      retry_at_ = now + config_backoff_;
+      log::error("{} event=token_config_error status={} reason={} backoff={}s action=\"mail stays queued; fix the "
+                 "provider configuration\"",
+                 log_name_, r.error.code, log::quote(r.error.text), config_backoff_.count());
+    } else {
+      retry_at_ = now + seconds(10);
+      log::warn("{} event=token_error status={} reason={}", log_name_, r.error.code, log::quote(r.error.text));
+    }
+  }
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiters) {
+    if (!token_.empty() && r.ok) {
+      w(TokenResult{true, token_, {}});
+    } else {
+      TokenResult tr{false, {}, last_error_};
+      tr.error.retry_after = std::chrono::duration_cast<seconds>(retry_at_ - now).count();
+      w(tr);
+    }
+  }
+}
+
+}  // namespace relay::provider::m365

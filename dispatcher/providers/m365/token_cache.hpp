@@ -1,0 +1,83 @@
+// relay::provider::m365::TokenCache — the one Graph access token of a
+// process, shared by every delivery (client credentials flow).
+//
+// Does: hands out the cached token; refreshes it shortly before expires_in
+// runs out (5 min, or a fifth of a short lifetime); after a Graph 401 the
+// delivery calls invalidate(token) and the first such call drops it (later
+// calls with the same stale token are no-ops), so a burst of 401s makes ONE
+// new request. At most one token request is in flight: concurrent get()s
+// wait on it (single flight). Configuration errors (invalid_client,
+// AADSTS7000222/7000215, unauthorized_client, invalid_scope, tenant not
+// found) are remembered and returned without asking again for a backoff
+// that starts at 5 minutes and doubles up to 1 hour, with one loud error log
+// per attempt; transient failures back off 10 seconds.
+// Does not: build HTTP requests itself — a Fetcher does (token_client.hpp),
+// so the single-flight logic is unit-tested without I/O.
+// Runs on: the loop thread; not thread-safe. Callbacks may run inside get()
+// when the answer is already known.
+// Fails: TokenResult with ok=false and a classified Result.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dispatcher/providers/provider.hpp"
+
+namespace relay::provider::m365 {
+
+using Clock = std::chrono::steady_clock;
+
+struct FetchResult {
+  bool ok = false;
+  std::string access_token;
+  std::int64_t expires_in = 0;  // seconds
+  Result error;                 // when !ok
+};
+using FetchDone = std::function<void(FetchResult)>;
+using Fetcher = std::function<void(FetchDone)>;
+
+struct TokenResult {
+  bool ok = false;
+  std::string token;
+  Result error;
+};
+
+class TokenCache {
+ public:
+  using Callback = std::function<void(const TokenResult&)>;
+  using Now = std::function<Clock::time_point()>;
+
+  explicit TokenCache(Fetcher fetch, Now now = &Clock::now, std::string log_name = "m365");
+  TokenCache(const TokenCache&) = delete;
+  TokenCache& operator=(const TokenCache&) = delete;
+
+  void get(Callback cb);
+  // Drops the cached token if it is still `token` (a 401 came back for it).
+  void invalidate(const std::string& token);
+
+  int requests() const noexcept { return requests_; }   // token requests started
+  bool in_flight() const noexcept { return in_flight_; }
+  std::size_t waiting() const noexcept { return waiters_.size(); }
+
+ private:
+  void start_fetch();
+  void finish(FetchResult r);
+  bool fresh(Clock::time_point now) const;
+
+  Fetcher fetch_;
+  Now now_;
+  std::string log_name_;
+  std::string token_;
+  Clock::time_point refresh_at_{};
+  Clock::time_point expires_at_{};
+  bool in_flight_ = false;
+  std::vector<Callback> waiters_;
+  Result last_error_;
+  Clock::time_point retry_at_{};          // no request before this after a failure
+  std::chrono::seconds config_backoff_{0};
+  int requests_ = 0;
+};
+
+}  // namespace relay::provider::m365

@@ -1,0 +1,89 @@
+// See token_client.hpp.
+#include "dispatcher/providers/m365/token_client.hpp"
+
+#include <fmt/format.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "dispatcher/providers/m365/graph_errors.hpp"
+#include "dispatcher/providers/m365/jwt_assertion.hpp"
+
+namespace relay::provider::m365 {
+
+std::string trim_slash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+std::string graph_scope(const std::string& graph_url) {
+  const std::string base = trim_slash(graph_url);
+  for (const char* known : {"https://graph.microsoft.us", "https://dod-graph.microsoft.us",
+                            "https://microsoftgraph.chinacloudapi.cn", "https://graph.microsoft.de"}) {
+    if (base == known) return base + "/.default";
+  }
+  return "https://graph.microsoft.com/.default";
+}
+
+std::string token_url(const config::M365Provider& cfg) {
+  return fmt::format("{}/{}/oauth2/v2.0/token", trim_slash(cfg.login_url), url_escape(cfg.tenant_id));
+}
+
+Request build_token_request(const config::M365Provider& cfg, const JwtSigner* signer, std::int64_t now_unix) {
+  Request req;
+  req.method = "POST";
+  req.url = token_url(cfg);
+  req.timeout = std::min<std::int64_t>(cfg.timeout, 60);
+  req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
+  req.headers.push_back("Accept: application/json");
+  std::string body = "client_id=" + url_escape(cfg.client_id) + "&scope=" + url_escape(graph_scope(cfg.graph_url)) +
+                     "&grant_type=client_credentials";
+  if (signer) {
+    body += "&client_assertion_type=" + url_escape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    body += "&client_assertion=" + url_escape(signer->assertion(cfg.client_id, req.url, now_unix, random_uuid()));
+  } else {
+    body += "&client_secret=" + url_escape(cfg.client_secret);
+  }
+  req.body = std::move(body);
+  return req;
+}
+
+FetchResult parse_token_response(const Response& resp, const config::M365Provider& cfg) {
+  FetchResult r;
+  if (!resp.ok()) {
+    r.error = classify_transport(resp.curl, resp.curl_error);
+    r.error.text = "token endpoint unreachable: " + r.error.text;
+    return r;
+  }
+  if (resp.status != 200) {
+    r.error = classify_token(resp.status, resp.body, TokenContext{cfg.tenant_id, cfg.client_id, cfg.login_url});
+    return r;
+  }
+  auto j = nlohmann::json::parse(resp.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
+    r.error.outcome = Outcome::Transient;
+    r.error.code = 200;
+    r.error.text = "token endpoint answered 200 without an access_token";
+    return r;
+  }
+  r.ok = true;
+  r.access_token = j["access_token"].get<std::string>();
+  r.expires_in = 3599;
+  if (auto it = j.find("expires_in"); it != j.end()) {
+    if (it->is_number_integer()) r.expires_in = it->get<std::int64_t>();
+    if (it->is_string()) r.expires_in = std::atoll(it->get<std::string>().c_str());
+  }
+  return r;
+}
+
+Fetcher make_fetcher(net::CurlMulti& curl, HttpOptions opt, const config::M365Provider& cfg,
+                     std::shared_ptr<const JwtSigner> signer) {
+  return [&curl, opt, cfg, signer](FetchDone done) {
+    Request req = build_token_request(cfg, signer.get(), static_cast<std::int64_t>(std::time(nullptr)));
+    perform(curl, opt, std::move(req), [cfg, done = std::move(done)](Response resp) {
+      done(parse_token_response(resp, cfg));
+    });
+  };
+}
+
+}  // namespace relay::provider::m365

@@ -1,0 +1,254 @@
+// SmtpProvider (see smtp_provider.hpp): queueing, the easy-handle pool and
+// the libcurl options. Classification lives in smtp_transcript.cpp.
+#include "dispatcher/providers/smtp_provider.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+
+#include "common/log.hpp"
+#include "dispatcher/providers/outcome_table.hpp"
+#include "dispatcher/providers/post.hpp"
+#include "dispatcher/providers/smtp_transcript.hpp"
+
+namespace relay::provider {
+
+struct SmtpProvider::Transfer {
+  bool is_test = false;
+  std::string id = "-";
+  std::string mail_from;
+  std::vector<std::string> rcpts;
+  net::SList rcpt_list;
+  int fd = -1;
+  curl_off_t size = 0;
+  bool read_error = false;
+  std::optional<net::Easy> easy;  // from the pool or new when started
+  Done done;
+  SmtpTranscript transcript;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  Transfer() = default;
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+  ~Transfer() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+namespace {
+
+using Transfer = SmtpProvider::Transfer;
+
+size_t read_body(char* buf, size_t size, size_t n, void* ud) {
+  auto* t = static_cast<Transfer*>(ud);
+  for (;;) {
+    ssize_t r = ::read(t->fd, buf, size * n);
+    if (r >= 0) return static_cast<size_t>(r);
+    if (errno == EINTR) continue;
+    t->read_error = true;
+    return CURL_READFUNC_ABORT;
+  }
+}
+
+size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+int on_debug(CURL*, curl_infotype type, char* data, size_t len, void* ud) {
+  static_cast<Transfer*>(ud)->transcript.on_debug(type, std::string_view(data, len));
+  return 0;
+}
+
+void call(Provider::Done& done, Result r, const std::string& id) {
+  try {
+    done(std::move(r));
+  } catch (const std::exception& e) {
+    log::error("{} event=smtp_done_threw reason={}", id, log::quote(e.what()));
+  }
+}
+
+std::string make_url(const config::SmtpProvider& c, const std::string& helo) {
+  std::string host = c.host.find(':') != std::string::npos ? "[" + c.host + "]" : c.host;
+  std::string scheme = c.tls == config::TlsMode::Implicit ? "smtps://" : "smtp://";
+  // libcurl uses the URL path as the EHLO argument.
+  return scheme + host + ":" + std::to_string(c.port) + "/" + helo;
+}
+
+}  // namespace
+
+SmtpProvider::SmtpProvider(std::string name, config::SmtpProvider cfg, const Context& ctx)
+    : name_(std::move(name)), cfg_(std::move(cfg)), loop_(ctx.loop), curl_(ctx.curl) {
+  if (cfg_.host.empty()) throw config::ConfigError("provider " + name_ + ": smtp host is empty");
+  if (curl_ == nullptr || loop_ == nullptr) {
+    throw config::ConfigError("provider " + name_ + ": smtp needs the dispatcher's curl transport");
+  }
+  if (cfg_.auth != "plain" && cfg_.auth != "login" && cfg_.auth != "xoauth2") {
+    throw config::ConfigError("provider " + name_ + ": auth must be plain, login or xoauth2");
+  }
+  if (cfg_.max_connections < 1) cfg_.max_connections = 1;
+  std::string helo = cfg_.helo;
+  if (helo.empty() && ctx.config != nullptr) helo = ctx.config->receiver.hostname;
+  if (helo.empty()) helo = "localhost";
+  url_ = make_url(cfg_, helo);
+  share_ = curl_share_init();
+  if (share_ == nullptr) throw config::ConfigError("provider " + name_ + ": curl_share_init failed");
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+}
+
+SmtpProvider::~SmtpProvider() {
+  closing_ = true;
+  // Each cancel calls finished() synchronously, which completes the Done.
+  std::vector<CURL*> handles;
+  for (auto& t : running_) handles.push_back(t->easy->get());
+  for (CURL* h : handles) curl_->cancel(h);
+  for (auto& t : waiting_) call(t->done, make_result(Cause::Aborted), t->id);
+  waiting_.clear();
+  running_.clear();
+  pool_.clear();  // every easy handle detached before the share goes
+  // Closes the cached connections (QUIT, bounded by the response timeout).
+  if (curl_share_cleanup(share_) != CURLSHE_OK) {
+    log::error("- event=curl_share_cleanup_failed provider={}", name_);
+  }
+}
+
+void SmtpProvider::send(const Message& msg, Done done) {
+  auto t = std::make_unique<Transfer>();
+  t->id = msg.id.str();
+  t->mail_from = msg.mail_from;
+  t->rcpts = msg.rcpts;
+  t->done = std::move(done);
+  t->fd = ::open(msg.data_path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st{};
+  if (t->fd < 0 || ::fstat(t->fd, &st) != 0 || msg.rcpts.empty()) {
+    std::string why = msg.rcpts.empty() ? "no pending recipients" : std::strerror(errno);
+    Result r = make_result(msg.rcpts.empty() ? Cause::UpstreamPermanent : Cause::SpoolError, why);
+    auto d = std::move(t->done);
+    post(loop_, [d = std::move(d), r = std::move(r)]() mutable { d(std::move(r)); });
+    return;
+  }
+  t->size = st.st_size;
+  for (const auto& r : t->rcpts) t->rcpt_list.append(r.c_str());
+  enqueue(std::move(t));
+}
+
+void SmtpProvider::test(Done done) {
+  auto t = std::make_unique<Transfer>();
+  t->is_test = true;
+  t->done = std::move(done);
+  enqueue(std::move(t));
+}
+
+void SmtpProvider::enqueue(std::unique_ptr<Transfer> t) {
+  waiting_.push_back(std::move(t));
+  // Starting on the loop keeps even configuration failures out of send().
+  start_next();
+}
+
+void SmtpProvider::start_next() {
+  while (!closing_ && !waiting_.empty() &&
+         running_.size() < static_cast<std::size_t>(cfg_.max_connections)) {
+    std::unique_ptr<Transfer> t = std::move(waiting_.front());
+    waiting_.pop_front();
+    if (!pool_.empty()) {
+      t->easy.emplace(std::move(pool_.back()));
+      pool_.pop_back();
+    } else {
+      t->easy.emplace();
+    }
+    configure(*t);
+    Transfer* raw = t.get();
+    running_.push_back(std::move(t));
+    curl_->start(raw->easy->get(), [this, raw](CURLcode rc) { finished(raw, rc); });
+  }
+}
+
+void SmtpProvider::configure_security(CURL* e) {
+  long use_ssl = CURLUSESSL_NONE;
+  if (cfg_.tls == config::TlsMode::StartTls) use_ssl = CURLUSESSL_TRY;
+  if (cfg_.tls == config::TlsMode::StartTlsRequired) use_ssl = CURLUSESSL_ALL;
+  if (cfg_.tls == config::TlsMode::Implicit) use_ssl = CURLUSESSL_ALL;
+  curl_easy_setopt(e, CURLOPT_USE_SSL, use_ssl);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, cfg_.verify_peer ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, cfg_.verify_peer ? 2L : 0L);
+  if (!cfg_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, cfg_.ca_file.c_str());
+  if (!cfg_.username.empty()) {
+    curl_easy_setopt(e, CURLOPT_USERNAME, cfg_.username.c_str());
+    std::string opts = "AUTH=" + cfg_.auth;
+    std::transform(opts.begin(), opts.end(), opts.begin(), ::toupper);
+    curl_easy_setopt(e, CURLOPT_LOGIN_OPTIONS, opts.c_str());
+    if (cfg_.auth == "xoauth2") {
+      const std::string& token = cfg_.oauth_token.empty() ? cfg_.password : cfg_.oauth_token;
+      curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, token.c_str());
+    } else {
+      curl_easy_setopt(e, CURLOPT_PASSWORD, cfg_.password.c_str());
+    }
+  }
+}
+
+void SmtpProvider::configure(Transfer& t) {
+  CURL* e = t.easy->get();
+  curl_easy_reset(e);
+  curl_easy_setopt(e, CURLOPT_URL, url_.c_str());
+  curl_easy_setopt(e, CURLOPT_SHARE, share_);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);  // feeds the transcript, prints nothing
+  curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, &on_debug);
+  curl_easy_setopt(e, CURLOPT_DEBUGDATA, &t);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(cfg_.timeout));
+  curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, static_cast<long>(cfg_.timeout));
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);  // stalled upload = timeout
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(cfg_.timeout));
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 60L);
+  configure_security(e);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &discard);
+  if (t.is_test) {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "NOOP");
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);  // QUIT right after
+    return;
+  }
+  curl_easy_setopt(e, CURLOPT_MAIL_FROM, t.mail_from.c_str());
+  curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t.rcpt_list.get());
+  curl_easy_setopt(e, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+  curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, &read_body);
+  curl_easy_setopt(e, CURLOPT_READDATA, &t);
+  curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, t.size);
+}
+
+void SmtpProvider::finished(Transfer* raw, CURLcode rc) {
+  auto it = std::find_if(running_.begin(), running_.end(), [raw](auto& p) { return p.get() == raw; });
+  if (it == running_.end()) return;
+  std::unique_ptr<Transfer> t = std::move(*it);
+  running_.erase(it);
+  Result r;
+  if (t->read_error) {
+    r = make_result(Cause::SpoolError, "read of spooled data failed");
+  } else if (t->is_test) {
+    r = classify_probe(t->transcript, rc);
+  } else {
+    r = classify_delivery(t->transcript, rc, t->rcpts);
+  }
+  if (rc == CURLE_ABORTED_BY_CALLBACK && !t->read_error) r = make_result(Cause::Aborted);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t->started);
+  log::info("{} event=smtp_{} provider={} outcome={} code={} enhanced={} curl={} steps={} duration_ms={} reason={}",
+            t->id, t->is_test ? "test" : "result", name_, to_string(r.outcome), r.code, r.enhanced,
+            static_cast<int>(rc), log::quote(t->transcript.summary()), ms.count(), log::quote(r.text));
+  if (!closing_ && pool_.size() < static_cast<std::size_t>(cfg_.max_connections)) {
+    curl_easy_reset(t->easy->get());  // drop pointers into *t; keeps caches
+    pool_.push_back(std::move(*t->easy));
+  }
+  call(t->done, std::move(r), t->id);
+  // `this` may have been destroyed by the Done only if the caller broke the
+  // contract; start_next() is safe otherwise.
+  start_next();
+}
+
+}  // namespace relay::provider

@@ -1,0 +1,222 @@
+// SmtpTranscript and the SMTP classification rules (see smtp_transcript.hpp).
+//
+// Rules, in order:
+//  1. AUTH refused (or CURLE_LOGIN_DENIED): transient + config_error — our
+//     credentials are wrong; the mail stays queued and the operator is alerted.
+//  2. No MAIL reply: the session never got that far (connect, greeting, TLS):
+//     classify by CURLcode; STARTTLS required but not offered is transient +
+//     config_error ("TLS is required, but was not offered"), never sent in clear.
+//  3. MAIL refused: every recipient gets the MAIL reply (4xx transient,
+//     5xx permanent).
+//  4. Each RCPT reply decides its recipient when it is not 2xx; the DATA and
+//     end-of-data replies decide the accepted ones. An accepted recipient
+//     without an end-of-data reply (connection lost) is transient: delivery is
+//     at-least-once, so we retry.
+//  5. Overall: sent when every recipient is sent; else transient if any is
+//     transient, else permanent; code/text of the first unsent recipient.
+#include "dispatcher/providers/smtp_transcript.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "dispatcher/providers/outcome_table.hpp"
+
+namespace relay::provider {
+
+namespace {
+
+constexpr std::array<std::string_view, 14> kVerbs{"EHLO", "HELO", "STARTTLS", "AUTH", "MAIL",
+                                                 "RCPT", "DATA", "QUIT", "NOOP", "RSET",
+                                                 "VRFY", "EXPN", "HELP", "BDAT"};
+
+std::string upper_word(std::string_view line) {
+  std::string w;
+  for (char c : line) {
+    if (c == ' ' || c == '\r' || c == '\n' || c == ':' || w.size() > 10) break;
+    w += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return w;
+}
+
+std::string angle_address(std::string_view line) {
+  auto lt = line.find('<');
+  auto gt = line.find('>', lt == std::string_view::npos ? 0 : lt);
+  if (lt == std::string_view::npos || gt == std::string_view::npos) return {};
+  return std::string(line.substr(lt + 1, gt - lt - 1));
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string describe(const SmtpStep& s) {
+  std::string verb = s.verb == "EOD" ? "end of data" : s.verb;
+  return verb + ": " + std::to_string(s.code) + " " + s.text;
+}
+
+// A Result carrying the upstream's own reply.
+Result from_reply(const SmtpStep& s) {
+  Cause c = cause_for_smtp(s.code);
+  Result r = make_result(c);
+  r.outcome = c == Cause::AuthFailed ? Outcome::Transient : outcome_for_smtp(s.code);
+  r.code = s.code;
+  r.enhanced = parse_enhanced(s.text);
+  if (r.enhanced.empty()) r.enhanced = default_enhanced(s.code);
+  r.text = "upstream " + describe(s);
+  return r;
+}
+
+RcptResult rcpt_from(const std::string& addr, const SmtpStep& s) {
+  return RcptResult{addr, outcome_for_smtp(s.code), s.code, s.text};
+}
+
+}  // namespace
+
+void SmtpTranscript::clear() { *this = SmtpTranscript{}; }
+
+void SmtpTranscript::on_debug(curl_infotype type, std::string_view data) {
+  if (type == CURLINFO_HEADER_OUT) {
+    command(data);
+  } else if (type == CURLINFO_HEADER_IN) {
+    partial_.append(data);
+    std::size_t nl;
+    while ((nl = partial_.find('\n')) != std::string::npos) {
+      std::string line = partial_.substr(0, nl);
+      partial_.erase(0, nl + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      reply_line(line);
+    }
+  }
+}
+
+void SmtpTranscript::command(std::string_view line) {
+  std::string w = upper_word(line);
+  if (std::find(kVerbs.begin(), kVerbs.end(), w) == kVerbs.end()) return;  // AUTH continuation
+  verb_ = w;
+  rcpt_ = w == "RCPT" ? angle_address(line) : std::string();
+}
+
+void SmtpTranscript::reply_line(std::string_view line) {
+  if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
+      !std::isdigit(static_cast<unsigned char>(line[1])) || !std::isdigit(static_cast<unsigned char>(line[2]))) {
+    return;
+  }
+  if (line.size() > 3 && line[3] == '-') return;  // multi-line: keep the final line
+  int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+  std::string verb = verb_;
+  if (verb == "DATA" && data_started_) verb = "EOD";
+  if (verb == "DATA" && code == 354) data_started_ = true;
+  std::string text(line.size() > 4 ? line.substr(4) : std::string_view{});
+  steps_.push_back(SmtpStep{verb, rcpt_, code, std::move(text)});
+}
+
+const SmtpStep* SmtpTranscript::last(std::string_view verb) const noexcept {
+  for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
+    if (it->verb == verb) return &*it;
+  }
+  return nullptr;
+}
+
+bool SmtpTranscript::saw_starttls() const noexcept {
+  const SmtpStep* s = last("STARTTLS");
+  return s != nullptr && s->code == 220;
+}
+
+std::string SmtpTranscript::summary() const {
+  std::string out;
+  std::string prev;
+  for (const auto& s : steps_) {
+    if (s.verb == prev) {
+      out += "," + std::to_string(s.code);
+    } else {
+      if (!out.empty()) out += ' ';
+      out += s.verb + "=" + std::to_string(s.code);
+    }
+    prev = s.verb;
+  }
+  return out;
+}
+
+namespace {
+
+Result transport_failure(const SmtpTranscript& t, CURLcode rc) {
+  Cause c = cause_for_curl(rc == CURLE_OK ? CURLE_RECV_ERROR : rc);
+  std::string detail = curl_easy_strerror(rc);
+  if (!t.steps().empty() && t.steps().back().code >= 400) detail += "; last reply " + describe(t.steps().back());
+  return make_result(c, detail);
+}
+
+// Recipients decided by their RCPT reply or by `accepted_outcome` (the
+// DATA/end-of-data step, or nullptr when the transfer broke before it).
+std::vector<RcptResult> per_rcpt(const SmtpTranscript& t, const std::vector<std::string>& rcpts,
+                                 const SmtpStep* final_step, const Result& broken) {
+  std::vector<const SmtpStep*> replies;
+  for (const auto& s : t.steps()) {
+    if (s.verb == "RCPT") replies.push_back(&s);
+  }
+  std::vector<RcptResult> out;
+  for (std::size_t i = 0; i < rcpts.size(); ++i) {
+    const SmtpStep* r = i < replies.size() ? replies[i] : nullptr;
+    if (r != nullptr && !r->rcpt.empty() && !iequal(r->rcpt, rcpts[i])) r = nullptr;
+    if (r != nullptr && r->code >= 400) {
+      out.push_back(rcpt_from(rcpts[i], *r));
+    } else if (r != nullptr && final_step != nullptr) {
+      out.push_back(rcpt_from(rcpts[i], *final_step));
+    } else {
+      out.push_back(RcptResult{rcpts[i], broken.outcome, broken.code, broken.enhanced + " " + broken.text});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result classify_delivery(const SmtpTranscript& t, CURLcode rc, const std::vector<std::string>& rcpts) {
+  if (const SmtpStep* a = t.last("AUTH"); a != nullptr && a->code >= 400) return from_reply(*a);
+  if (rc == CURLE_LOGIN_DENIED) return transport_failure(t, rc);
+  const SmtpStep* mail = t.last("MAIL");
+  if (mail == nullptr) return transport_failure(t, rc);
+  if (mail->code >= 400) {
+    Result r = from_reply(*mail);
+    for (const auto& a : rcpts) r.rcpts.push_back(rcpt_from(a, *mail));
+    return r;
+  }
+  const SmtpStep* data = t.last("DATA");
+  const SmtpStep* eod = t.last("EOD");
+  const SmtpStep* final_step = eod;
+  if (data != nullptr && data->code != 354) final_step = data;
+  Result broken = transport_failure(t, rc == CURLE_OK ? CURLE_RECV_ERROR : rc);
+  if (final_step != nullptr) broken = from_reply(*final_step);
+
+  Result r = final_step != nullptr ? from_reply(*final_step) : broken;
+  r.rcpts = per_rcpt(t, rcpts, final_step, broken);
+  const RcptResult* worst = nullptr;
+  for (const auto& x : r.rcpts) {
+    if (x.outcome == Outcome::Transient && (worst == nullptr || worst->outcome != Outcome::Transient)) worst = &x;
+    if (x.outcome == Outcome::Permanent && worst == nullptr) worst = &x;
+  }
+  if (worst == nullptr) return r;  // every recipient sent
+  if (worst->outcome != r.outcome || r.code < 400) {
+    SmtpStep s{"RCPT", worst->address, worst->code, worst->text};
+    Result w = worst->code >= 400 ? from_reply(s) : broken;
+    w.outcome = worst->outcome;
+    w.rcpts = std::move(r.rcpts);
+    return w;
+  }
+  return r;
+}
+
+Result classify_probe(const SmtpTranscript& t, CURLcode rc) {
+  if (const SmtpStep* a = t.last("AUTH"); a != nullptr && a->code >= 400) return from_reply(*a);
+  if (rc != CURLE_OK) return transport_failure(t, rc);
+  Result r = make_result(Cause::Sent);
+  const SmtpStep* n = t.last("NOOP");
+  r.code = n != nullptr ? n->code : 250;
+  r.text = "upstream reachable: " + t.summary();
+  return r;
+}
+
+}  // namespace relay::provider

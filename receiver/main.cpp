@@ -1,0 +1,114 @@
+// relay-receiver — accepts mail over ESMTP and commits it to the spool.
+//
+// Usage: relay-receiver -c FILE [--check]
+// main only parses arguments, loads the config, wires the objects and runs
+// the libuv loop (STYLE 1). --check validates config, certificate and spool
+// and exits. Exit codes: 0 ok (also after a SIGTERM drain), 1 runtime
+// start-up failure (spool, listen, TLS), 2 usage or config error.
+#include <sys/resource.h>
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "receiver/server/server.hpp"
+#include "receiver/server/tls_context.hpp"
+#include "receiver/smtp/policy.hpp"
+#include "spool/spool.hpp"
+
+using namespace relay;
+
+namespace {
+int usage() {
+  std::fprintf(stderr, "usage: relay-receiver -c FILE [--check]\n");
+  return 2;
+}
+
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+bool needs_tls(const config::Config& cfg) {
+  for (const auto& l : cfg.receiver.listeners) {
+    if (l.tls != config::TlsMode::None) return true;
+  }
+  return false;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string file;
+  bool check = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "-c") == 0 && i + 1 < argc) file = argv[++i];
+    else if (std::strcmp(argv[i], "--check") == 0) check = true;
+    else return usage();
+  }
+  if (file.empty()) return usage();
+  log::set_program("relay-receiver");
+
+  config::Config cfg;
+  try {
+    cfg = config::load(file);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "relay-receiver: %s\n", e.what());
+    return 2;
+  }
+  log::set_level(cfg.log.level);
+  std::string err;
+  auto policy = smtp::Policy::from_config(cfg, &err);
+  if (!policy) {
+    std::fprintf(stderr, "relay-receiver: %s: %s\n", file.c_str(), err.c_str());
+    return 2;
+  }
+  std::shared_ptr<receiver::TlsContext> tls;
+  if (!cfg.receiver.tls.cert_file.empty() || needs_tls(cfg)) {
+    tls = receiver::TlsContext::load(cfg.receiver.tls, &err);
+    if (!tls) {
+      std::fprintf(stderr, "relay-receiver: %s: %s\n", file.c_str(), err.c_str());
+      return 2;
+    }
+  }
+  auto spool = spool::Spool::open(cfg.spool.directory, &err);
+  if (!spool) {
+    std::fprintf(stderr, "relay-receiver: spool %s: %s\n", cfg.spool.directory.c_str(), err.c_str());
+    return 1;
+  }
+  if (check) {
+    std::printf("relay-receiver: %s: ok\n", file.c_str());
+    return 0;
+  }
+
+  std::signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit();
+  setenv("UV_THREADPOOL_SIZE", "16", 0);  // commits and password checks share the pool
+  uv_loop_t* loop = uv_default_loop();
+  int rc = 0;
+  {
+    receiver::Server server(loop, std::move(cfg), std::move(policy), std::move(*spool), std::move(tls));
+    if (!server.start(&err)) {
+      log::error("event=start_failed reason={}", log::quote(err));
+      std::fprintf(stderr, "relay-receiver: %s\n", err.c_str());
+      rc = 1;
+      uv_stop(loop);
+    } else {
+      log::info("event=started");
+      uv_run(loop, UV_RUN_DEFAULT);
+    }
+  }
+  if (rc != 0) {
+    uv_walk(loop, [](uv_handle_t* h, void*) { if (!uv_is_closing(h)) uv_close(h, nullptr); }, nullptr);
+    uv_run(loop, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(loop);
+  return rc;
+}

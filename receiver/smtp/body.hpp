@@ -1,0 +1,127 @@
+// relay::smtp message body handling — the DATA end-of-data/dot-stuffing
+// decoder and the content scanner shared by DATA and BDAT.
+//
+// Does: DotDecoder turns DATA wire bytes into message content (dot
+// unstuffing) and finds the end of data. Only <CRLF>.<CRLF> ends DATA (the
+// transfer starts at a line start, so ".<CRLF>" first ends an empty
+// message); LF.LF, LF.CRLF, CR.CR, CRLF.LF and friends are content, which
+// BodyScanner then flags as bare CR/LF so the session refuses the message:
+// SMTP smuggling is impossible because no other end marker exists here and
+// a message carrying one is never stored.
+// BodyScanner looks at the content as it streams by: size, NUL bytes, bare
+// CR / bare LF, over-long lines, and the header From:/Sender: values (for
+// the sender policy). It keeps at most one header line (capped) in memory.
+// Does not: store the content (the caller streams it to the spool) or
+// decide what is allowed.
+// Thread: plain values, one per session. Fails: never; flags are results.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relay::smtp {
+
+class DotDecoder {
+ public:
+  // Consumes wire bytes up to and including the end-of-data marker; calls
+  // out(std::string_view) with content pieces. Returns bytes consumed; when
+  // done() the rest of `in` belongs to the next command.
+  template <typename Out>
+  std::size_t feed(std::string_view in, Out&& out);
+  bool done() const noexcept { return state_ == State::Done; }
+  void reset() noexcept { state_ = State::LineStart; }
+
+ private:
+  enum class State { LineStart, Mid, SawCr, Dot, DotCr, Done };
+  State state_ = State::LineStart;
+};
+
+class BodyScanner {
+ public:
+  static constexpr std::size_t kMaxLine = 998;  // octets without CRLF (RFC 5321 4.5.3.1.6: 1000 with CRLF)
+  static constexpr std::size_t kMaxHeaderLine = 4096;  // kept for From:/Sender: parsing
+
+  void feed(std::string_view content);
+  void finish();  // end of message: completes a header still open
+  void reset();
+
+  std::uint64_t size() const noexcept { return size_; }
+  bool bare_cr() const noexcept { return bare_cr_; }
+  bool bare_lf() const noexcept { return bare_lf_; }
+  bool nul() const noexcept { return nul_; }
+  bool long_line() const noexcept { return long_line_; }
+  // Unfolded values of every From:/Sender: header seen.
+  const std::vector<std::string>& from_headers() const noexcept { return from_; }
+  const std::vector<std::string>& sender_headers() const noexcept { return sender_; }
+
+ private:
+  void end_line();
+  void finish_header();
+
+  std::uint64_t size_ = 0;
+  std::size_t line_len_ = 0;
+  bool prev_cr_ = false;
+  bool bare_cr_ = false, bare_lf_ = false, nul_ = false, long_line_ = false;
+  bool in_headers_ = true;
+  std::string line_;    // current physical header line (capped)
+  std::string header_;  // current logical header (only kept for From/Sender)
+  std::vector<std::string> from_, sender_;
+};
+
+// Addresses out of a From:/Sender: value ("A <a@x>, b@y (c)"): the text
+// inside <> when present, else the bare words containing '@'.
+std::vector<std::string> header_addresses(std::string_view value);
+
+template <typename Out>
+std::size_t DotDecoder::feed(std::string_view in, Out&& out) {
+  std::size_t run = 0;  // start of the pending output run
+  std::size_t i = 0;
+  // A CR held back from the previous call (".\r" at a line start, state DotCr)
+  // is emitted once we know it is content.
+  for (; i < in.size() && state_ != State::Done; ++i) {
+    char c = in[i];
+    switch (state_) {
+      case State::LineStart:
+        if (c == '.') {
+          if (i > run) out(in.substr(run, i - run));
+          run = i + 1;  // the dot is dropped either way (unstuffed or end marker)
+          state_ = State::Dot;
+        } else {
+          state_ = c == '\r' ? State::SawCr : State::Mid;
+        }
+        break;
+      case State::Mid:
+        if (c == '\r') state_ = State::SawCr;
+        break;
+      case State::SawCr:
+        state_ = c == '\n' ? State::LineStart : (c == '\r' ? State::SawCr : State::Mid);
+        break;
+      case State::Dot:
+        state_ = c == '\r' ? State::DotCr : State::Mid;
+        break;
+      case State::DotCr:
+        if (c == '\n') {
+          state_ = State::Done;
+          run = i + 1;
+        } else {
+          // ".\r" + something else: a stuffed line holding a bare CR.
+          if (i == 0) out(std::string_view("\r", 1));
+          state_ = c == '\r' ? State::SawCr : State::Mid;
+        }
+        break;
+      case State::Done:
+        break;
+    }
+  }
+  if (state_ == State::Done) return i;
+  std::size_t end = in.size();
+  if (state_ == State::DotCr && end > 0) {
+    // hold the CR back (it may be the end marker); it is re-emitted above.
+    if (end - 1 >= run) --end;
+  }
+  if (end > run) out(in.substr(run, end - run));
+  return i;
+}
+
+}  // namespace relay::smtp

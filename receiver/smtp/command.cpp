@@ -1,0 +1,87 @@
+#include "receiver/smtp/command.hpp"
+
+#include "receiver/smtp/text.hpp"
+
+namespace relay::smtp {
+
+CommandLine split_command(std::string_view line) noexcept {
+  CommandLine c;
+  auto sp = line.find(' ');
+  c.verb = line.substr(0, sp);
+  c.arg = sp == std::string_view::npos ? std::string_view{} : trim(line.substr(sp + 1));
+  return c;
+}
+
+bool has_non_ascii(std::string_view s) noexcept {
+  for (unsigned char ch : s) {
+    if (ch >= 0x80) return true;
+  }
+  return false;
+}
+
+PathError check_address(std::string_view address, bool utf8_ok) {
+  if (address.size() > kMaxAddress) return PathError::BadAddress;
+  bool quoted = false;
+  for (unsigned char ch : address) {
+    if (ch == '"') quoted = !quoted;
+    if (ch < 0x20 || ch == 0x7f) return PathError::BadAddress;
+    if (!quoted && (ch == ' ' || ch == '<' || ch == '>' || ch == ',')) return PathError::BadAddress;
+  }
+  if (quoted) return PathError::BadAddress;
+  if (!address.empty()) {
+    auto at = address.rfind('@');
+    if (at == 0 || (at != std::string_view::npos && at + 1 == address.size())) return PathError::BadAddress;
+  }
+  if (!utf8_ok && has_non_ascii(address)) return PathError::NeedSmtpUtf8;
+  return PathError::None;
+}
+
+namespace {
+void split_params(std::string_view text, std::vector<Param>& out) {
+  while (!text.empty()) {
+    auto sp = text.find(' ');
+    std::string_view tok = text.substr(0, sp);
+    text = sp == std::string_view::npos ? std::string_view{} : trim(text.substr(sp + 1));
+    if (tok.empty()) continue;
+    Param p;
+    auto eq = tok.find('=');
+    p.key = tok.substr(0, eq);
+    if (eq != std::string_view::npos) {
+      p.value = tok.substr(eq + 1);
+      p.has_value = true;
+    }
+    out.push_back(p);
+  }
+}
+}  // namespace
+
+PathError parse_path(std::string_view arg, std::string_view keyword, Path& out) {
+  if (!istarts_with(arg, keyword)) return PathError::Syntax;
+  std::string_view rest = trim(arg.substr(keyword.size()));
+  std::string_view addr;
+  if (!rest.empty() && rest.front() == '<') {
+    auto close = rest.find('>');
+    if (close == std::string_view::npos) return PathError::Syntax;
+    addr = rest.substr(1, close - 1);
+    rest = rest.substr(close + 1);
+    if (!rest.empty() && rest.front() != ' ') return PathError::Syntax;
+  } else {
+    // Lenient: "MAIL FROM:user@example.com" (no brackets, as old clients send).
+    auto sp = rest.find(' ');
+    addr = rest.substr(0, sp);
+    rest = sp == std::string_view::npos ? std::string_view{} : rest.substr(sp);
+    if (addr.empty()) return PathError::Syntax;
+  }
+  if (!addr.empty() && addr.front() == '@') {  // source route: drop it
+    auto colon = addr.find(':');
+    if (colon == std::string_view::npos) return PathError::BadAddress;
+    addr = addr.substr(colon + 1);
+  }
+  out.address.assign(addr);
+  out.params.clear();
+  out.params_text = trim(rest);
+  split_params(out.params_text, out.params);
+  return PathError::None;
+}
+
+}  // namespace relay::smtp

@@ -1,0 +1,77 @@
+#include "receiver/smtp/policy.hpp"
+
+#include "receiver/smtp/text.hpp"
+
+namespace relay::smtp {
+
+std::shared_ptr<const Policy> Policy::from_config(const config::Config& cfg, std::string* error) {
+  auto p = std::make_shared<Policy>();
+  const auto& r = cfg.receiver;
+  p->hostname = r.hostname;
+  p->limits = r.limits;
+  p->auth = r.auth;
+  p->users = r.users;
+  p->senders_allowed = cfg.senders.allowed;
+  p->sender_policy = cfg.senders.policy;
+  std::string why;
+  auto nets = net::CidrList::parse(r.client_networks, &why);
+  if (!nets) {
+    if (error) *error = "receiver.client_networks: " + why;
+    return nullptr;
+  }
+  p->client_networks = std::move(*nets);
+  return p;
+}
+
+const config::AuthUser* Policy::find_user(std::string_view name) const {
+  for (const auto& u : users) {
+    if (u.name == name) return &u;
+  }
+  return nullptr;
+}
+
+bool Policy::sender_allowed(std::string_view address, std::string_view auth_user) const {
+  const std::vector<std::string>* patterns = &senders_allowed;
+  if (!auth_user.empty()) {
+    if (const auto* u = find_user(auth_user); u && !u->allowed_senders.empty()) patterns = &u->allowed_senders;
+  }
+  if (patterns->empty()) return true;
+  if (address.empty()) return false;
+  return config::sender_allowed(address, *patterns);
+}
+
+// An empty list means no restriction (the config default is loopback only).
+bool Policy::client_allowed(std::string_view ip) const {
+  return client_networks.empty() || client_networks.contains(ip);
+}
+
+void AuthThrottle::expire(std::deque<std::int64_t>& q, std::int64_t now) const {
+  while (!q.empty() && q.front() <= now - window_) q.pop_front();
+}
+
+bool AuthThrottle::blocked(const std::string& ip, std::int64_t now) {
+  auto it = failures_.find(ip);
+  if (it == failures_.end()) return false;
+  expire(it->second, now);
+  if (it->second.empty()) {
+    failures_.erase(it);
+    return false;
+  }
+  return max_ > 0 && static_cast<int>(it->second.size()) >= max_;
+}
+
+void AuthThrottle::failure(const std::string& ip, std::int64_t now) {
+  auto& q = failures_[ip];
+  expire(q, now);
+  q.push_back(now);
+  while (q.size() > static_cast<std::size_t>(max_ > 0 ? max_ : 1) + 1) q.pop_front();  // bounded memory
+}
+
+void AuthThrottle::prune(std::int64_t now) {
+  for (auto it = failures_.begin(); it != failures_.end();) {
+    expire(it->second, now);
+    it = it->second.empty() ? failures_.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace relay::smtp

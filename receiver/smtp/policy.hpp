@@ -1,0 +1,62 @@
+// relay::smtp::Policy — the receiver's policy snapshot: limits, AUTH mode and
+// users, allowed senders, client networks — and AuthThrottle, the per-IP
+// failed-AUTH counter.
+//
+// Does: built once from a config::Config (at start and on SIGHUP); sessions
+// hold a shared_ptr<const Policy>, so a reload never changes a session's
+// rules in the middle of a transaction. Answers "may this sender send?"
+// (per-user allowed_senders, else senders.allowed).
+// Does not: verify passwords (the server does that off the loop) or do I/O.
+// Thread: Policy is immutable after construction (share freely).
+// AuthThrottle belongs to the loop thread.
+// Fails: from_config() returns nullptr and sets *error on bad CIDRs.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/cidr.hpp"
+#include "common/config.hpp"
+
+namespace relay::smtp {
+
+struct Policy {
+  std::string hostname = "localhost";
+  config::Limits limits;
+  config::AuthMode auth = config::AuthMode::Off;
+  std::vector<config::AuthUser> users;
+  std::vector<std::string> senders_allowed;
+  config::SenderPolicy sender_policy = config::SenderPolicy::Reject;
+  net::CidrList client_networks;
+
+  static std::shared_ptr<const Policy> from_config(const config::Config& cfg, std::string* error);
+
+  const config::AuthUser* find_user(std::string_view name) const;
+  // Per-user allowed_senders when the user has any, else senders.allowed
+  // (empty list = any sender). The null sender "" is allowed only with an
+  // empty list.
+  bool sender_allowed(std::string_view address, std::string_view auth_user) const;
+  bool client_allowed(std::string_view ip) const;
+};
+
+class AuthThrottle {
+ public:
+  AuthThrottle(int max_failures, std::int64_t window) : max_(max_failures), window_(window) {}
+  void configure(int max_failures, std::int64_t window) { max_ = max_failures, window_ = window; }
+  bool blocked(const std::string& ip, std::int64_t now);
+  void failure(const std::string& ip, std::int64_t now);
+  void prune(std::int64_t now);  // drops expired entries (called periodically)
+  std::size_t tracked() const noexcept { return failures_.size(); }
+
+ private:
+  void expire(std::deque<std::int64_t>& q, std::int64_t now) const;
+  int max_;
+  std::int64_t window_;
+  std::unordered_map<std::string, std::deque<std::int64_t>> failures_;
+};
+
+}  // namespace relay::smtp

@@ -1,0 +1,194 @@
+// relay::smtp::Session — the ESMTP server protocol as a state machine that
+// does no I/O (E-MailRelay ServerProtocol style).
+//
+// Does: is fed bytes (feed()), parses commands, enforces the policy snapshot
+// (limits, AUTH, allowed senders, STARTTLS-required), decodes DATA/BDAT
+// content (dot-unstuffing, smuggling-proof end of data, bare CR/LF, NUL and
+// line-length checks, header From:/Sender: policy) and talks to the outside
+// only through SessionHost: replies, "start TLS", "close", message bytes,
+// and two asynchronous requests — password verification and message commit
+// — whose answers come back through auth_result() / commit_result(). While
+// one of those is pending (or a STARTTLS handshake is), input is buffered,
+// not processed. PIPELINING falls out of feed(): every complete command in
+// the buffer is handled and the host flushes the replies once afterwards.
+// Does not: touch sockets, files, clocks or threads; the host supplies time.
+// Thread: the host's loop thread only.
+// Fails: a protocol error is a reply; the session never throws on any input
+// (the host still catches at the connection boundary, STYLE 9).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "receiver/smtp/body.hpp"
+#include "receiver/smtp/policy.hpp"
+
+namespace relay::smtp {
+
+struct Param;
+
+struct Rcpt {
+  std::string address;
+  std::string params;
+};
+
+// What the host needs to create the spool entry.
+struct Transaction {
+  std::string client_ip;
+  std::string helo;
+  std::string tls;        // "" or "TLSv1.3 TLS_AES_256_GCM_SHA384"
+  std::string auth_user;  // "" when not authenticated
+  std::string mail_from;  // "" = null sender
+  std::string mail_params;
+  std::vector<Rcpt> rcpts;
+};
+
+struct CommitResult {
+  bool ok = false;
+  std::string error;  // for the log when !ok
+};
+
+class SessionHost {
+ public:
+  virtual ~SessionHost() = default;
+  virtual void send(std::string_view reply) = 0;        // queued; host flushes after each Session call
+  virtual void close(std::string_view reason) = 0;      // after the queued output is written
+  virtual void start_tls() = 0;                         // after "220 Ready": switch the transport
+  virtual bool tls_available() const = 0;               // a certificate is loaded
+  virtual std::int64_t now() const = 0;                 // unix seconds
+  // Asynchronous; answer with Session::auth_result().
+  virtual void verify_password(const std::string& user, std::string password) = 0;
+  // Too many failed AUTH attempts from this client (the host records failures).
+  virtual bool auth_blocked() = 0;
+  // Creates the spool entry; returns its queue id, nullopt on a spool error.
+  virtual std::optional<std::string> open_message(const Transaction& txn) = 0;
+  virtual bool write_message(std::string_view bytes) = 0;  // false on a spool error
+  virtual void commit_message() = 0;   // asynchronous; answer with Session::commit_result()
+  virtual void discard_message() = 0;  // roll the open entry back
+};
+
+struct ListenerInfo {
+  config::TlsMode tls = config::TlsMode::None;
+  bool loopback = true;  // AUTH allowed without TLS only on loopback listeners
+};
+
+class Session {
+ public:
+  static constexpr std::size_t kMaxCommandLine = 512;   // RFC 5321 4.5.3.1.4, incl. CRLF
+  static constexpr std::size_t kMaxAuthLine = 12288;    // RFC 4954 4
+  static constexpr std::size_t kMaxPausedInput = 65536; // host stops reading beyond this
+
+  Session(SessionHost& host, std::shared_ptr<const Policy> policy, ListenerInfo listener, std::string client_ip,
+          std::string id);
+
+  void start();                                // greeting (implicit TLS: after the handshake is fine too)
+  void feed(std::string_view bytes);
+  void tls_established(std::string description);  // handshake done (STARTTLS or implicit)
+  void auth_result(bool ok);
+  void commit_result(const CommitResult& result, const std::string& queue_id);
+  void timeout();   // idle/data timeout: 421 4.4.2 and close
+  void shutdown();  // SIGTERM: 421 4.3.2 and close (host calls it only when !busy())
+
+  bool closed() const noexcept { return closed_; }
+  // In a DATA/BDAT transfer or waiting for its commit (shutdown lets these finish).
+  bool in_transfer() const noexcept;
+  bool wants_input() const noexcept { return !closed_ && !(paused() && in_.size() > kMaxPausedInput); }
+  bool paused() const noexcept { return wait_ != Wait::None; }
+  const std::string& id() const noexcept { return id_; }
+  const std::string& auth_user() const noexcept { return auth_user_; }
+  const std::string& tls() const noexcept { return tls_; }
+  void set_policy(std::shared_ptr<const Policy> p) { policy_ = std::move(p); }
+
+ private:
+  enum class Mode { Command, AuthLine, Data, Bdat };
+  enum class Wait { None, Auth, Commit, Tls };
+  enum class AuthStep { None, PlainResponse, LoginUser, LoginPassword };
+
+  std::size_t process(std::string_view in);
+  void pump();  // processes buffered input after an asynchronous answer
+  std::size_t process_line_input(std::string_view in);
+  std::size_t process_data(std::string_view in);
+  std::size_t process_bdat(std::string_view in);
+  void handle_line(std::string_view line);
+  void handle_command(std::string_view line);
+  void reply(std::string_view text);
+  void error_reply(std::string_view text);  // counts toward max_bad_commands
+  void close_with(std::string_view text, std::string_view reason);
+
+  // session_commands.cpp
+  void cmd_ehlo(std::string_view arg, bool extended);
+  void cmd_mail(std::string_view arg);
+  void cmd_rcpt(std::string_view arg);
+  void cmd_data(std::string_view arg);
+  void cmd_bdat(std::string_view arg);
+  void cmd_rset();
+  void cmd_starttls(std::string_view arg);
+  bool mail_params_ok(const std::vector<struct Param>& params);
+  bool tls_required_missing() const;
+  // session_auth.cpp
+  void cmd_auth(std::string_view arg);
+  void auth_line(std::string_view line);
+  void auth_plain(std::string_view decoded);
+  void auth_credentials(std::string_view authzid, std::string_view user, std::string password);
+  void auth_fail_syntax(std::string_view text);
+  // session_message.cpp
+  bool open_message();
+  void content(std::string_view bytes);
+  void finish_chunk();
+  void end_of_message();
+  std::string refusal() const;
+  std::string header_sender_refusal() const;
+  std::string received_header(const std::string& queue_id) const;
+  void reset_transaction();
+  void log_refused(std::string_view code_text);
+
+  SessionHost& host_;
+  std::shared_ptr<const Policy> policy_;
+  ListenerInfo listener_;
+  std::string client_ip_;
+  std::string id_;
+
+  std::string in_;  // unprocessed input (incomplete line, or input while paused)
+  Mode mode_ = Mode::Command;
+  Wait wait_ = Wait::None;
+  bool closed_ = false;
+  bool processing_ = false;  // inside process(): answers must not re-enter it
+  bool greeted_ = false;   // EHLO/HELO seen
+  bool esmtp_ = false;
+  bool discard_long_ = false;  // dropping the rest of an over-long line
+  int bad_commands_ = 0;
+  std::string helo_;
+  std::string tls_;
+  std::string auth_user_;
+
+  AuthStep auth_step_ = AuthStep::None;
+  std::string login_user_;
+  std::string pending_user_;
+
+  // transaction
+  bool has_mail_ = false;
+  bool utf8_ = false;
+  std::string mail_from_;
+  std::string mail_params_;
+  std::vector<Rcpt> rcpts_;
+  std::uint64_t declared_size_ = 0;
+
+  // message transfer
+  DotDecoder dot_;
+  BodyScanner scan_;
+  bool message_open_ = false;
+  bool write_failed_ = false;
+  bool too_big_ = false;
+  std::string queue_id_;
+  std::uint64_t bdat_remaining_ = 0;
+  bool bdat_last_ = false;
+  bool bdat_active_ = false;  // a BDAT transaction is in progress (DATA is now out of sequence)
+  bool bdat_message_ = false; // the open message came by BDAT (binary-safe: NUL allowed)
+  std::string chunk_error_;   // sequence error for the chunk being skipped
+  bool bdat_skip_ = false;    // dropping the pipelined bytes of a refused BDAT chunk
+};
+
+}  // namespace relay::smtp

@@ -1,0 +1,192 @@
+// Session: the envelope commands (EHLO/HELO, MAIL, RCPT, DATA, BDAT, RSET,
+// STARTTLS).
+#include "common/log.hpp"
+#include "receiver/smtp/command.hpp"
+#include "receiver/smtp/session.hpp"
+#include "receiver/smtp/text.hpp"
+
+namespace relay::smtp {
+
+bool Session::tls_required_missing() const {
+  return listener_.tls == config::TlsMode::StartTlsRequired && tls_.empty();
+}
+
+void Session::cmd_ehlo(std::string_view arg, bool extended) {
+  if (arg.empty()) return error_reply(extended ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname");
+  reset_transaction();
+  helo_.clear();
+  for (char c : arg.substr(0, 255)) helo_ += (c > ' ' && c < 0x7f && c != '(' && c != ')') ? c : '_';
+  greeted_ = true;
+  esmtp_ = extended;
+  const Policy& p = *policy_;
+  if (!extended) return reply("250 " + p.hostname);
+  std::string r = "250-" + p.hostname + "\r\n250-PIPELINING\r\n250-SIZE " + std::to_string(p.limits.max_message_size) +
+                  "\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n";
+  bool starttls_listener =
+      listener_.tls == config::TlsMode::StartTls || listener_.tls == config::TlsMode::StartTlsRequired;
+  if (starttls_listener && tls_.empty() && host_.tls_available()) r += "250-STARTTLS\r\n";
+  if (p.auth != config::AuthMode::Off && (!tls_.empty() || (listener_.loopback && !tls_required_missing()))) {
+    r += "250-AUTH PLAIN LOGIN\r\n";
+  }
+  r += "250 HELP";
+  reply(r);
+}
+
+bool Session::mail_params_ok(const std::vector<Param>& params) {
+  for (const auto& prm : params) {
+    if (iequals(prm.key, "SIZE") && prm.has_value) {
+      auto n = parse_decimal(prm.value);
+      if (!n) {
+        error_reply("501 5.5.4 Error: bad SIZE parameter");
+        return false;
+      }
+      if (*n > policy_->limits.max_message_size) {
+        log::info("{} event=refused reason=size_declared size={} limit={}", id_, *n, policy_->limits.max_message_size);
+        reply("552 5.3.4 Error: message size exceeds fixed maximum message size");
+        return false;
+      }
+      declared_size_ = *n;
+    } else if (iequals(prm.key, "BODY") && prm.has_value &&
+               (iequals(prm.value, "7BIT") || iequals(prm.value, "8BITMIME"))) {
+    } else if (iequals(prm.key, "SMTPUTF8") && !prm.has_value) {
+      utf8_ = true;
+    } else if (iequals(prm.key, "AUTH") && prm.has_value) {
+      // RFC 4954 5: accepted and ignored (we do not relay the identity).
+    } else {
+      error_reply("555 5.5.4 Error: unsupported MAIL parameter " + std::string(prm.key.substr(0, 32)));
+      return false;
+    }
+  }
+  return true;
+}
+
+void Session::cmd_mail(std::string_view arg) {
+  if (!greeted_) return error_reply("503 5.5.1 Error: send HELO/EHLO first");
+  if (tls_required_missing()) return reply("530 5.7.0 Must issue a STARTTLS command first");
+  if (policy_->auth == config::AuthMode::Required && auth_user_.empty()) {
+    log::info("{} event=refused reason=auth_required client={}", id_, client_ip_);
+    return reply("530 5.7.0 Authentication required");
+  }
+  if (has_mail_ || bdat_active_) return error_reply("503 5.5.1 Error: nested MAIL command");
+  Path path;
+  if (parse_path(arg, "FROM:", path) != PathError::None) return error_reply("501 5.5.4 Syntax: MAIL FROM:<address>");
+  utf8_ = false;
+  declared_size_ = 0;
+  if (!mail_params_ok(path.params)) return;
+  switch (check_address(path.address, utf8_)) {
+    case PathError::None: break;
+    case PathError::NeedSmtpUtf8: return reply("553 5.6.7 Error: non-ASCII address requires SMTPUTF8");
+    default: return error_reply("501 5.1.7 Error: bad sender address syntax");
+  }
+  if (policy_->sender_policy == config::SenderPolicy::Reject && !policy_->sender_allowed(path.address, auth_user_)) {
+    log::info("{} event=refused reason=sender_not_allowed client={} auth={} from=<{}>", id_, client_ip_,
+              log::quote(auth_user_), log::quote(path.address));
+    return reply("550 5.7.1 <" + path.address + ">: Sender address not allowed");
+  }
+  has_mail_ = true;
+  mail_from_ = std::move(path.address);
+  mail_params_.assign(path.params_text);
+  reply("250 2.1.0 Ok");
+}
+
+void Session::cmd_rcpt(std::string_view arg) {
+  if (!has_mail_) return error_reply("503 5.5.1 Error: need MAIL command");
+  Path path;
+  if (parse_path(arg, "TO:", path) != PathError::None) return error_reply("501 5.5.4 Syntax: RCPT TO:<address>");
+  switch (path.address.empty() ? PathError::BadAddress : check_address(path.address, utf8_)) {
+    case PathError::None: break;
+    case PathError::NeedSmtpUtf8: return reply("553 5.6.7 Error: non-ASCII address requires SMTPUTF8");
+    default: return error_reply("501 5.1.3 Error: bad recipient address syntax");
+  }
+  if (path.address.find('@') == std::string::npos && !iequals(path.address, "postmaster")) {
+    return error_reply("501 5.1.3 Error: recipient address must have a domain");
+  }
+  if (!path.params.empty()) {
+    return error_reply("555 5.5.4 Error: unsupported RCPT parameter " + std::string(path.params[0].key.substr(0, 32)));
+  }
+  if (rcpts_.size() >= static_cast<std::size_t>(policy_->limits.max_recipients)) {
+    log::info("{} event=refused reason=too_many_recipients limit={}", id_, policy_->limits.max_recipients);
+    return reply("452 4.5.3 Error: too many recipients");
+  }
+  rcpts_.push_back(Rcpt{std::move(path.address), std::string(path.params_text)});
+  reply("250 2.1.5 Ok");
+}
+
+void Session::cmd_data(std::string_view arg) {
+  if (!arg.empty()) return error_reply("501 5.5.4 Syntax: DATA");
+  if (bdat_active_) return error_reply("503 5.5.1 Error: DATA during a BDAT transaction");
+  if (!has_mail_) return error_reply("503 5.5.1 Error: need MAIL command");
+  if (rcpts_.empty()) return error_reply("503 5.5.1 Error: need RCPT command");
+  if (!open_message()) return reply("451 4.3.0 Error: queue file write error");
+  bdat_message_ = false;
+  dot_.reset();
+  mode_ = Mode::Data;
+  reply("354 End data with <CR><LF>.<CR><LF>");
+}
+
+void Session::cmd_bdat(std::string_view arg) {
+  CommandLine c = split_command(arg);  // "<size> [LAST]"
+  auto size = parse_decimal(c.verb);
+  bool last = iequals(c.arg, "LAST");
+  if (!size || (!c.arg.empty() && !last)) return error_reply("501 5.5.4 Syntax: BDAT size [LAST]");
+  bdat_remaining_ = *size;
+  bdat_last_ = last;
+  chunk_error_.clear();
+  if (!has_mail_) {
+    chunk_error_ = "503 5.5.1 Error: need MAIL command";
+  } else if (rcpts_.empty()) {
+    chunk_error_ = "503 5.5.1 Error: need RCPT command";
+  } else if (!bdat_active_) {
+    bdat_active_ = true;
+    bdat_message_ = true;
+    if (!open_message()) write_failed_ = true;
+  }
+  mode_ = Mode::Bdat;
+  if (!chunk_error_.empty()) {
+    // Answer now (a client that waits for the reply sends no chunk), and
+    // drop only the chunk bytes that came pipelined with the command: see
+    // the end of Session::process().
+    error_reply(chunk_error_);
+    bdat_skip_ = true;
+  }
+  if (bdat_remaining_ == 0) finish_chunk();
+}
+
+std::size_t Session::process_bdat(std::string_view in) {
+  std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), bdat_remaining_));
+  if (chunk_error_.empty()) content(in.substr(0, n));
+  bdat_remaining_ -= n;
+  if (bdat_remaining_ == 0) finish_chunk();
+  return n;
+}
+
+void Session::finish_chunk() {
+  mode_ = Mode::Command;
+  if (bdat_skip_) {
+    bdat_skip_ = false;
+    return;
+  }
+  if (bdat_last_) return end_of_message();
+  if (too_big_) return reply("552 5.3.4 Error: message size exceeds fixed maximum message size");
+  if (write_failed_) return reply("451 4.3.0 Error: queue file write error");
+  reply("250 2.0.0 " + std::to_string(scan_.size()) + " octets received");
+}
+
+void Session::cmd_rset() {
+  reset_transaction();
+  reply("250 2.0.0 Ok");
+}
+
+void Session::cmd_starttls(std::string_view arg) {
+  if (!arg.empty()) return error_reply("501 5.5.4 Syntax: STARTTLS");
+  if (!tls_.empty()) return error_reply("503 5.5.1 Error: TLS already active");
+  bool starttls_listener =
+      listener_.tls == config::TlsMode::StartTls || listener_.tls == config::TlsMode::StartTlsRequired;
+  if (!starttls_listener || !host_.tls_available()) return error_reply("502 5.5.1 Error: command not implemented");
+  reset_transaction();
+  reply("220 2.0.0 Ready to start TLS");
+  wait_ = Wait::Tls;
+  host_.start_tls();
+}
+
+}  // namespace relay::smtp

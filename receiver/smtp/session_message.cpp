@@ -1,0 +1,160 @@
+// Session: the message itself — opening the spool entry, the Received:
+// header, streaming content, the end-of-message checks and the commit.
+#include <ctime>
+
+#include "common/log.hpp"
+#include "receiver/smtp/session.hpp"
+#include "receiver/smtp/text.hpp"
+
+namespace relay::smtp {
+
+std::string Session::received_header(const std::string& queue_id) const {
+  std::string proto = esmtp_ ? "ESMTP" : "SMTP";
+  if (!tls_.empty()) proto += 'S';
+  if (!auth_user_.empty()) proto += 'A';
+  bool v6 = client_ip_.find(':') != std::string::npos;
+  std::string h = "Received: from " + (helo_.empty() ? std::string("unknown") : helo_) + " ([" +
+                  (v6 ? "IPv6:" : "") + client_ip_ + "])\r\n\tby " + policy_->hostname + " (relay) with " + proto +
+                  " id " + queue_id;
+  if (!tls_.empty()) h += "\r\n\t(using " + tls_ + ")";
+  if (!auth_user_.empty()) h += "\r\n\t(authenticated user " + auth_user_ + ")";
+  std::time_t t = static_cast<std::time_t>(host_.now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char date[64];
+  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  h += ";\r\n\t";
+  h += date;
+  h += "\r\n";
+  return h;
+}
+
+bool Session::open_message() {
+  Transaction t{client_ip_, helo_, tls_, auth_user_, mail_from_, mail_params_, rcpts_};
+  auto id = host_.open_message(t);
+  scan_.reset();
+  too_big_ = write_failed_ = false;
+  if (!id) {
+    log::error("{} event=refused reason=spool_create_failed from=<{}>", id_, log::quote(mail_from_));
+    return false;
+  }
+  queue_id_ = *id;
+  message_open_ = true;
+  if (!host_.write_message(received_header(queue_id_))) write_failed_ = true;
+  return true;
+}
+
+void Session::content(std::string_view bytes) {
+  scan_.feed(bytes);
+  if (too_big_) return;
+  if (scan_.size() > policy_->limits.max_message_size) {
+    too_big_ = true;  // keep reading to the end, store nothing more
+    return;
+  }
+  if (message_open_ && !write_failed_ && !host_.write_message(bytes)) write_failed_ = true;
+}
+
+std::size_t Session::process_data(std::string_view in) {
+  std::size_t n = dot_.feed(in, [this](std::string_view s) { content(s); });
+  if (dot_.done()) {
+    mode_ = Mode::Command;
+    end_of_message();
+  }
+  return n;
+}
+
+std::string Session::header_sender_refusal() const {
+  if (policy_->sender_policy != config::SenderPolicy::Reject) return {};
+  for (const auto* list : {&scan_.from_headers(), &scan_.sender_headers()}) {
+    for (const auto& value : *list) {
+      for (const auto& addr : header_addresses(value)) {
+        if (!policy_->sender_allowed(addr, auth_user_)) {
+          return "550 5.7.1 Error: header address <" + addr.substr(0, 256) + "> not allowed as sender";
+        }
+      }
+    }
+  }
+  return {};
+}
+
+std::string Session::refusal() const {
+  if (too_big_) return "552 5.3.4 Error: message size exceeds fixed maximum message size";
+  if (scan_.nul() && !bdat_message_) return "554 5.6.0 Error: message contains NUL characters";
+  if (scan_.bare_cr() || scan_.bare_lf()) {
+    return "550 5.5.2 Error: bare CR or LF in message (lines must end with CRLF)";
+  }
+  if (scan_.long_line()) {
+    return "554 5.6.0 Error: message line longer than " + std::to_string(BodyScanner::kMaxLine) + " octets";
+  }
+  if (write_failed_ || !message_open_) return "451 4.3.0 Error: queue file write error";
+  return header_sender_refusal();
+}
+
+void Session::log_refused(std::string_view code_text) {
+  log::info("{} event=refused id={} client={} tls={} auth={} from=<{}> rcpts={} size={} reason={}", id_, queue_id_,
+            client_ip_, log::quote(tls_), log::quote(auth_user_), log::quote(mail_from_), rcpts_.size(), scan_.size(),
+            log::quote(code_text));
+}
+
+void Session::end_of_message() {
+  scan_.finish();
+  std::string refuse = refusal();
+  if (!refuse.empty()) {
+    log_refused(refuse);
+    reply(refuse);
+    reset_transaction();
+    return;
+  }
+  wait_ = Wait::Commit;
+  message_open_ = false;  // the host owns the entry now
+  host_.commit_message();
+}
+
+void Session::commit_result(const CommitResult& result, const std::string& queue_id) {
+  if (wait_ != Wait::Commit || closed_) return;
+  wait_ = Wait::None;
+  if (result.ok) {
+    log::info("{} event=accepted id={} client={} helo={} tls={} auth={} from=<{}> rcpts={} size={}", id_, queue_id,
+              client_ip_, log::quote(helo_), log::quote(tls_), log::quote(auth_user_), log::quote(mail_from_),
+              rcpts_.size(), scan_.size());
+    reply("250 2.0.0 Ok: queued as " + queue_id);
+  } else {
+    log_refused("451 4.3.0 spool commit failed: " + result.error);
+    reply("451 4.3.0 Error: queue file write error");
+  }
+  reset_transaction();
+  if (!processing_) pump();
+}
+
+void Session::reset_transaction() {
+  if (message_open_) {
+    host_.discard_message();
+    message_open_ = false;
+  }
+  has_mail_ = false;
+  utf8_ = false;
+  mail_from_.clear();
+  mail_params_.clear();
+  rcpts_.clear();
+  declared_size_ = 0;
+  bdat_active_ = false;
+  bdat_message_ = false;
+  too_big_ = write_failed_ = false;
+  scan_.reset();
+  queue_id_.clear();
+}
+
+void Session::tls_established(std::string description) {
+  bool was_starttls = wait_ == Wait::Tls;
+  tls_ = std::move(description);
+  if (!was_starttls) return;
+  // RFC 3207 4.2: forget everything learnt before the handshake.
+  wait_ = Wait::None;
+  greeted_ = esmtp_ = false;
+  helo_.clear();
+  auth_user_.clear();
+  reset_transaction();
+  in_.clear();
+}
+
+}  // namespace relay::smtp

@@ -1,0 +1,202 @@
+// relay::spool::detail — POSIX helpers (see file_util.hpp).
+#include "spool/file_util.hpp"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace relay::spool::detail {
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int Fd::close_checked() noexcept {
+  if (fd_ < 0) return 0;
+  int rc = ::close(fd_);
+  fd_ = -1;
+  // Linux closes the descriptor even when close() fails (EINTR included);
+  // the error still means written data may be lost.
+  return rc == 0 ? 0 : errno;
+}
+
+Dirs::~Dirs() {
+  for (int f : fd)
+    if (f >= 0) ::close(f);
+}
+
+int Dirs::of(State s) const noexcept {
+  switch (s) {
+    case State::New: return fd[New];
+    case State::Active: return fd[Active];
+    case State::Deferred: return fd[Deferred];
+    case State::Hold: return fd[Hold];
+    case State::Failed: return fd[Failed];
+    case State::Corrupt: return fd[Corrupt];
+  }
+  return -1;
+}
+
+const char* dir_label(int index) noexcept {
+  static const char* const names[Dirs::kCount] = {"tmp",  "data", "new",    "active",
+                                                  "deferred", "hold", "failed", "corrupt"};
+  return index >= 0 && index < static_cast<int>(Dirs::kCount) ? names[index] : "?";
+}
+
+std::string env_name(const QueueId& id) { return id.str() + ".env"; }
+std::string data_name(const QueueId& id) { return id.str() + ".eml"; }
+
+int write_all(int fd, std::string_view bytes) noexcept {
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+int read_file(int dirfd, const std::string& name, std::string* out) {
+  Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return errno;
+  out->clear();
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return 0;
+    out->append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+Status write_new_file(int dirfd, int label, const std::string& name, std::string_view bytes,
+                      std::int64_t mtime) {
+  std::string what = std::string(dir_label(label)) + "/" + name;
+  Fd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (!fd) return fail(errno, "create " + what);
+  int err = write_all(fd.get(), bytes);
+  if (err == 0 && mtime != 0) {
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(mtime), 0}};
+    if (::futimens(fd.get(), ts) != 0) err = errno;
+  }
+  if (err == 0 && ::fdatasync(fd.get()) != 0) err = errno;
+  int cerr = fd.close_checked();
+  if (err == 0) err = cerr;
+  if (err != 0) {
+    ::unlinkat(dirfd, name.c_str(), 0);
+    return fail(err, "write " + what);
+  }
+  return Status::success();
+}
+
+int rename_noreplace(int from_dir, const std::string& from, int to_dir, const std::string& to) noexcept {
+#ifdef RENAME_NOREPLACE
+  if (::renameat2(from_dir, from.c_str(), to_dir, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  // Filesystem without RENAME_NOREPLACE: check, then rename (racy only
+  // against a process that ignores the lock protocol).
+  struct stat st;
+  if (::fstatat(to_dir, to.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return EEXIST;
+#endif
+  return ::renameat(from_dir, from.c_str(), to_dir, to.c_str()) == 0 ? 0 : errno;
+}
+
+int lock_data(const Dirs& dirs, const QueueId& id, Fd* out) {
+  Fd fd(::openat(dirs.fd[Dirs::Data], data_name(id).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return errno;
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    return errno == EWOULDBLOCK ? EWOULDBLOCK : errno;
+  }
+  // The previous holder may have finished (unlinked the file) between our
+  // open and our lock: a lock on an unlinked inode protects nothing.
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return errno;
+  if (st.st_nlink == 0) return ENOENT;
+  *out = std::move(fd);
+  return 0;
+}
+
+int list_names(int dirfd, std::vector<std::string>* out) {
+  out->clear();
+  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    int err = errno;
+    ::close(fd);
+    return err;
+  }
+  errno = 0;
+  while (dirent* de = ::readdir(d)) {
+    const char* n = de->d_name;
+    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+    out->emplace_back(n);
+  }
+  int err = errno;
+  ::closedir(d);
+  return err;
+}
+
+std::vector<QueueId> list_ids(int dirfd, std::string_view suffix) {
+  std::vector<std::string> names;
+  std::vector<QueueId> ids;
+  (void)list_names(dirfd, &names);
+  ids.reserve(names.size());
+  for (const auto& n : names) {
+    if (n.size() != QueueId::kLength + suffix.size()) continue;
+    if (std::string_view(n).substr(QueueId::kLength) != suffix) continue;
+    if (auto id = QueueId::parse(std::string_view(n).substr(0, QueueId::kLength))) ids.push_back(*id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Status rewrite_envelope(const Dirs& dirs, State dir, const Envelope& env, std::int64_t mtime) {
+  const int tmp = dirs.fd[Dirs::Tmp];
+  std::string upd = env.id.str() + ".upd";
+  ::unlinkat(tmp, upd.c_str(), 0);  // leftover of a crashed owner; we hold the lock
+  Status st = write_new_file(tmp, Dirs::Tmp, upd, serialize(env), mtime);
+  if (!st.ok()) return st;
+  if (::renameat(tmp, upd.c_str(), dirs.of(dir), env_name(env.id).c_str()) != 0) {
+    int err = errno;
+    ::unlinkat(tmp, upd.c_str(), 0);
+    return fail(err, "rename tmp/" + upd + " -> " + std::string(dir_name(dir)) + "/");
+  }
+  return Status::success();
+}
+
+std::string errstr(int err) {
+  char buf[128];
+  return std::string(::strerror_r(err, buf, sizeof buf));
+}
+
+Status fail(int err, std::string_view what) {
+  return Status{err, std::string(what) + ": " + errstr(err)};
+}
+
+}  // namespace relay::spool::detail

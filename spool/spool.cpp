@@ -1,0 +1,209 @@
+// relay::spool::Spool — opening the tree, listing, and the operator's moves
+// (hold/release/requeue/remove/quarantine). Every move takes the entry lock
+// (flock on data/<id>.eml) first and is one rename(2); see spool.hpp.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "spool/file_util.hpp"
+#include "spool/spool.hpp"
+
+namespace relay::spool {
+
+using detail::Dirs;
+using detail::fail;
+
+namespace {
+
+constexpr State kStates[] = {State::New,  State::Active, State::Deferred,
+                             State::Hold, State::Failed, State::Corrupt};
+
+Status lock_status(int err, const QueueId& id) {
+  if (err == EWOULDBLOCK) return Status{EBUSY, id.str() + " is locked by a running delivery or operation"};
+  if (err == ENOENT) return Status{ENOENT, id.str() + ": no such entry"};
+  return fail(err, "lock data/" + detail::data_name(id));
+}
+
+}  // namespace
+
+std::string_view dir_name(State s) noexcept {
+  switch (s) {
+    case State::New: return "new";
+    case State::Active: return "active";
+    case State::Deferred: return "deferred";
+    case State::Hold: return "hold";
+    case State::Failed: return "failed";
+    case State::Corrupt: return "corrupt";
+  }
+  return "?";
+}
+
+std::optional<State> parse_state(std::string_view name) noexcept {
+  for (State s : kStates)
+    if (dir_name(s) == name) return s;
+  return std::nullopt;
+}
+
+std::optional<Spool> Spool::open(const std::filesystem::path& root, std::string* error) {
+  auto dirs = std::make_shared<Dirs>();
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  if (ec) {
+    if (error) *error = "create " + root.string() + ": " + ec.message();
+    return std::nullopt;
+  }
+  for (int i = 0; i < static_cast<int>(Dirs::kCount); ++i) {
+    std::filesystem::path p = root / detail::dir_label(i);
+    if (::mkdir(p.c_str(), 0750) != 0 && errno != EEXIST) {
+      if (error) *error = fail(errno, "mkdir " + p.string()).message;
+      return std::nullopt;
+    }
+    dirs->fd[static_cast<std::size_t>(i)] = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirs->fd[static_cast<std::size_t>(i)] < 0) {
+      if (error) *error = fail(errno, "open " + p.string()).message;
+      return std::nullopt;
+    }
+  }
+  return Spool(root, std::move(dirs));
+}
+
+std::filesystem::path Spool::path_of(State s, const QueueId& id) const {
+  return root_ / dir_name(s) / detail::env_name(id);
+}
+
+std::filesystem::path Spool::data_path(const QueueId& id) const {
+  return root_ / "data" / detail::data_name(id);
+}
+
+std::vector<QueueId> Spool::list(State s) const { return detail::list_ids(dirs_->of(s), ".env"); }
+
+std::optional<State> Spool::locate(const QueueId& id) const {
+  std::string name = detail::env_name(id);
+  struct stat st;
+  for (State s : kStates)
+    if (::fstatat(dirs_->of(s), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return s;
+  return std::nullopt;
+}
+
+static EntryInfo read_info(const Dirs& dirs, State s, const QueueId& id) {
+  EntryInfo info{id, s, std::nullopt, {}, false};
+  std::string bytes;
+  if (int err = detail::read_file(dirs.of(s), detail::env_name(id), &bytes)) {
+    info.error = detail::errstr(err);
+  } else {
+    ParseResult r = parse(bytes);
+    info.envelope = std::move(r.envelope);
+    info.error = std::move(r.error.reason);
+  }
+  if (s == State::Active) {  // is the owner alive? (a brief probe)
+    detail::Fd fd;
+    info.locked = detail::lock_data(dirs, id, &fd) == EWOULDBLOCK;
+  }
+  return info;
+}
+
+std::vector<EntryInfo> Spool::scan(State s) const {
+  std::vector<EntryInfo> out;
+  for (const QueueId& id : list(s)) out.push_back(read_info(*dirs_, s, id));
+  return out;
+}
+
+std::optional<EntryInfo> Spool::find(const QueueId& id) const {
+  auto s = locate(id);
+  if (!s) return std::nullopt;
+  return read_info(*dirs_, *s, id);
+}
+
+Status Spool::move_locked(State from, State to, const QueueId& id) const {
+  std::string name = detail::env_name(id);
+  if (int err = detail::rename_noreplace(dirs_->of(from), name, dirs_->of(to), name))
+    return fail(err, "rename " + std::string(dir_name(from)) + "/" + name + " -> " +
+                         std::string(dir_name(to)) + "/");
+  return Status::success();
+}
+
+Status Spool::hold(const QueueId& id) const {
+  detail::Fd lock;
+  if (int err = detail::lock_data(*dirs_, id, &lock)) return lock_status(err, id);
+  auto s = locate(id);
+  if (!s || (*s != State::New && *s != State::Deferred))
+    return Status{EINVAL, id.str() + " is " + (s ? "in " + std::string(dir_name(*s)) + "/" : "gone") +
+                              ", not in new/ or deferred/"};
+  return move_locked(*s, State::Hold, id);
+}
+
+Status Spool::release(const QueueId& id) const {
+  detail::Fd lock;
+  if (int err = detail::lock_data(*dirs_, id, &lock)) return lock_status(err, id);
+  auto s = locate(id);
+  if (s != State::Hold) return Status{EINVAL, id.str() + " is not in hold/"};
+  return move_locked(State::Hold, State::New, id);
+}
+
+Status Spool::requeue(const QueueId& id) const {
+  detail::Fd lock;
+  if (int err = detail::lock_data(*dirs_, id, &lock)) return lock_status(err, id);
+  auto s = locate(id);
+  if (s != State::Deferred && s != State::Failed)
+    return Status{EINVAL, id.str() + " is not in deferred/ or failed/"};
+  std::string bytes;
+  if (int err = detail::read_file(dirs_->of(*s), detail::env_name(id), &bytes))
+    return fail(err, "read " + std::string(dir_name(*s)) + "/" + detail::env_name(id));
+  ParseResult r = parse(bytes);
+  if (!r.envelope) return Status{EINVAL, id.str() + " is unreadable: " + r.error.reason};
+  // Attempt now; after a permanent failure, the failed recipients get
+  // another chance (that is what an operator's requeue of failed/ means).
+  r.envelope->next_attempt = 0;
+  if (*s == State::Failed)
+    for (auto& rc : r.envelope->rcpts)
+      if (rc.state == RcptState::Failed) rc.state = RcptState::Pending;
+  if (Status st = detail::rewrite_envelope(*dirs_, *s, *r.envelope, 0); !st.ok()) return st;
+  return move_locked(*s, State::New, id);
+}
+
+Status Spool::remove(const QueueId& id) const {
+  detail::Fd lock;
+  int err = detail::lock_data(*dirs_, id, &lock);
+  if (err != 0 && err != ENOENT) return lock_status(err, id);  // ENOENT: data lost, env may remain
+  auto s = locate(id);
+  if (!s) return Status{ENOENT, id.str() + ": no such entry"};
+  if (*s == State::Active) return Status{EBUSY, id.str() + " is active (the sweeper returns it to new/ if its owner is gone)"};
+  std::string name = detail::env_name(id);
+  if (::unlinkat(dirs_->of(*s), name.c_str(), 0) != 0)
+    return fail(errno, "unlink " + std::string(dir_name(*s)) + "/" + name);
+  ::unlinkat(dirs_->fd[Dirs::Corrupt], (id.str() + ".reason").c_str(), 0);
+  if (::unlinkat(dirs_->fd[Dirs::Data], detail::data_name(id).c_str(), 0) != 0 && errno != ENOENT)
+    return fail(errno, "unlink data/" + detail::data_name(id));
+  return Status::success();
+}
+
+Status Spool::quarantine(State from, const QueueId& id, std::string_view reason) const {
+  detail::Fd lock;
+  int err = detail::lock_data(*dirs_, id, &lock);
+  if (err != 0 && err != ENOENT) return lock_status(err, id);
+  return quarantine_locked(from, id, reason);
+}
+
+Status Spool::quarantine_locked(State from, const QueueId& id, std::string_view reason) const {
+  if (from == State::Corrupt) return Status{EINVAL, id.str() + " is already in corrupt/"};
+  std::string why(reason);
+  for (char& c : why)  // one line per field, whatever the reason text holds
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  std::string text = "reason: " + why + "\nfrom: " + std::string(dir_name(from)) +
+                     "\ntime: " + std::to_string(::time(nullptr)) + "\n";
+  std::string rname = id.str() + ".reason";
+  const int tmp = dirs_->fd[Dirs::Tmp], corrupt = dirs_->fd[Dirs::Corrupt];
+  ::unlinkat(tmp, rname.c_str(), 0);
+  if (Status st = detail::write_new_file(tmp, Dirs::Tmp, rname, text); !st.ok()) return st;
+  if (::renameat(tmp, rname.c_str(), corrupt, rname.c_str()) != 0) {
+    int err = errno;
+    ::unlinkat(tmp, rname.c_str(), 0);
+    return fail(err, "rename tmp/" + rname + " -> corrupt/");
+  }
+  return move_locked(from, State::Corrupt, id);
+}
+
+}  // namespace relay::spool

@@ -1,0 +1,243 @@
+// The Dispatcher loop end to end inside one process: a real spool in a temp
+// directory, a real DeliveryLog (PostgreSQL when RELAY_TEST_PG is set, else
+// journal only) and RecordingProvider. Every test ends with the loop closed
+// with zero open handles.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "dispatcher/dispatcher.hpp"
+#include "dispatcher/dlog/journal.hpp"
+#include "dispatcher/message_info.hpp"
+#include "recording_provider.hpp"
+#include "test_pg.hpp"
+
+using namespace relay;
+using dispatch::Dispatcher;
+using test::RecordingProvider;
+
+namespace {
+
+struct Harness {
+  std::filesystem::path dir;
+  uv_loop_t loop{};
+  std::optional<spool::Spool> sp;
+  std::optional<dlog::DeliveryLog> dl;
+  std::vector<std::unique_ptr<RecordingProvider>> providers;
+  dispatch::Settings settings;
+  std::string conninfo;
+
+  explicit Harness(bool use_db = false) {
+    char tmpl[] = "/tmp/relay-disp-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    uv_loop_init(&loop);
+    std::string err;
+    sp = spool::Spool::open(dir / "spool", &err);
+    REQUIRE_MESSAGE(sp, err);
+    if (use_db) conninfo = test::fresh_db().value_or("");
+    dlog::DeliveryLog::Options o;
+    o.conninfo = conninfo;
+    o.journal = dir / "spool" / "journal";
+    dl.emplace(o);
+    dl->start();
+    dispatch::gmime_init_once();
+    settings.retry.min_backoff = 1;
+    settings.retry.max_backoff = 2;
+    settings.retry.jitter = 0;
+    settings.sweep_interval = 1;
+    settings.scan_interval = 1;
+    settings.drain_timeout = 1;
+    settings.hostname = "relay.test";
+  }
+  ~Harness() {
+    dl->stop();
+    std::filesystem::remove_all(dir);
+  }
+
+  RecordingProvider& add(const std::string& name) {
+    providers.push_back(std::make_unique<RecordingProvider>(name, &loop));
+    return *providers.back();
+  }
+
+  spool::QueueId enqueue(const std::string& from, std::vector<std::string> rcpts, const std::string& body) {
+    spool::Envelope env;
+    env.received_at = ::time(nullptr);
+    env.client_addr = "127.0.0.1";
+    env.mail_from = from;
+    for (auto& r : rcpts) env.rcpts.push_back(spool::Recipient{r, "", spool::RcptState::Pending, ""});
+    spool::Status st;
+    auto e = sp->create(env, &st);
+    REQUIRE_MESSAGE(e, st.message);
+    REQUIRE(e->append(body).ok());
+    REQUIRE(e->prepare().ok());
+    REQUIRE(sp->commit(*e).ok());
+    return e->id();
+  }
+
+  std::size_t count(spool::State s) const { return sp->list(s).size(); }
+
+  // Runs a dispatcher until `pred` holds (or timeout), then shuts it down
+  // gracefully and checks that the loop closes cleanly.
+  bool run(const std::function<bool(Dispatcher&)>& pred, int timeout_ms = 15000,
+           const std::function<void(Dispatcher&)>& after_pred = {}) {
+    Dispatcher::ProviderMap map;
+    for (auto& p : providers) map[std::string(p->name())] = p.get();
+    Dispatcher d(&loop, *sp, map, *dl, settings);
+    REQUIRE(d.check().empty());
+    bool ok = false, stopped = false;
+    d.set_on_stopped([&] { stopped = true; });
+    d.start(false);
+    uv_timer_t check;
+    uv_timer_init(&loop, &check);
+    struct Ctx {
+      std::function<void()> fn;
+    } ctx;
+    std::uint64_t deadline = uv_now(&loop) + static_cast<std::uint64_t>(timeout_ms);
+    ctx.fn = [&] {
+      if (stopped) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+        return;
+      }
+      if (d.stopping()) return;
+      if (pred(d)) {
+        ok = true;
+        if (after_pred) after_pred(d);
+        d.shutdown();
+      } else if (uv_now(&loop) > deadline) {
+        d.shutdown();
+      }
+    };
+    check.data = &ctx;
+    uv_timer_start(&check, [](uv_timer_t* t) { static_cast<Ctx*>(t->data)->fn(); }, 10, 10);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(stopped);
+    CHECK(uv_loop_close(&loop) == 0);  // zero open handles
+    uv_loop_init(&loop);
+    return ok;
+  }
+};
+
+provider::Result result(provider::Outcome o, int code, std::string text) {
+  provider::Result r;
+  r.outcome = o;
+  r.code = code;
+  r.text = std::move(text);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("delivers every message byte for byte and records each once") {
+  Harness h(/*use_db=*/true);
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  h.settings.max_in_flight = 4;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 20; ++i) {
+    bodies.push_back("From: a@example.com\r\nSubject: m" + std::to_string(i) + "\r\n\r\nbody " + std::to_string(i) + "\r\n");
+    h.enqueue("a@example.com", {"x@dest.test", "y@dest.test"}, bodies.back());
+  }
+  bool ok = h.run([&](Dispatcher& d) {
+    return rec.calls.size() == 20 && d.in_flight() == 0 && h.count(spool::State::New) == 0;
+  });
+  REQUIRE(ok);
+  CHECK(h.count(spool::State::Active) == 0);
+  CHECK(h.count(spool::State::Deferred) == 0);
+  std::set<std::string> got;
+  for (auto& c : rec.calls) {
+    got.insert(c.bytes);
+    CHECK(c.msg.rcpts.size() == 2);
+    CHECK(c.msg.header_from == "a@example.com");
+  }
+  CHECK(got == std::set<std::string>(bodies.begin(), bodies.end()));
+  h.dl->flush();
+  if (h.conninfo.empty()) {
+    MESSAGE("RELAY_TEST_PG unset: checking the journal instead of PostgreSQL");
+    CHECK(dlog::Journal(h.dir / "spool" / "journal").read_all().size() == 40);
+  } else {
+    CHECK(test::scalar(h.conninfo, "SELECT count(*) FROM attempts WHERE outcome='sent'") == "20");
+    CHECK(test::scalar(h.conninfo, "SELECT count(*) FROM messages WHERE status='sent' AND subject LIKE 'm%'") == "20");
+  }
+}
+
+TEST_CASE("one recipient deferred, one accepted: only the deferred one is retried") {
+  Harness h;
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  rec.script_fn = [](const provider::Message& m) {
+    auto r = result(provider::Outcome::Sent, 250, "ok");
+    if (m.rcpts.size() == 2)
+      r.rcpts = {{"x@dest.test", provider::Outcome::Sent, 250, "ok"},
+                 {"y@dest.test", provider::Outcome::Transient, 451, "4.3.0 try later"}};
+    return r;
+  };
+  h.enqueue("a@example.com", {"x@dest.test", "y@dest.test"}, "Subject: t\r\n\r\nx\r\n");
+  bool ok = h.run([&](Dispatcher& d) { return rec.calls.size() == 2 && d.in_flight() == 0; });
+  REQUIRE(ok);
+  CHECK(rec.calls[1].msg.rcpts == std::vector<std::string>{"y@dest.test"});
+  CHECK(h.count(spool::State::Deferred) == 0);
+  CHECK(h.count(spool::State::New) == 0);
+  CHECK(h.count(spool::State::Failed) == 0);
+}
+
+TEST_CASE("permanent failure: failed/ with reason, one notice with null sender") {
+  Harness h;
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  h.settings.failure_notice_to = "ops@example.com";
+  rec.script_fn = [](const provider::Message& m) {
+    if (m.mail_from.empty()) return result(provider::Outcome::Sent, 250, "ok");
+    return result(provider::Outcome::Permanent, 550, "5.1.1 no such user");
+  };
+  auto id = h.enqueue("a@example.com", {"x@dest.test"}, "Subject: doomed\r\n\r\nx\r\n");
+  bool ok = h.run([&](Dispatcher& d) { return rec.calls.size() == 2 && d.in_flight() == 0; });
+  REQUIRE(ok);
+  auto failed = h.sp->scan(spool::State::Failed);
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].id == id);
+  REQUIRE(failed[0].envelope);
+  CHECK(failed[0].envelope->last_error.find("550") != std::string::npos);
+  CHECK(failed[0].envelope->rcpts[0].state == spool::RcptState::Failed);
+  CHECK(rec.calls[1].msg.mail_from.empty());
+  CHECK(rec.calls[1].msg.rcpts == std::vector<std::string>{"ops@example.com"});
+  CHECK(rec.calls[1].bytes.find(id.str()) != std::string::npos);
+  CHECK(rec.calls[1].bytes.find("Subject: Undelivered mail: doomed") != std::string::npos);
+}
+
+TEST_CASE("a message GMime cannot parse fails permanently without a provider call") {
+  Harness h;
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  h.enqueue("a@example.com", {"x@dest.test"}, "");
+  bool ok = h.run([&](Dispatcher& d) { return h.count(spool::State::Failed) == 1 && d.in_flight() == 0; });
+  REQUIRE(ok);
+  CHECK(rec.calls.empty());
+}
+
+TEST_CASE("config_error on the primary goes to the fallback at once") {
+  Harness h;
+  auto& a = h.add("a");
+  auto& b = h.add("b");
+  h.settings.router = dispatch::Router({}, "a", "b", {"a", "b"});
+  auto r = result(provider::Outcome::Transient, 401, "AADSTS7000222 client secret expired");
+  r.config_error = true;
+  a.script.push_back(r);
+  h.enqueue("a@example.com", {"x@dest.test"}, "Subject: t\r\n\r\nx\r\n");
+  bool ok = h.run([&](Dispatcher& d) { return b.calls.size() == 1 && d.in_flight() == 0; });
+  REQUIRE(ok);
+  CHECK(a.calls.size() == 1);
+  CHECK(h.count(spool::State::New) + h.count(spool::State::Deferred) + h.count(spool::State::Active) == 0);
+}
+
+TEST_CASE("shutdown releases deliveries still in flight after the drain timeout") {
+  Harness h;
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  rec.delay_ms = 2500;  // longer than drain_timeout (1 s)
+  for (int i = 0; i < 3; ++i) h.enqueue("a@example.com", {"x@dest.test"}, "Subject: slow\r\n\r\nx\r\n");
+  bool ok = h.run([&](Dispatcher&) { return rec.calls.size() == 3; });
+  REQUIRE(ok);
+  CHECK(h.count(spool::State::New) == 3);
+  CHECK(h.count(spool::State::Active) == 0);
+}

@@ -1,0 +1,82 @@
+#include <doctest/doctest.h>
+
+#include "dispatcher/providers/m365/graph_errors.hpp"
+
+using namespace relay::provider::m365;
+using relay::provider::Outcome;
+
+TEST_CASE("Retry-After: integer, decimal, HTTP date, garbage") {
+  const std::time_t now = 1764072000;  // Tue, 25 Nov 2025 12:00:00 GMT
+  CHECK(parse_retry_after("120", now) == 120);
+  CHECK(parse_retry_after(" 7 ", now) == 7);
+  CHECK(parse_retry_after("1.2", now) == 2);
+  CHECK(parse_retry_after("0", now) == 0);
+  CHECK(parse_retry_after("Tue, 25 Nov 2025 12:00:30 GMT", now) == 30);
+  CHECK(parse_retry_after("Tue, 25 Nov 2025 11:00:00 GMT", now) == 0);  // past
+  CHECK_FALSE(parse_retry_after("", now));
+  CHECK_FALSE(parse_retry_after("soon", now));
+  CHECK_FALSE(parse_retry_after("-5", now));
+  CHECK(parse_retry_after("99999999", now) == 86400);  // capped
+}
+
+TEST_CASE("token errors are config errors with exact texts") {
+  TokenContext ctx{"tenant-x", "app-1", "https://login.example"};
+  auto body = [](long code, const char* err, const char* desc) {
+    return std::string("{\"error\":\"") + err + "\",\"error_description\":\"" + desc +
+           "\\r\\nTrace ID: abc\\r\\nCorrelation ID: def\",\"error_codes\":[" + std::to_string(code) + "]}";
+  };
+  auto r = classify_token(401, body(7000222, "invalid_client", "AADSTS7000222: The provided client secret keys are expired."), ctx);
+  CHECK(r.config_error);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.text.rfind("expired client secret", 0) == 0);
+  r = classify_token(401, body(7000215, "invalid_client", "AADSTS7000215: Invalid client secret provided."), ctx);
+  CHECK(r.text.rfind("wrong client secret", 0) == 0);
+  r = classify_token(400, body(90002, "invalid_request", "AADSTS90002: Tenant 'tenant-x' not found."), ctx);
+  CHECK(r.text.rfind("tenant not found", 0) == 0);
+  CHECK(r.config_error);
+  r = classify_token(400, body(700016, "unauthorized_client", "AADSTS700016: Application not found"), ctx);
+  CHECK(r.text.rfind("application not found", 0) == 0);
+  r = classify_token(400, body(70011, "invalid_scope", "AADSTS70011: bad scope"), ctx);
+  CHECK(r.text.rfind("invalid scope", 0) == 0);
+  CHECK(r.text.find("Trace ID") == std::string::npos);  // first line only
+  r = classify_token(503, "", ctx);
+  CHECK_FALSE(r.config_error);
+  CHECK(r.outcome == Outcome::Transient);
+}
+
+TEST_CASE("Graph error table") {
+  const std::time_t now = 1764072000;
+  auto err = [](const char* code) { return std::string("{\"error\":{\"code\":\"") + code + "\",\"message\":\"m\"}}"; };
+  CHECK(classify_graph(202, "", "", "mb", now).outcome == Outcome::Sent);
+  auto r = classify_graph(400, err("ErrorInvalidRecipients"), "", "mb", now);
+  CHECK(r.outcome == Outcome::Permanent);
+  CHECK(r.enhanced == "5.1.1");
+  r = classify_graph(403, err("ErrorSendAsDenied"), "", "mb", now);
+  CHECK(r.outcome == Outcome::Permanent);
+  CHECK(r.text.find("send as") != std::string::npos);
+  r = classify_graph(403, err("ErrorAccessDenied"), "", "mb", now);
+  CHECK(r.outcome == Outcome::Permanent);
+  CHECK(r.text.rfind("missing permission", 0) == 0);
+  r = classify_graph(404, err("MailboxNotEnabledForRESTAPI"), "", "mb", now);
+  CHECK(r.outcome == Outcome::Permanent);
+  CHECK(r.text.rfind("mailbox not enabled", 0) == 0);
+  r = classify_graph(413, "", "", "mb", now);
+  CHECK(r.outcome == Outcome::Permanent);
+  CHECK(r.enhanced == "5.3.4");
+  r = classify_graph(429, err("ApplicationThrottled"), "2.5", "mb", now);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.retry_after == 3);
+  r = classify_graph(503, "", "Tue, 25 Nov 2025 12:01:00 GMT", "mb", now);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.retry_after == 60);
+  r = classify_graph(500, "oops", "", "mb", now);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK_FALSE(r.retry_after);
+  r = classify_graph(401, err("InvalidAuthenticationToken"), "", "mb", now);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(is_invalid_token(401, err("InvalidAuthenticationToken")));
+  CHECK_FALSE(is_invalid_token(403, err("ErrorAccessDenied")));
+  r = classify_transport(7, "Couldn't connect");
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.code == 0);
+}

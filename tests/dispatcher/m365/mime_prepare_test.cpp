@@ -1,0 +1,100 @@
+#include <doctest/doctest.h>
+
+#include "dispatcher/providers/m365/mime_prepare.hpp"
+
+using namespace relay::provider::m365;
+using relay::config::SenderConfig;
+using relay::config::SenderPolicy;
+
+namespace {
+
+Prepared run(const std::string& raw, std::vector<std::string> rcpts, SenderConfig s, std::string mail_from = "") {
+  static std::vector<std::string> keep;
+  keep = std::move(rcpts);
+  return prepare(PrepareInput{raw, mail_from, &keep, &s, "01JTESTQUEUEID0000000", 1764072000});
+}
+
+SenderConfig allow_example(SenderPolicy p = SenderPolicy::Reject) {
+  SenderConfig s;
+  s.allowed = {"@example.com"};
+  s.default_sender = "relay@example.com";
+  s.policy = p;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("complete message with all recipients listed is sent as-is") {
+  std::string raw =
+      "From: Scanner <scan@example.com>\r\nTo: a@x.org\r\nCc: \"B, Bee\" <b@y.org>\r\nMessage-ID: <1@h>\r\n"
+      "Date: Tue, 25 Nov 2026 12:00:00 +0000\r\nSubject: hi\r\n\r\nbody\r\n";
+  auto p = run(raw, {"a@x.org", "B@Y.org"}, allow_example());
+  REQUIRE(p.ok);
+  CHECK(p.mailbox == "scan@example.com");
+  CHECK(p.added.empty());
+  CHECK(p.mime(raw) == raw);
+}
+
+TEST_CASE("envelope-only recipients become one Bcc header; Message-ID and Date are added on top") {
+  std::string raw = "From: scan@example.com\r\nTo: a@x.org\r\nSubject: s\r\n\r\nbody\r\n";
+  auto p = run(raw, {"a@x.org", "hidden1@z.org", "hidden2@z.org"}, allow_example());
+  REQUIRE(p.ok);
+  std::string mime = p.mime(raw);
+  CHECK(mime.find("Bcc: hidden1@z.org,\r\n hidden2@z.org\r\n") == 0);
+  CHECK(mime.find("Message-ID: <01JTESTQUEUEID0000000@example.com>\r\n") != std::string::npos);
+  CHECK(mime.find("Date: Tue, 25 Nov 2025 12:00:00 +0000\r\n") != std::string::npos);
+  CHECK(mime.substr(mime.size() - raw.size()) == raw);  // original untouched below
+}
+
+TEST_CASE("LF-only messages get LF headers") {
+  std::string raw = "From: scan@example.com\nTo: a@x.org\nMessage-ID: <x@y>\nDate: x\n\nbody\n";
+  auto p = run(raw, {"b@x.org"}, allow_example());
+  REQUIRE(p.ok);
+  CHECK(p.mime(raw) == "Bcc: b@x.org\n" + raw);
+}
+
+TEST_CASE("disallowed From with policy reject is permanent 5.7.1") {
+  std::string raw = "From: evil@other.net\r\nTo: a@x.org\r\n\r\nb\r\n";
+  auto p = run(raw, {"a@x.org"}, allow_example());
+  CHECK_FALSE(p.ok);
+  CHECK(p.reject.outcome == relay::provider::Outcome::Permanent);
+  CHECK(p.reject.enhanced == "5.7.1");
+  CHECK(p.reject.text.find("evil@other.net") != std::string::npos);
+}
+
+TEST_CASE("disallowed From with policy rewrite goes out as default_sender, original in Reply-To") {
+  std::string raw = "Subject: s\r\nFrom: \"Evil\" <evil@other.net>\r\nTo: a@x.org\r\nMessage-ID: <m@h>\r\nDate: d\r\n\r\nb\r\n";
+  auto p = run(raw, {"a@x.org"}, allow_example(SenderPolicy::Rewrite));
+  REQUIRE(p.ok);
+  CHECK(p.rewritten);
+  CHECK(p.mailbox == "relay@example.com");
+  std::string mime = p.mime(raw);
+  CHECK(mime == "Reply-To: \"Evil\" <evil@other.net>\r\nSubject: s\r\nFrom: relay@example.com\r\nTo: a@x.org\r\n"
+                "Message-ID: <m@h>\r\nDate: d\r\n\r\nb\r\n");
+}
+
+TEST_CASE("disallowed envelope sender or Sender header counts as disallowed") {
+  std::string raw = "From: ok@example.com\r\nSender: bad@other.net\r\nTo: a@x.org\r\n\r\nb\r\n";
+  CHECK_FALSE(run(raw, {"a@x.org"}, allow_example()).ok);
+  std::string raw2 = "From: ok@example.com\r\nTo: a@x.org\r\n\r\nb\r\n";
+  CHECK_FALSE(run(raw2, {"a@x.org"}, allow_example(), "bad@other.net").ok);
+  CHECK(run(raw2, {"a@x.org"}, allow_example(), "").ok);  // null sender (bounce) is fine
+}
+
+TEST_CASE("missing From uses default_sender") {
+  std::string raw = "To: a@x.org\r\nSubject: s\r\n\r\nb\r\n";
+  auto p = run(raw, {"a@x.org"}, allow_example());
+  REQUIRE(p.ok);
+  CHECK(p.mailbox == "relay@example.com");
+  CHECK(p.mime(raw).find("From: relay@example.com\r\n") == 0);
+}
+
+TEST_CASE("extract_addresses handles groups, comments, quotes") {
+  auto a = extract_addresses("\"Doe, J\" <j@d.com>, k@e.com (Kay), undisclosed: m@f.com, n@g.com;");
+  REQUIRE(a.size() == 4);
+  CHECK(a[0] == "j@d.com");
+  CHECK(a[1] == "k@e.com");
+  CHECK(a[2] == "m@f.com");
+  CHECK(a[3] == "n@g.com");
+  CHECK(extract_addresses("undisclosed-recipients:;").empty());
+}

@@ -1,0 +1,111 @@
+#include <doctest/doctest.h>
+
+#include "dispatcher/providers/m365/token_cache.hpp"
+
+using namespace relay::provider::m365;
+using std::chrono::seconds;
+
+namespace {
+
+// A Fetcher whose answers the test gives by hand; a clock it moves by hand.
+struct Harness {
+  Clock::time_point now = Clock::time_point(seconds(1000000));
+  std::vector<FetchDone> pending;
+  TokenCache cache{[this](FetchDone d) { pending.push_back(std::move(d)); }, [this] { return now; }};
+
+  void answer(const std::string& token, std::int64_t expires_in = 3600) {
+    REQUIRE(!pending.empty());
+    auto d = std::move(pending.front());
+    pending.erase(pending.begin());
+    FetchResult r;
+    r.ok = true;
+    r.access_token = token;
+    r.expires_in = expires_in;
+    d(r);
+  }
+  void fail(bool config) {
+    auto d = std::move(pending.front());
+    pending.erase(pending.begin());
+    FetchResult r;
+    r.error.text = "expired client secret";
+    r.error.config_error = config;
+    d(r);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("single flight: 50 concurrent gets make one request and all get the token") {
+  Harness h;
+  int got = 0;
+  for (int i = 0; i < 50; ++i)
+    h.cache.get([&](const TokenResult& t) { got += t.ok && t.token == "T1"; });
+  CHECK(h.cache.requests() == 1);
+  CHECK(h.pending.size() == 1);
+  CHECK(got == 0);
+  h.answer("T1");
+  CHECK(got == 50);
+  h.cache.get([&](const TokenResult& t) { got += t.ok && t.token == "T1"; });
+  CHECK(got == 51);
+  CHECK(h.cache.requests() == 1);  // cached
+}
+
+TEST_CASE("refresh shortly before expiry, not before") {
+  Harness h;
+  h.cache.get([](const TokenResult&) {});
+  h.answer("T1", 3600);
+  h.now += seconds(3600 - 301);
+  h.cache.get([](const TokenResult&) {});
+  CHECK(h.cache.requests() == 1);
+  h.now += seconds(2);  // inside the 5-minute margin
+  std::string tok;
+  h.cache.get([&](const TokenResult& t) { tok = t.token; });
+  CHECK(h.cache.requests() == 2);
+  h.answer("T2");
+  CHECK(tok == "T2");
+}
+
+TEST_CASE("a burst of 401s for the same token makes exactly one new request") {
+  Harness h;
+  h.cache.get([](const TokenResult&) {});
+  h.answer("OLD");
+  for (int i = 0; i < 10; ++i) {
+    h.cache.invalidate("OLD");
+    h.cache.get([](const TokenResult&) {});
+  }
+  CHECK(h.cache.requests() == 2);
+  h.answer("NEW");
+  h.cache.invalidate("OLD");  // late 401 of a request that used the old token
+  h.cache.get([](const TokenResult&) {});
+  CHECK(h.cache.requests() == 2);
+}
+
+TEST_CASE("config errors are remembered: no new request for minutes") {
+  Harness h;
+  TokenResult last;
+  h.cache.get([&](const TokenResult& t) { last = t; });
+  h.fail(true);
+  CHECK_FALSE(last.ok);
+  CHECK(last.error.config_error);
+  for (int i = 0; i < 100; ++i) h.cache.get([&](const TokenResult& t) { last = t; });
+  CHECK(h.cache.requests() == 1);
+  CHECK(last.error.retry_after.value_or(0) > 200);
+  h.now += seconds(301);
+  h.cache.get([&](const TokenResult& t) { last = t; });
+  CHECK(h.cache.requests() == 2);
+  h.fail(true);  // second failure doubles the backoff
+  h.now += seconds(301);
+  h.cache.get([&](const TokenResult& t) { last = t; });
+  CHECK(h.cache.requests() == 2);
+}
+
+TEST_CASE("transient errors back off only seconds") {
+  Harness h;
+  h.cache.get([](const TokenResult&) {});
+  h.fail(false);
+  h.cache.get([](const TokenResult&) {});
+  CHECK(h.cache.requests() == 1);
+  h.now += seconds(11);
+  h.cache.get([](const TokenResult&) {});
+  CHECK(h.cache.requests() == 2);
+}

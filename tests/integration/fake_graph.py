@@ -1,0 +1,534 @@
+"""A local fake of the Microsoft identity platform token endpoint and Microsoft
+Graph mail APIs, over HTTPS with a test CA made by openssl at start.
+
+It checks what the real services check (documented wire formats):
+- POST /{tenant}/oauth2/v2.0/token: form encoding, grant_type=client_credentials,
+  scope https://graph.microsoft.com/.default, client_secret (right / wrong /
+  expired) or a client assertion (RS256 signature by the registered
+  certificate, x5t/x5t#S256, aud/iss/sub/jti/nbf/exp); errors as Entra sends
+  them ({"error","error_description":"AADSTSnnnn: ...","error_codes":[n]}).
+- Graph: Bearer validity and expiry (401 InvalidAuthenticationToken), roles
+  (Mail.Send), POST /v1.0/users/{id}/sendMail with Content-Type text/plain and a
+  base64 MIME body (202), drafts from MIME (201 + id), fileAttachment JSON,
+  createUploadSession + PUT ranges in order WITHOUT Authorization (200 with
+  nextExpectedRanges, 201 at the end), /send (202), DELETE, GET /users/{id},
+  GET /applications(appId='..')?$select=passwordCredentials, 4 concurrent
+  requests per mailbox (more = 429 and a recorded violation), 4 MB bodies (413).
+- Faults: add_fault(path_re, status=..., retry_after=..., code=..., delay=...,
+  cut=True, count=n) or POST /_control/fault with the same JSON; expire_tokens().
+- Records: token_requests, sent (mailbox, mime, attachments), violations.
+
+Use in-process (FakeGraph(dir).start()) or as a CLI:
+  fake_graph.py --dir D [--port P]   (prints "READY <port>", runs until killed)
+"""
+import base64
+import binascii
+import email
+import email.policy
+import email.utils
+import hashlib
+import hmac
+import json
+import os
+import re
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SCOPE = "https://graph.microsoft.com/.default"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+MAX_BODY = 4 * 1024 * 1024
+
+
+def make_ca(d):
+    """Test CA + server certificate for 127.0.0.1/localhost; returns (ca, cert, key)."""
+    ca, cakey = os.path.join(d, "ca.pem"), os.path.join(d, "ca.key")
+    cert, key = os.path.join(d, "server.pem"), os.path.join(d, "server.key")
+    if os.path.exists(cert):
+        return ca, cert, key
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", cakey, "-out", ca, "-days", "2",
+        "-subj", "/CN=relay fake graph test CA")
+    csr = os.path.join(d, "server.csr")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
+    ext = os.path.join(d, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-CAcreateserial", "-out", cert,
+        "-days", "2", "-extfile", ext)
+    return ca, cert, key
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+class FakeGraph:
+    def __init__(self, d, tenant="tenant-1", client_id="app-1", secret="s3cr3t-value", secret_expires="2099-12-31",
+                 mailboxes=("relay@example.com", "scan@example.com"), roles=("Mail.Send",), expires_in=3599,
+                 port=0):
+        self.dir = d
+        self.tenant, self.client_id = tenant, client_id
+        self.secrets = {secret: secret_expires}     # secret -> YYYY-MM-DD
+        self.cert_pem = None                         # registered certificate (bytes) for assertions
+        self.mailboxes = set(m.lower() for m in mailboxes)
+        self.disabled = set()                        # MailboxNotEnabledForRESTAPI
+        self.send_as = {}                            # mailbox -> extra From addresses allowed
+        self.roles = list(roles)
+        self.expires_in = expires_in
+        self.lock = threading.Lock()
+        self.key = os.urandom(32)
+        self.tokens = {}                             # token -> expiry (unix)
+        self.token_requests = []                     # dict per request (grant, auth kind, ok)
+        self.sent = []                               # {"mailbox","mime","attachments","via"}
+        self.requests = []                           # (method, path, had_auth)
+        self.violations = []
+        self.faults = []
+        self.inflight = {}
+        self.max_inflight = {}
+        self.drafts = {}
+        self.sessions = {}
+        self.used_jti = set()
+        self.latency = 0.0                           # seconds added to every answer
+        self.ca, cert, key = make_ca(d)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self.httpd.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.thread = None
+
+    # ---- control
+    def start(self):
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def provider_config(self, **kw):
+        cfg = {"type": "m365", "tenant_id": self.tenant, "client_id": self.client_id,
+               "client_secret": next(iter(self.secrets)), "login_url": self.url, "graph_url": self.url,
+               "ca_file": self.ca, "timeout": "30s"}
+        cfg.update(kw)
+        return cfg
+
+    def add_fault(self, path_re, count=1, **action):
+        """action: status, code, message, retry_after, delay, cut, body."""
+        with self.lock:
+            self.faults.append({"re": re.compile(path_re), "count": count, **action})
+
+    def expire_tokens(self):
+        with self.lock:
+            for t in self.tokens:
+                self.tokens[t] = 0
+
+    def state(self):
+        with self.lock:
+            return {"token_requests": list(self.token_requests), "sent": len(self.sent),
+                    "violations": list(self.violations), "max_inflight": dict(self.max_inflight)}
+
+    # ---- helpers used by the handler
+    def take_fault(self, method, path):
+        with self.lock:
+            for f in self.faults:
+                if f["count"] > 0 and f["re"].search(f"{method} {path}"):
+                    f["count"] -= 1
+                    return dict(f)
+        return None
+
+    def issue_token(self):
+        now = int(time.time())
+        payload = {"aud": "https://graph.microsoft.com", "tid": self.tenant, "appid": self.client_id,
+                   "roles": self.roles, "iat": now, "exp": now + self.expires_in, "jti": uuid.uuid4().hex}
+        head = b64url(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
+        body = b64url(json.dumps(payload).encode())
+        sig = b64url(hmac.new(self.key, f"{head}.{body}".encode(), hashlib.sha256).digest())
+        tok = f"{head}.{body}.{sig}"
+        with self.lock:
+            self.tokens[tok] = now + self.expires_in
+        return tok
+
+    def token_valid(self, tok):
+        with self.lock:
+            exp = self.tokens.get(tok)
+        return exp is not None and exp > time.time()
+
+
+def _handler(fg):
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        # ---- plumbing
+        def reply(self, status, obj=None, headers=None, raw=None):
+            body = raw if raw is not None else (json.dumps(obj).encode() if obj is not None else b"")
+            self.send_response(status)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            if obj is not None:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def graph_error(self, status, code, message, headers=None):
+            self.reply(status, {"error": {"code": code, "message": message,
+                                          "innerError": {"request-id": str(uuid.uuid4()), "date": "now"}}}, headers)
+
+        def token_error(self, status, error, code, desc):
+            self.reply(status, {"error": error, "error_description": f"AADSTS{code}: {desc}\r\nTrace ID: "
+                                f"{uuid.uuid4()}\r\nCorrelation ID: {uuid.uuid4()}\r\nTimestamp: now",
+                                "error_codes": [code], "timestamp": "now", "trace_id": str(uuid.uuid4()),
+                                "correlation_id": str(uuid.uuid4())})
+
+        def body(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n else b""
+
+        def do_GET(self):
+            self.dispatch("GET")
+
+        def do_POST(self):
+            self.dispatch("POST")
+
+        def do_PUT(self):
+            self.dispatch("PUT")
+
+        def do_DELETE(self):
+            self.dispatch("DELETE")
+
+        def dispatch(self, method):
+            path = self.path
+            data = self.body()
+            with fg.lock:
+                fg.requests.append((method, path, "Authorization" in self.headers))
+            if path.startswith("/_control/"):
+                return self.control(path, data)
+            fault = fg.take_fault(method, urllib.parse.unquote(path))
+            self.delay = fg.latency + ((fault or {}).get("delay") or 0)
+            if self.delay and not path.startswith("/v1.0/users/"):
+                time.sleep(self.delay)
+            if fault and fault.get("cut"):
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b"{\"partial\":")
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if fault and fault.get("status"):
+                hdr = {}
+                if fault.get("retry_after") is not None:
+                    hdr["Retry-After"] = str(fault["retry_after"])
+                if fault.get("token"):
+                    return self.token_error(fault["status"], fault.get("error", "invalid_client"),
+                                            fault["token"], fault.get("message", "injected"))
+                return self.graph_error(fault["status"], fault.get("code", "InjectedError"),
+                                        fault.get("message", "injected fault"), hdr)
+            if re.match(r"^/[^/]+/oauth2/v2\.0/token$", path) and method == "POST":
+                return self.token(path.split("/")[1], data)
+            if path.startswith("/upload/") and method == "PUT":
+                return self.upload(path, data)
+            if path.startswith("/v1.0/"):
+                return self.graph(method, path, data)
+            self.graph_error(404, "BadRequest", f"Resource not found for the segment '{path}'.")
+
+        def control(self, path, data):
+            if path == "/_control/fault":
+                a = json.loads(data or b"{}")
+                fg.add_fault(a.pop("path_re"), a.pop("count", 1), **a)
+                return self.reply(200, {"ok": True})
+            if path == "/_control/expire_tokens":
+                fg.expire_tokens()
+                return self.reply(200, {"ok": True})
+            return self.reply(200, fg.state())
+
+        # ---- token endpoint
+        def token(self, tenant, data):
+            rec = {"tenant": tenant, "ok": False}
+            with fg.lock:
+                fg.token_requests.append(rec)
+            if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+                return self.token_error(400, "invalid_request", 900144, "The request body must contain grant_type.")
+            try:
+                form = urllib.parse.parse_qs(data.decode(), strict_parsing=True, keep_blank_values=True)
+            except ValueError:
+                return self.token_error(400, "invalid_request", 900144, "Malformed form body.")
+            if any(len(v) != 1 for v in form.values()):
+                return self.token_error(400, "invalid_request", 90014, "Duplicate parameter.")
+            f = {k: v[0] for k, v in form.items()}
+            rec["form_keys"] = sorted(f)
+            if tenant != fg.tenant:
+                return self.token_error(400, "invalid_request", 90002, f"Tenant '{tenant}' not found. Check to make "
+                                        "sure you have the correct tenant ID and are signing into the correct cloud.")
+            if f.get("grant_type") != "client_credentials":
+                return self.token_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
+            if f.get("client_id") != fg.client_id:
+                return self.token_error(400, "unauthorized_client", 700016,
+                                        f"Application with identifier '{f.get('client_id')}' was not found in the directory.")
+            if f.get("scope") != SCOPE:
+                return self.token_error(400, "invalid_scope", 1002012, f"The provided value for scope {f.get('scope')} is not valid.")
+            if "client_secret" in f:
+                rec["auth"] = "secret"
+                exp = fg.secrets.get(f["client_secret"])
+                if exp is None:
+                    return self.token_error(401, "invalid_client", 7000215, "Invalid client secret provided.")
+                if exp < time.strftime("%Y-%m-%d", time.gmtime()):
+                    return self.token_error(401, "invalid_client", 7000222,
+                                            f"The provided client secret keys for app '{fg.client_id}' are expired.")
+            elif f.get("client_assertion_type") == JWT_BEARER and "client_assertion" in f:
+                rec["auth"] = "assertion"
+                err = self.check_assertion(tenant, f["client_assertion"])
+                if err:
+                    return self.token_error(401, "invalid_client", 700027, err)
+            else:
+                return self.token_error(401, "invalid_client", 7000218,
+                                        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+            rec["ok"] = True
+            self.reply(200, {"token_type": "Bearer", "expires_in": fg.expires_in, "ext_expires_in": fg.expires_in,
+                             "access_token": fg.issue_token()})
+
+        def check_assertion(self, tenant, jwt):
+            from cryptography import x509
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import padding
+            if not fg.cert_pem:
+                return "No certificate is registered for the application."
+            try:
+                h, c, s = jwt.split(".")
+                header, claims = json.loads(b64url_decode(h)), json.loads(b64url_decode(c))
+                cert = x509.load_pem_x509_certificate(fg.cert_pem)
+                der = cert.public_bytes(serialization.Encoding.DER)
+                cert.public_key().verify(b64url_decode(s), f"{h}.{c}".encode(), padding.PKCS1v15(), hashes.SHA256())
+            except Exception as e:  # noqa: BLE001
+                return f"Client assertion contains an invalid signature. ({type(e).__name__})"
+            if header.get("alg") != "RS256" or header.get("typ") != "JWT":
+                return "Client assertion header alg/typ invalid."
+            if header.get("x5t") != b64url(hashlib.sha1(der).digest()) or \
+                    header.get("x5t#S256") != b64url(hashlib.sha256(der).digest()):
+                return "Client assertion thumbprint does not match a registered certificate."
+            now = time.time()
+            if claims.get("aud") != f"{fg.url}/{tenant}/oauth2/v2.0/token":
+                return f"Client assertion audience claim does not match ({claims.get('aud')})."
+            if claims.get("iss") != fg.client_id or claims.get("sub") != fg.client_id:
+                return "Client assertion iss/sub must be the client id."
+            if not (claims.get("nbf", now + 999) <= now + 60 and claims.get("exp", 0) > now):
+                return "Client assertion is not within its valid time range."
+            if not claims.get("jti") or claims["jti"] in fg.used_jti:
+                return "Client assertion jti missing or replayed."
+            fg.used_jti.add(claims["jti"])
+            return None
+
+        # ---- Graph
+        def authorised(self):
+            auth = self.headers.get("Authorization", "")
+            if not auth.startswith("Bearer ") or not fg.token_valid(auth[7:]):
+                self.graph_error(401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.")
+                return None
+            return json.loads(b64url_decode(auth[7:].split(".")[1]))
+
+        def graph(self, method, path, data):
+            claims = self.authorised()
+            if claims is None:
+                return
+            u = urllib.parse.urlsplit(path)
+            p = urllib.parse.unquote(u.path)
+            m = re.match(r"^/v1\.0/applications\(appId='([^']+)'\)$", p)
+            if m and method == "GET":
+                if "Application.Read.All" not in claims["roles"]:
+                    return self.graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+                creds = [{"keyId": str(uuid.uuid4()), "hint": s[:3], "endDateTime": e + "T00:00:00Z",
+                          "displayName": "relay"} for s, e in fg.secrets.items()]
+                return self.reply(200, {"passwordCredentials": creds})
+            m = re.match(r"^/v1\.0/users/([^/]+)(/.*)?$", p)
+            if not m:
+                return self.graph_error(400, "BadRequest", "Unsupported segment.")
+            mailbox, rest = m.group(1).lower(), m.group(2) or ""
+            with fg.lock:
+                n = fg.inflight.get(mailbox, 0) + 1
+                fg.inflight[mailbox] = n
+                fg.max_inflight[mailbox] = max(fg.max_inflight.get(mailbox, 0), n)
+                if n > 4:
+                    fg.violations.append(f"more than 4 concurrent requests for {mailbox}")
+            try:
+                if self.delay:
+                    time.sleep(self.delay)  # slow answers hold the mailbox slot, as real ones do
+                if n > 4:
+                    return self.graph_error(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
+                                            {"Retry-After": "1"})
+                self.mailbox_call(method, mailbox, rest, u.query, data, claims)
+            finally:
+                with fg.lock:
+                    fg.inflight[mailbox] -= 1
+
+        def mailbox_call(self, method, mailbox, rest, query, data, claims):
+            if rest == "" and method == "GET":
+                if "User.Read.All" not in claims["roles"]:
+                    return self.graph_error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+                if mailbox not in fg.mailboxes:
+                    return self.graph_error(404, "Request_ResourceNotFound", f"Resource '{mailbox}' does not exist.")
+                return self.reply(200, {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, mailbox)), "mail": mailbox})
+            if "Mail.Send" not in claims["roles"]:
+                return self.graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+            if mailbox not in fg.mailboxes:
+                return self.graph_error(404, "ErrorInvalidUser", f"The requested user '{mailbox}' is invalid.")
+            if mailbox in fg.disabled:
+                return self.graph_error(404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+            if len(data) > MAX_BODY:
+                return self.graph_error(413, "RequestEntityTooLarge", "The request entity is too large.")
+            if rest == "/sendMail" and method == "POST":
+                return self.send_mail(mailbox, data)
+            if rest == "/messages" and method == "POST":
+                return self.create_draft(mailbox, data)
+            m = re.match(r"^/messages/([^/]+)(/.*)?$", rest)
+            if m and m.group(1) in fg.drafts:
+                return self.draft_call(method, mailbox, m.group(1), m.group(2) or "", data)
+            self.graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+
+        def decode_mime(self, data):
+            if self.headers.get("Content-Type", "").split(";")[0].strip() != "text/plain":
+                self.graph_error(400, "ErrorInvalidRequest", "MIME content must be sent with Content-Type text/plain.")
+                return None
+            try:
+                return base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                self.graph_error(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
+                return None
+
+        def check_message(self, mailbox, mime):
+            msg = email.message_from_bytes(mime, policy=email.policy.default)
+            rcpts = [a for _, a in email.utils.getaddresses(msg.get_all("To", []) + msg.get_all("Cc", []) +
+                                                             msg.get_all("Bcc", [])) if a]
+            if not rcpts:
+                self.graph_error(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
+                return None
+            frm = email.utils.parseaddr(msg.get("From", ""))[1].lower()
+            if frm and frm != mailbox and frm not in fg.send_as.get(mailbox, ()):
+                self.graph_error(403, "ErrorSendAsDenied", "The user account which was used to submit this request "
+                                 "does not have the right to send mail on behalf of the specified sending account.")
+                return None
+            return rcpts
+
+        def send_mail(self, mailbox, data):
+            mime = self.decode_mime(data)
+            if mime is None:
+                return
+            rcpts = self.check_message(mailbox, mime)
+            if rcpts is None:
+                return
+            with fg.lock:
+                fg.sent.append({"mailbox": mailbox, "mime": mime, "rcpts": rcpts, "attachments": [], "via": "sendMail"})
+            self.reply(202)
+
+        def create_draft(self, mailbox, data):
+            mime = self.decode_mime(data)
+            if mime is None:
+                return
+            did = "AAMk" + b64url(os.urandom(24)) + "="
+            with fg.lock:
+                fg.drafts[did] = {"mailbox": mailbox, "mime": mime, "attachments": []}
+            self.reply(201, {"id": did, "isDraft": True})
+
+        def draft_call(self, method, mailbox, did, rest, data):
+            d = fg.drafts[did]
+            if method == "DELETE" and rest == "":
+                with fg.lock:
+                    fg.drafts.pop(did, None)
+                return self.reply(204)
+            if method == "POST" and rest == "/attachments":
+                a = json.loads(data)
+                if a.get("@odata.type") != "#microsoft.graph.fileAttachment" or "contentBytes" not in a:
+                    return self.graph_error(400, "ErrorInvalidRequest", "Invalid attachment.")
+                d["attachments"].append({"name": a["name"], "bytes": base64.b64decode(a["contentBytes"], validate=True),
+                                         "contentType": a.get("contentType")})
+                return self.reply(201, {"id": str(uuid.uuid4())})
+            if method == "POST" and rest == "/attachments/createUploadSession":
+                item = json.loads(data).get("AttachmentItem") or {}
+                if item.get("attachmentType") != "file" or not isinstance(item.get("size"), int):
+                    return self.graph_error(400, "ErrorInvalidRequest", "AttachmentItem is required.")
+                sid = uuid.uuid4().hex
+                with fg.lock:
+                    fg.sessions[sid] = {"draft": did, "size": item["size"], "name": item["name"], "buf": bytearray(),
+                                        "type": item.get("contentType"), "token": uuid.uuid4().hex}
+                    tok = fg.sessions[sid]["token"]
+                return self.reply(201, {"uploadUrl": f"{fg.url}/upload/{sid}?authtoken={tok}",
+                                        "expirationDateTime": "2099-01-01T00:00:00Z", "nextExpectedRanges": ["0-"]})
+            if method == "POST" and rest == "/send":
+                if data:
+                    return self.graph_error(400, "ErrorInvalidRequest", "send takes no body.")
+                rcpts = self.check_message(mailbox, d["mime"])
+                if rcpts is None:
+                    return
+                with fg.lock:
+                    fg.drafts.pop(did, None)
+                    fg.sent.append({"mailbox": mailbox, "mime": d["mime"], "rcpts": rcpts,
+                                    "attachments": d["attachments"], "via": "draft"})
+                return self.reply(202)
+            self.graph_error(400, "ErrorInvalidRequest", "Unsupported draft operation.")
+
+        def upload(self, path, data):
+            u = urllib.parse.urlsplit(path)
+            sid = u.path.split("/")[2]
+            s = fg.sessions.get(sid)
+            q = urllib.parse.parse_qs(u.query)
+            if not s or q.get("authtoken") != [s["token"]]:
+                return self.graph_error(404, "ErrorItemNotFound", "Upload session not found.")
+            if "Authorization" in self.headers:
+                fg.violations.append("Authorization header sent to a pre-authenticated upload URL")
+                return self.graph_error(400, "InvalidAuthenticationToken", "Do not send an Authorization header to the upload URL.")
+            m = re.match(r"^bytes (\d+)-(\d+)/(\d+)$", self.headers.get("Content-Range", ""))
+            if not m or self.headers.get("Content-Type") != "application/octet-stream":
+                return self.graph_error(400, "ErrorInvalidRequest", "Content-Range and Content-Type are required.")
+            start, end, total = map(int, m.groups())
+            if start != len(s["buf"]) or end - start + 1 != len(data) or total != s["size"] or end >= total:
+                fg.violations.append(f"upload range out of order: {start}-{end}/{total} at {len(s['buf'])}")
+                return self.graph_error(416, "ErrorInvalidRange", "The range is not the next expected range.")
+            s["buf"] += data
+            if len(s["buf"]) < s["size"]:
+                return self.reply(200, {"expirationDateTime": "2099-01-01T00:00:00Z",
+                                        "nextExpectedRanges": [f"{len(s['buf'])}"]})
+            with fg.lock:
+                fg.drafts[s["draft"]]["attachments"].append({"name": s["name"], "bytes": bytes(s["buf"]),
+                                                             "contentType": s["type"], "upload": True})
+                fg.sessions.pop(sid)
+            self.reply(201, headers={"Location": f"{fg.url}/v1.0/attachments/{sid}"})
+
+    return H
+
+
+def main():
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--mailboxes", default="relay@example.com,scan@example.com")
+    ap.add_argument("--expires-in", type=int, default=3599)
+    a = ap.parse_args()
+    fg = FakeGraph(a.dir, mailboxes=a.mailboxes.split(","), expires_in=a.expires_in, port=a.port).start()
+    print(f"READY {fg.port}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        fg.stop()
+
+
+if __name__ == "__main__":
+    main()

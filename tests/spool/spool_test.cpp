@@ -1,0 +1,269 @@
+// Unit tests for relay::spool::Spool: receiving (create/append/prepare/
+// commit, rollback), claiming (claim/update/defer/fail/release/done, lost
+// races) and the operator's moves (list/scan/find/hold/release/requeue/remove).
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/file.h>
+
+#include "spool/group_commit.hpp"
+#include "test_util.hpp"
+
+using namespace relay::spool;
+using namespace relay::spool::test;
+
+TEST_CASE("open creates the tree and refuses a file as root") {
+  TempSpool t;
+  for (const char* d : {"tmp", "data", "new", "active", "deferred", "hold", "failed", "corrupt"})
+    CHECK(fs::is_directory(t.dir(d)));
+  spit(t.root / "file", "x");
+  std::string err;
+  CHECK_FALSE(Spool::open(t.root / "file", &err));
+  CHECK(!err.empty());
+  CHECK(Spool::open(t.root / "spool", &err));  // reopening an existing tree works
+}
+
+TEST_CASE("commit makes data and envelope visible, with size and crc") {
+  TempSpool t;
+  std::mt19937_64 rng(1);
+  std::string data = random_bytes(rng, 700000);  // larger than the write buffer
+  Status st;
+  auto e = t->create(sample_envelope(), &st);
+  REQUIRE(e);
+  for (std::size_t off = 0; off < data.size(); off += 1000) CHECK(e->append(std::string_view(data).substr(off, 1000)).ok());
+  CHECK(e->size() == data.size());
+  CHECK(t.count("tmp") == 1);
+  REQUIRE(e->prepare().ok());
+  CHECK(t.count("tmp") == 2);
+  CHECK(t.count("new") == 0);  // not visible before commit
+  REQUIRE(t->commit(*e).ok());
+  CHECK(e->committed());
+  CHECK(t.count("tmp") == 0);
+  CHECK(slurp(t->data_path(e->id())) == data);
+  auto r = parse(slurp(t->path_of(State::New, e->id())));
+  REQUIRE(r.envelope);
+  CHECK(r.envelope->size == data.size());
+  CHECK(r.envelope->data_crc32 == crc32(data));
+  CHECK(t->list(State::New) == std::vector<QueueId>{e->id()});
+}
+
+TEST_CASE("rollback on destruction, at every stage") {
+  TempSpool t;
+  {
+    Status st;
+    auto e = t->create(sample_envelope(), &st);
+    REQUIRE(e);
+    CHECK(e->append("partial").ok());
+  }
+  CHECK(t.count("tmp") == 0);
+  {
+    Status st;
+    auto e = t->create(sample_envelope(), &st);
+    REQUIRE(e);
+    CHECK(e->append("whole").ok());
+    CHECK(e->prepare().ok());
+    NewEntry moved = std::move(*e);  // the moved-from object must not roll back the new owner
+    e.reset();
+    CHECK(t.count("tmp") == 2);
+  }
+  CHECK(t.count("tmp") == 0);
+  CHECK(t.count("new") == 0);
+  CHECK(t.count("data") == 0);
+  // A committed entry survives its NewEntry.
+  QueueId id = put(*t, "kept");
+  CHECK(fs::exists(t->path_of(State::New, id)));
+  CHECK(fs::exists(t->data_path(id)));
+}
+
+TEST_CASE("commit errors: unprepared entries, duplicate ids") {
+  TempSpool t;
+  Status st;
+  auto e = t->create(sample_envelope(), &st);
+  REQUIRE(e);
+  CHECK_FALSE(t->commit(*e).ok());                     // not prepared
+  CHECK(e->prepare().ok());
+  CHECK_FALSE(e->append("late").ok());                 // append after prepare
+  CHECK(t->commit(*e).ok());
+  CHECK_FALSE(t->commit(*e).ok());                     // twice
+  Envelope dup = sample_envelope();
+  dup.id = e->id();
+  auto d = t->create(dup, &st);                        // same id again: data/ is never overwritten
+  REQUIRE(d);
+  CHECK(d->append("other").ok());
+  CHECK(d->prepare().ok());
+  Status c = t->commit(*d);
+  CHECK_FALSE(c.ok());
+  CHECK(c.err == EEXIST);
+  d.reset();
+  CHECK(slurp(t->data_path(e->id())).empty());  // the first entry's (empty) data is intact
+  CHECK(t.count("tmp") == 0);
+}
+
+TEST_CASE("batch commit and group commit across threads") {
+  TempSpool t;
+  std::vector<NewEntry> entries;
+  for (int i = 0; i < 5; ++i) {
+    Status st;
+    auto e = t->create(sample_envelope(), &st);
+    REQUIRE(e);
+    CHECK(e->append("message " + std::to_string(i)).ok());
+    if (i != 2) CHECK(e->prepare().ok());  // entry 2 is not prepared: fails alone
+    entries.push_back(std::move(*e));
+  }
+  std::vector<NewEntry*> ptrs;
+  for (auto& e : entries) ptrs.push_back(&e);
+  auto res = t->commit(ptrs);
+  REQUIRE(res.size() == 5);
+  for (int i = 0; i < 5; ++i) CHECK(res[static_cast<std::size_t>(i)].ok() == (i != 2));
+  CHECK(t.count("new") == 4);
+
+  GroupCommit gc(*t);
+  std::vector<std::thread> th;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i)
+    th.emplace_back([&] {
+      for (int k = 0; k < 10; ++k) {
+        Status st;
+        auto e = t->create(sample_envelope(), &st);
+        if (!e || !e->append("x").ok() || !e->prepare().ok()) continue;
+        if (gc.commit(*e).ok() && e->committed()) ++ok;
+      }
+    });
+  for (auto& x : th) x.join();
+  CHECK(ok == 80);
+  CHECK(gc.entries() == 80);
+  CHECK(gc.batches() <= 80);
+  CHECK(t.count("new") == 84);
+}
+
+TEST_CASE("claim: exactly one owner; lost races return nullopt") {
+  TempSpool t;
+  QueueId id = put(*t, "hello");
+  auto c1 = t->claim(id);
+  REQUIRE(c1);
+  CHECK(c1->envelope().id == id);
+  CHECK(fs::exists(t->path_of(State::Active, id)));
+  std::string err = "unchanged";
+  CHECK_FALSE(t->claim(id, &err));  // locked (flock is per open file, so this races like another process)
+  CHECK(err.empty());               // losing is not an error
+  // The data fd is the locked data file and is readable.
+  char buf[8] = {};
+  CHECK(pread(c1->data_fd(), buf, sizeof buf, 0) == 5);
+  CHECK(std::string(buf) == "hello");
+  CHECK(c1->data_path() == t->data_path(id));
+  CHECK(c1->done().ok());
+  CHECK_FALSE(t->claim(id));  // gone
+  CHECK(t.count("data") == 0);
+  CHECK(t.count("active") == 0);
+
+  // A racer that opened the data file before the owner finished and locks
+  // afterwards must see the entry as gone (lock on an unlinked inode).
+  QueueId id2 = put(*t, "x");
+  int early = open(t->data_path(id2).c_str(), O_RDONLY);
+  REQUIRE(early >= 0);
+  auto c2 = t->claim(id2);
+  REQUIRE(c2);
+  CHECK(c2->done().ok());
+  CHECK(flock(early, LOCK_EX | LOCK_NB) == 0);  // it can lock the dead inode...
+  close(early);
+  CHECK_FALSE(t->claim(id2));  // ...but claim checks the link count
+
+  // Unknown id.
+  CHECK_FALSE(t->claim(QueueId::generate()));
+}
+
+TEST_CASE("claim: update, defer, fail, release") {
+  TempSpool t;
+  QueueId id = put(*t, "body");
+  auto c = t->claim(id);
+  REQUIRE(c);
+  Envelope env = c->envelope();
+  env.rcpts[0].state = RcptState::Sent;
+  env.rcpts[0].last_reply = "250 ok";
+  env.size = 999;  // ignored: size/crc describe the immutable data file
+  CHECK(c->update(env).ok());
+  auto f = t->find(id);
+  REQUIRE(f);
+  CHECK(f->state == State::Active);
+  CHECK(f->locked);
+  REQUIRE(f->envelope);
+  CHECK(f->envelope->rcpts[0].state == RcptState::Sent);
+  CHECK(f->envelope->size == 4);
+  Envelope other = env;
+  other.id = QueueId::generate();
+  CHECK_FALSE(c->update(other).ok());
+
+  env.attempts = 1;
+  env.next_attempt = time(nullptr) + 600;
+  env.last_error = "451 4.4.1 timeout";
+  CHECK(c->defer(env).ok());
+  CHECK(c->finished());
+  CHECK_FALSE(c->done().ok());  // finished claims refuse further moves
+  CHECK(t->list(State::Deferred) == std::vector<QueueId>{id});
+  // mtime carries the due time (the sweeper's hint).
+  struct stat st;
+  REQUIRE(stat(t->path_of(State::Deferred, id).c_str(), &st) == 0);
+  CHECK(st.st_mtime == env.next_attempt);
+  CHECK(t.count("tmp") == 0);
+
+  CHECK(t->requeue(id).ok());
+  auto c2 = t->claim(id);
+  REQUIRE(c2);
+  CHECK(c2->envelope().next_attempt == 0);
+  CHECK(c2->envelope().rcpts[0].state == RcptState::Sent);  // partial success survives
+  CHECK(c2->release().ok());
+  CHECK(t->list(State::New) == std::vector<QueueId>{id});
+  auto c3 = t->claim(id);
+  REQUIRE(c3);
+  Envelope fe = c3->envelope();
+  fe.rcpts[1].state = RcptState::Failed;
+  CHECK(c3->fail(fe).ok());
+  CHECK(t->list(State::Failed) == std::vector<QueueId>{id});
+  CHECK(fs::exists(t->data_path(id)));  // dead letters keep their data
+}
+
+TEST_CASE("operator moves: hold, release, requeue, remove, scan, find") {
+  TempSpool t;
+  QueueId a = put(*t, "a"), b = put(*t, "b");
+  CHECK(t->hold(a).ok());
+  CHECK(t->list(State::Hold) == std::vector<QueueId>{a});
+  CHECK_FALSE(t->hold(a).ok());      // already held
+  CHECK_FALSE(t->claim(a));          // held entries are not claimable
+  CHECK_FALSE(t->requeue(a).ok());   // not deferred/failed
+  CHECK(t->release(a).ok());
+  CHECK_FALSE(t->release(a).ok());
+  CHECK(t->list(State::New) == std::vector<QueueId>{a, b});  // oldest first
+
+  auto cb = t->claim(b);
+  REQUIRE(cb);
+  Status busy = t->hold(b);
+  CHECK(busy.err == EBUSY);          // lock held by the claim
+  CHECK(t->remove(b).err == EBUSY);
+  auto active = t->scan(State::Active);
+  REQUIRE(active.size() == 1);
+  CHECK(active[0].locked);
+  cb.reset();                        // owner gone: lock free, entry still active
+  CHECK(t->remove(b).err == EBUSY);  // active entries are the sweeper's business
+  active = t->scan(State::Active);
+  REQUIRE(active.size() == 1);
+  CHECK_FALSE(active[0].locked);
+
+  auto ca = t->claim(a);
+  REQUIRE(ca);
+  Envelope e = ca->envelope();
+  e.rcpts[0].state = RcptState::Failed;
+  e.rcpts[1].state = RcptState::Sent;
+  REQUIRE(ca->fail(e).ok());
+  CHECK(t->requeue(a).ok());  // failed -> new, failed recipients pending again
+  auto fa = t->find(a);
+  REQUIRE(fa);
+  CHECK(fa->state == State::New);
+  REQUIRE(fa->envelope);
+  CHECK(fa->envelope->rcpts[0].state == RcptState::Pending);
+  CHECK(fa->envelope->rcpts[1].state == RcptState::Sent);
+
+  CHECK(t->remove(a).ok());
+  CHECK_FALSE(t->find(a));
+  CHECK_FALSE(fs::exists(t->data_path(a)));
+  CHECK(t->remove(a).err == ENOENT);
+  CHECK_FALSE(t->find(QueueId::generate()));
+}
