@@ -15,6 +15,14 @@ struct EntryPool::Fill {
 
 std::optional<spool::NewEntry> EntryPool::take() {
   std::uint64_t now = uv_now(loop_);
+  if (now - window_start_ >= 1000) {
+    window_start_ = now;
+    window_count_ = 0;
+  }
+  if (++window_count_ >= kBusyRate) {
+    active_ = true;
+    last_busy_ = now;
+  }
   while (!ready_.empty()) {
     Pooled p = std::move(ready_.front());
     ready_.pop_front();
@@ -28,8 +36,16 @@ std::optional<spool::NewEntry> EntryPool::take() {
   return std::nullopt;
 }
 
+void EntryPool::tick() {
+  if (active_ && uv_now(loop_) - last_busy_ > kIdleMs) {
+    active_ = false;
+    ready_.clear();  // rolls the pooled tmp/ files back
+  }
+  refill();
+}
+
 void EntryPool::refill() {
-  if (closed_ || filling_) return;
+  if (closed_ || filling_ || !active_) return;
   std::uint64_t now = uv_now(loop_);
   while (!ready_.empty() && now - ready_.front().created_ms > kMaxAgeMs) ready_.pop_front();
   if (ready_.size() >= target_ / 2 && !ready_.empty()) return;
@@ -63,7 +79,7 @@ void EntryPool::after(uv_work_t* req, int) {
   std::unique_ptr<Fill> f(static_cast<Fill*>(req->data));
   EntryPool* pool = f->pool;
   pool->filling_ = false;
-  if (pool->closed_) return;  // f->made rolls back
+  if (pool->closed_ || !pool->active_) return;  // f->made rolls back
   if (!f->error.empty() && f->error != pool->last_error_) {
     log::error("event=spool_error op=precreate error={}", log::quote(f->error));
   }

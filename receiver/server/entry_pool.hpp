@@ -3,8 +3,10 @@
 // event loop (ext4's create path showed up as the loop's top cost under
 // load: find_inode_bit / recently_deleted).
 //
-// Does: keeps up to `target` fresh NewEntry objects (tmp/<id>.eml opened
-// with O_EXCL); take() hands one out and triggers a refill. Entries older
+// Does: while mail arrives at a high rate (kBusyRate per second) keeps up
+// to `target` fresh NewEntry objects (tmp/<id>.eml opened with O_EXCL);
+// take() hands one out and triggers a refill. When the rate drops, tick()
+// rolls the pooled entries back, so a quiet spool has an empty tmp/. Entries older
 // than kMaxAgeMs are dropped (rolled back) rather than used, so queue ids
 // stay close to arrival order and the dispatcher's orphan sweep (tmp/ files
 // older than spool.orphan_grace) can never race with a pooled file.
@@ -28,6 +30,8 @@ namespace relay::receiver {
 class EntryPool {
  public:
   static constexpr std::uint64_t kMaxAgeMs = 30000;
+  static constexpr int kBusyRate = 20;             // messages per second that switch the pool on
+  static constexpr std::uint64_t kIdleMs = 3000;   // no busy second for this long: pool off
 
   EntryPool(uv_loop_t* loop, const spool::Spool& spool, std::size_t target)
       : loop_(loop), spool_(spool), target_(target) {}
@@ -36,6 +40,7 @@ class EntryPool {
 
   std::optional<spool::NewEntry> take();
   void refill();
+  void tick();   // once a second: switches the pool off when quiet
   void close();  // shutdown: drop pooled entries, ignore a fill in flight
 
  private:
@@ -52,6 +57,10 @@ class EntryPool {
   std::size_t target_;
   std::deque<Pooled> ready_;
   bool filling_ = false;
+  bool active_ = false;
+  std::uint64_t window_start_ = 0;
+  int window_count_ = 0;
+  std::uint64_t last_busy_ = 0;
   bool closed_ = false;
   std::string last_error_;
 };

@@ -15,7 +15,6 @@ bool Server::start(std::string* error) {
   uv_timer_init(loop_, sweep_);
   sweep_->data = this;
   uv_timer_start(sweep_, on_sweep, 1000, 1000);
-  pool_.refill();
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
     auto* s = new uv_signal_t;
     uv_signal_init(loop_, s);
@@ -35,7 +34,7 @@ void Server::on_sweep(uv_timer_t* t) {
     c = next;
   }
   static unsigned ticks = 0;
-  if (!self->draining_) self->pool_.refill();  // keeps pooled entries fresh while idle
+  if (!self->draining_) self->pool_.tick();
   if (++ticks % 60 == 0) self->throttle_.prune(static_cast<std::int64_t>(std::time(nullptr)));
 }
 
