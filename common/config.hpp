@@ -160,6 +160,13 @@ struct GmailProvider {
   std::string token_url = "https://oauth2.googleapis.com/token";
   std::string api_url = "https://gmail.googleapis.com";
   std::filesystem::path ca_file;
+  // Added by the gmail adapter (all with defaults):
+  std::string user;                              // "" = impersonate the From mailbox (service account) / "me"
+  std::string scope = "https://www.googleapis.com/auth/gmail.send";  // space-separated OAuth scopes
+  std::uint64_t max_message_size = 35ull << 20;  // Gmail API limit per message
+  std::uint64_t resumable_threshold = 5ull << 20;  // above: resumable upload
+  int max_recipients = 100;                      // Gmail API limit per message
+  std::int64_t timeout = 120;
 };
 
 enum class ProviderType { Outbox, Smtp, M365, Gmail };

@@ -21,6 +21,10 @@ Settings Settings::from_config(const config::Config& cfg) {
   s.router = Router::from_config(cfg);
   s.failure_notice_to = cfg.dispatcher.failure_notice_to;
   s.hostname = cfg.receiver.hostname;
+  for (const auto& p : cfg.providers)
+    if (p.type == config::ProviderType::M365 && !p.m365.expiry_notice_to.empty())
+      s.secret_notices[p.name] = SecretNoticeConfig{p.m365.expiry_notice_to, p.m365.expiry_warn_days};
+  s.notice_from = cfg.senders.default_sender;
   return s;
 }
 

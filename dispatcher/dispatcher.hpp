@@ -47,6 +47,7 @@
 #include "dispatcher/providers/provider.hpp"
 #include "dispatcher/retry_policy.hpp"
 #include "dispatcher/router.hpp"
+#include "dispatcher/secret_notice.hpp"
 #include "dispatcher/uv_util.hpp"
 #include "spool/spool.hpp"
 
@@ -66,6 +67,10 @@ struct Settings {
   Router router;
   std::string failure_notice_to;
   std::string hostname = "localhost";     // From: MAILER-DAEMON@hostname of notices
+  // Secret-expiry notices (m365 expiry_notice_to), by provider name; From:
+  // senders.default_sender so a Graph mailbox can send them.
+  std::map<std::string, SecretNoticeConfig, std::less<>> secret_notices;
+  std::string notice_from;
 
   static Settings from_config(const config::Config& cfg);
 };
@@ -119,7 +124,11 @@ class Dispatcher {
   void start_timers();
   void sweep();
   void heartbeat();
-  void report_secrets();
+  // only_changed: just the providers whose status differs from the last
+  // report (checked with every heartbeat, so a date learnt from Graph shows
+  // within heartbeat_interval instead of secret_interval).
+  void report_secrets(bool only_changed = false);
+  void secret_notice(const std::string& provider, const provider::SecretStatus& s);  // secret_notice_hook.cpp
   void on_signal(int signum);
   void drain_tick();
   void release_sending();
@@ -148,6 +157,7 @@ class Dispatcher {
   std::int64_t started_us_ = 0;
   std::uint64_t drain_deadline_ms_ = 0;
   std::string host_;
+  std::map<std::string, std::string, std::less<>> secret_reported_;  // provider -> last reported status
 
   UvHandle<uv_fs_event_t> watch_;
   UvHandle<uv_timer_t> scan_timer_, sweep_timer_, heartbeat_timer_, secret_timer_, drain_timer_;

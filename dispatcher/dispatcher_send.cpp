@@ -19,7 +19,14 @@ std::vector<std::string> pending_rcpts(const spool::Envelope& env) {
   return out;
 }
 
-std::int64_t now_s() { return static_cast<std::int64_t>(std::time(nullptr)); }
+// Whole seconds rounded UP: next_attempt = now + delay must never fall
+// before a provider's Retry-After has fully run (the sweeper compares whole
+// seconds; truncating here let a retry come up to 1 s early).
+std::int64_t now_s() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) + (ts.tv_nsec > 0 ? 1 : 0);
+}
 
 }  // namespace
 

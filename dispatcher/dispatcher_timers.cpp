@@ -71,18 +71,23 @@ void Dispatcher::heartbeat() {
   c["journaled"] = st.journaled;
   h.counters_json = c.dump();
   dlog_.post(std::move(h));
+  if (!secret_reported_.empty()) report_secrets(/*only_changed=*/true);
 }
 
-void Dispatcher::report_secrets() {
+void Dispatcher::report_secrets(bool only_changed) {
   for (const auto& [name, p] : providers_) {
     auto s = p->secret_status();
     if (!s) continue;
+    std::string sig = s->expires + "|" + s->state + "|" + s->source + "|" + std::to_string(s->days_left);
+    if (only_changed && secret_reported_[name] == sig) continue;
+    secret_reported_[name] = sig;
     dlog::SecretRecord r{name, s->expires, std::nullopt, s->source, s->state, s->detail, dlog::now_us()};
     if (!s->expires.empty()) r.days_left = s->days_left;
     if (s->state == "warning" || s->state == "expired")
       log::warn("- event=secret_expiry provider={} state={} expires={} days_left={} detail={}", name, s->state,
                 s->expires, s->days_left, log::quote(s->detail));
     dlog_.post(std::move(r));
+    if (!stopping_) secret_notice(name, *s);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
@@ -198,6 +199,15 @@ OutboxProvider::OutboxProvider(std::string name, config::OutboxProvider cfg, con
     : name_(std::move(name)), cfg_(std::move(cfg)), loop_(ctx.loop) {
   if (cfg_.directory.empty()) {
     throw config::ConfigError("provider " + name_ + ": outbox directory is empty");
+  }
+  // An operator expects a fresh install to work: create the directory (as
+  // `mkdir -p`). When that fails, say so now; every delivery then reports
+  // the precise error as a transient config error, so mail stays queued.
+  std::error_code ec;
+  std::filesystem::create_directories(cfg_.directory, ec);
+  if (ec) {
+    log::warn("provider={} event=outbox_mkdir_failed dir={} reason={}", name_,
+              log::quote(cfg_.directory.string()), log::quote(ec.message()));
   }
 }
 

@@ -3,6 +3,7 @@
 // provider type that cannot be built.
 #include "dispatcher/providers/provider.hpp"
 
+#include "dispatcher/providers/gmail/gmail_provider.hpp"
 #include "dispatcher/providers/m365/m365_provider.hpp"
 #include "dispatcher/providers/outbox_provider.hpp"
 #include "dispatcher/providers/smtp_provider.hpp"
@@ -27,7 +28,7 @@ std::unique_ptr<Provider> make(const config::ProviderConfig& cfg, const Context&
     case config::ProviderType::M365:
       return make_m365(cfg, ctx);
     case config::ProviderType::Gmail:
-      throw config::ConfigError("provider " + cfg.name + ": provider type gmail not built");
+      return make_gmail(cfg, ctx);
   }
   throw config::ConfigError("provider " + cfg.name + ": unknown provider type");
 }

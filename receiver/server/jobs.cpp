@@ -17,7 +17,15 @@ void work(uv_work_t* req) {
   auto* job = static_cast<Job*>(req->data);
   try {
     if (job->kind == Job::Kind::Auth) {
-      job->ok = !job->hash.empty() && auth::verify_password(job->password, job->hash);
+      if (job->hash.empty()) {
+        // Unknown user: spend the same work as a real check so that reply
+        // timing does not reveal which user names exist.
+        static const std::string dummy = auth::hash_password("relay-unknown-user");
+        (void)auth::verify_password(job->password, dummy);
+        job->ok = false;
+        return;
+      }
+      job->ok = auth::verify_password(job->password, job->hash);
       return;
     }
     job->status = job->entry->prepare();

@@ -408,3 +408,33 @@ TEST_CASE("an empty section means all defaults") {
   Config c = load_string(kBase + "spool:\nlog:\n", "/t.yaml");
   CHECK(c.log.level == "info");
 }
+
+TEST_CASE("gmail provider: defaults, added keys, credentials required") {
+  Config c = load_string(kBase +
+                             "  g: {type: gmail, service_account_file: sa.json, user: relay@example.com,\n"
+                             "      scope: \"https://www.googleapis.com/auth/gmail.send https://www.googleapis.com/auth/gmail.settings.basic\",\n"
+                             "      resumable_threshold: 1MB, max_recipients: 50, timeout: 30s}\n"
+                             "  r: {type: gmail, client_id: c, client_secret: s, refresh_token: t}\n"
+                             "default_provider: g\n",
+                         "/etc/relay/t.yaml");
+  const auto& g = c.provider("g")->gmail;
+  CHECK(g.service_account_file == fs::path("/etc/relay/sa.json"));
+  CHECK(g.user == "relay@example.com");
+  CHECK(g.scope.find("gmail.settings.basic") != std::string::npos);
+  CHECK(g.resumable_threshold == 1ull << 20);
+  CHECK(g.max_recipients == 50);
+  CHECK(g.timeout == 30);
+  CHECK(g.max_message_size == 35ull << 20);
+  const auto& r = c.provider("r")->gmail;
+  CHECK(r.token_url == "https://oauth2.googleapis.com/token");
+  CHECK(r.api_url == "https://gmail.googleapis.com");
+  CHECK(r.scope == "https://www.googleapis.com/auth/gmail.send");
+  CHECK(r.max_recipients == 100);
+  CHECK(r.resumable_threshold == 5ull << 20);
+  CHECK(error_of(kBase + "  g: {type: gmail, client_id: c}\n").find("providers.g.service_account_file") !=
+        std::string::npos);
+  CHECK(error_of(kBase + "  g: {type: gmail, service_account_file: a, max_recipients: 101}\n")
+            .find("providers.g.max_recipients") != std::string::npos);
+  CHECK(error_of(kBase + "  g: {type: gmail, service_account_file: a, user: nobody}\n").find("providers.g.user") !=
+        std::string::npos);
+}

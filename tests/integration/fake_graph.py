@@ -91,6 +91,7 @@ class FakeGraph:
         self.token_requests = []                     # dict per request (grant, auth kind, ok)
         self.sent = []                               # {"mailbox","mime","attachments","via"}
         self.requests = []                           # (method, path, had_auth)
+        self.calls = []                              # {"method","path","status","t0","t1"} per answered request
         self.violations = []
         self.faults = []
         self.inflight = {}
@@ -176,7 +177,18 @@ def _handler(fg):
             pass
 
         # ---- plumbing
+        def release_slot(self):
+            # The server is done with a request once its answer is produced:
+            # free the mailbox slot before the bytes go out, or a client that
+            # starts its next request on receipt races our bookkeeping.
+            mailbox, self.slot = getattr(self, "slot", None), None
+            if mailbox is not None:
+                with fg.lock:
+                    fg.inflight[mailbox] -= 1
+
         def reply(self, status, obj=None, headers=None, raw=None):
+            self.release_slot()
+            self.status_sent = status
             body = raw if raw is not None else (json.dumps(obj).encode() if obj is not None else b"")
             self.send_response(status)
             for k, v in (headers or {}).items():
@@ -214,6 +226,16 @@ def _handler(fg):
             self.dispatch("DELETE")
 
         def dispatch(self, method):
+            t0 = time.time()
+            self.status_sent = 0
+            try:
+                self.route(method)
+            finally:
+                with fg.lock:
+                    fg.calls.append({"method": method, "path": urllib.parse.unquote(self.path.split("?")[0]),
+                                     "status": self.status_sent, "t0": t0, "t1": time.time()})
+
+        def route(self, method):
             path = self.path
             data = self.body()
             with fg.lock:
@@ -367,6 +389,7 @@ def _handler(fg):
                 fg.max_inflight[mailbox] = max(fg.max_inflight.get(mailbox, 0), n)
                 if n > 4:
                     fg.violations.append(f"more than 4 concurrent requests for {mailbox}")
+                self.slot = mailbox
             try:
                 if self.delay:
                     time.sleep(self.delay)  # slow answers hold the mailbox slot, as real ones do
@@ -375,8 +398,7 @@ def _handler(fg):
                                             {"Retry-After": "1"})
                 self.mailbox_call(method, mailbox, rest, u.query, data, claims)
             finally:
-                with fg.lock:
-                    fg.inflight[mailbox] -= 1
+                self.release_slot()
 
         def mailbox_call(self, method, mailbox, rest, query, data, claims):
             if rest == "" and method == "GET":

@@ -89,7 +89,7 @@ def test_many_messages_one_token_four_per_mailbox():
     with Env(rate_per_minute=0) as e:
         e.fg.latency = 0.05
         res, summary = e.send(SIMPLE, "scan@example.com", ["a@x.org"], count=40)
-        assert [r["outcome"] for r in res] == ["sent"] * 40, res[:3]
+        assert [r["outcome"] for r in res] == ["sent"] * 40, [r for r in res if r["outcome"] != "sent"]
         assert summary["token_requests"] == 1, summary
         assert e.fg.max_inflight["scan@example.com"] == 4, e.fg.max_inflight
         assert not e.fg.violations, e.fg.violations

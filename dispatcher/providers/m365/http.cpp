@@ -80,12 +80,18 @@ std::string Response::header(const std::string& lower_name) const {
 }
 
 void perform(net::CurlMulti& curl, const HttpOptions& opt, Request req, ResponseFn done) {
+  if (opt.tracker && opt.tracker->closing) return;  // owner going away: nobody to call back
   auto t = std::make_shared<Transfer>();
   t->req = std::move(req);
   t->done = std::move(done);
   setup(*t, opt);
-  curl.start(t->easy.get(), [t](CURLcode rc) {
+  if (opt.tracker) opt.tracker->running.insert(t->easy.get());
+  curl.start(t->easy.get(), [t, tracker = opt.tracker](CURLcode rc) {
     auto keep = t;  // the CurlMulti may drop this lambda while we run
+    if (tracker) {
+      tracker->running.erase(keep->easy.get());
+      if (tracker->closing) return;
+    }
     keep->resp.curl = rc;
     if (rc != CURLE_OK) {
       keep->resp.curl_error = keep->errbuf[0] ? keep->errbuf : curl_easy_strerror(rc);
@@ -101,6 +107,13 @@ void perform(net::CurlMulti& curl, const HttpOptions& opt, Request req, Response
       std::abort();
     }
   });
+}
+
+void cancel_all(net::CurlMulti& curl, Tracker& t) {
+  t.closing = true;
+  auto running = std::move(t.running);
+  t.running.clear();
+  for (CURL* easy : running) curl.cancel(easy);
 }
 
 void post(uv_loop_t* loop, std::function<void()> fn) {

@@ -18,6 +18,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,14 +47,28 @@ struct Response {
   std::string header(const std::string& lower_name) const;
 };
 
+// The transfers of one owner (an adapter), so that its destructor can
+// cancel them: once `closing`, completions are dropped (never run into the
+// destroyed owner) and new transfers are not started.
+struct Tracker {
+  std::set<CURL*> running;
+  bool closing = false;
+};
+
 struct HttpOptions {
   std::filesystem::path ca_file;     // "" = system store
+  std::shared_ptr<Tracker> tracker = nullptr;  // optional
 };
+
+// Marks `t` closing and cancels its running transfers; their callbacks are
+// not called. `curl` must still be alive when anything is running.
+void cancel_all(net::CurlMulti& curl, Tracker& t);
 
 using ResponseFn = std::function<void(Response)>;
 
 // Starts `req`; `done` is called once, on the loop thread, from the
-// CurlMulti's completion (never synchronously).
+// CurlMulti's completion (never synchronously) — unless opt.tracker is
+// closing, then `done` is dropped uncalled.
 void perform(net::CurlMulti& curl, const HttpOptions& opt, Request req, ResponseFn done);
 
 // Runs `fn` on the next turn of `loop` (a one-shot uv timer).

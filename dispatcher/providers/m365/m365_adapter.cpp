@@ -61,7 +61,7 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
   if (!cfg_.certificate_file.empty()) {
     signer_ = std::make_shared<JwtSigner>(cfg_.private_key_file, cfg_.certificate_file);
   }
-  HttpOptions opt{cfg_.ca_file};
+  HttpOptions opt{cfg_.ca_file, tracker_};
   tokens_ = std::make_unique<TokenCache>(make_fetcher(*ctx.curl, opt, cfg_, signer_), &Clock::now, name_);
   graph_.curl = ctx.curl;
   graph_.opt = opt;
@@ -72,11 +72,33 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
   uv_timer_init(loop_, timer_);
   timer_->data = this;
   set_expiry(cfg_.client_secret_expires, "config");
+  start_expiry_timer();
 }
 
 Adapter::~Adapter() {
-  uv_timer_stop(timer_);
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  // Transfers still running (a delivery released at shutdown, an expiry
+  // look-up) must never complete into this destroyed object.
+  cancel_all(*graph_.curl, *tracker_);
+  for (uv_timer_t* t : {timer_, expiry_timer_}) {
+    uv_timer_stop(t);
+    uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  }
+}
+
+void Adapter::start_expiry_timer() {
+  expiry_timer_ = new uv_timer_t;
+  uv_timer_init(loop_, expiry_timer_);
+  expiry_timer_->data = this;
+  // Not a reason to keep a loop alive on its own (relayctl's loops end when their work does).
+  uv_unref(reinterpret_cast<uv_handle_t*>(expiry_timer_));
+  if (signer_ || cfg_.client_secret.empty()) return;  // certificate: nothing to look up
+  uv_timer_start(
+      expiry_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Adapter*>(t->data);
+        if (std::time(nullptr) - self->expiry_checked_ >= kExpiryRecheck - 60) self->refresh_expiry([] {});
+      },
+      0, kExpiryRecheck * 1000);
 }
 
 void Adapter::send(const Message& msg, Done done) {
@@ -84,7 +106,7 @@ void Adapter::send(const Message& msg, Done done) {
     post(loop, [done, r = std::move(r)] { done(r); });
   };
   const std::string id = msg.id.str();
-  if (std::time(nullptr) - expiry_checked_ > 12 * 3600) refresh_expiry([] {});
+  if (std::time(nullptr) - expiry_checked_ > kExpiryRecheck) refresh_expiry([] {});
   std::string raw;
   if (!read_all(msg.data_path, &raw)) {
     Result r;

@@ -8,12 +8,13 @@
 // draft path once. 429/503 slow that mailbox for Retry-After. The access
 // token is one per process (TokenCache). Tracks client-secret expiry
 // (config date, refreshed from Graph when the app may read itself) and logs
-// warnings at expiry_warn_days. test(): token, permission (roles claim) and
+// warnings at expiry_warn_days; the Graph look-up runs as soon as the loop
+// runs and then every 12 hours, so an idle dispatcher reports it too. test(): token, permission (roles claim) and
 // sender mailbox check with exact messages.
 // Does not: retry (the dispatcher does, with Result::retry_after), route.
-// Runs on: the loop thread of ctx.loop / ctx.curl. Destroy it only when no
-// delivery is in flight (or after the CurlMulti has aborted its transfers
-// and the loop has run).
+// Runs on: the loop thread of ctx.loop / ctx.curl. Destroying it cancels its
+// transfers still running (their callbacks, and the Done of deliveries in
+// flight, are dropped); ctx.curl must outlive it.
 // Fails: every outcome is a Result through Done, posted to the loop.
 #pragma once
 #include <uv.h>
@@ -51,6 +52,8 @@ class Adapter final : public Provider {
   void finished(const std::string& id, const std::string& mailbox, const Result& r);
   void kick();  // pump the limiter and re-arm its timer
   void refresh_expiry(std::function<void()> then);
+  void start_expiry_timer();
+  static constexpr std::int64_t kExpiryRecheck = 12 * 3600;  // seconds between Graph expiry look-ups
   void set_expiry(const std::string& date, const std::string& source);
   void test_mailbox(const std::string& token, Done done);
 
@@ -59,11 +62,13 @@ class Adapter final : public Provider {
   config::SenderConfig senders_;
   std::string hostname_;
   uv_loop_t* loop_ = nullptr;
+  std::shared_ptr<Tracker> tracker_ = std::make_shared<Tracker>();  // our transfers, cancelled by ~Adapter
   std::shared_ptr<const JwtSigner> signer_;
   std::unique_ptr<TokenCache> tokens_;
   Graph graph_;
   MailboxLimiter limiter_;
   uv_timer_t* timer_ = nullptr;     // limiter wake-up; freed in its close callback
+  uv_timer_t* expiry_timer_ = nullptr;  // Graph expiry look-up at start and every 12 h
   SecretStatus secret_;
   std::optional<int> warned_at_;    // last expiry threshold logged
   std::time_t expiry_checked_ = 0;  // last Graph passwordCredentials look-up

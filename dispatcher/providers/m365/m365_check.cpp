@@ -83,6 +83,7 @@ void Adapter::test(Done done) {
   auto post_done = [loop = loop_, done = std::move(done)](Result r) {
     post(loop, [done, r = std::move(r)] { done(r); });
   };
+  expiry_checked_ = std::time(nullptr);  // test() looks it up itself: the start-up timer need not
   tokens_->get([this, post_done](const TokenResult& t) {
     if (!t.ok) {
       Result r = t.error;

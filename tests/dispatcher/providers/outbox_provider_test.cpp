@@ -84,13 +84,22 @@ TEST_CASE("outbox: writes byte-identical .eml and the envelope beside it") {
   loop.close();
 }
 
-TEST_CASE("outbox: missing directory and unreadable data are transient") {
+TEST_CASE("outbox: creates a missing directory") {
+  TempDir tmp;
+  Loop loop;
+  provider::Context ctx{loop.get(), nullptr, nullptr};
+  provider::OutboxProvider box("box", config::OutboxProvider{tmp.path() / "a" / "b"}, ctx);
+  CHECK(std::filesystem::is_directory(tmp.path() / "a" / "b"));
+}
+
+TEST_CASE("outbox: uncreatable directory and unreadable data are transient") {
   TempDir tmp;
   relay::test::write_file(tmp.path() / "data.eml", "Subject: x\r\n\r\nbody\r\n");
+  relay::test::write_file(tmp.path() / "plainfile", "x");
   Loop loop;
   {
     provider::Context ctx{loop.get(), nullptr, nullptr};
-    provider::OutboxProvider missing("box", config::OutboxProvider{tmp.path() / "nope"}, ctx);
+    provider::OutboxProvider missing("box", config::OutboxProvider{tmp.path() / "plainfile" / "nope"}, ctx);
     std::vector<provider::Result> rs;
     missing.send(message(tmp.path() / "data.eml", {"a@x"}), [&](provider::Result r) { rs.push_back(r); });
     missing.test([&](provider::Result r) { rs.push_back(r); });

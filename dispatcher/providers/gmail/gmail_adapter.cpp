@@ -1,0 +1,136 @@
+// See gmail_adapter.hpp. test() is in gmail_check.cpp.
+#include "dispatcher/providers/gmail/gmail_adapter.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "common/log.hpp"
+#include "dispatcher/providers/gmail/gmail_limits.hpp"
+#include "dispatcher/providers/gmail/gmail_provider.hpp"
+#include "dispatcher/providers/gmail/token_client.hpp"
+#include "dispatcher/providers/m365/mime_prepare.hpp"
+#include "dispatcher/providers/m365/token_client.hpp"
+#include "dispatcher/providers/outcome_table.hpp"
+#include "dispatcher/providers/post.hpp"
+
+namespace relay::provider {
+
+std::unique_ptr<Provider> make_gmail(const config::ProviderConfig& cfg, const Context& ctx) {
+  return std::make_unique<gmail::Adapter>(cfg, ctx);
+}
+
+}  // namespace relay::provider
+
+namespace relay::provider::gmail {
+namespace {
+
+bool read_all(const std::filesystem::path& p, std::string* out) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return !in.bad();
+}
+
+void validate(const config::ProviderConfig& cfg, const Context& ctx) {
+  const auto& g = cfg.gmail;
+  auto fail = [&](const std::string& what) { throw config::ConfigError("provider " + cfg.name + ": " + what); };
+  if (!ctx.loop || !ctx.curl) fail("gmail needs an event loop and a CurlMulti");
+  const bool user_token = !g.client_id.empty() && !g.client_secret.empty() && !g.refresh_token.empty();
+  if (g.service_account_file.empty() && !user_token) {
+    fail("service_account_file, or client_id + client_secret + refresh_token, is required");
+  }
+  if (g.scope.empty()) fail("scope must not be empty");
+}
+
+}  // namespace
+
+Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx) : name_(cfg.name), cfg_(cfg.gmail) {
+  validate(cfg, ctx);
+  if (ctx.config) senders_ = ctx.config->senders;
+  loop_ = ctx.loop;
+  curl_ = ctx.curl;
+  if (!cfg_.service_account_file.empty()) {
+    try {
+      sa_ = std::make_shared<ServiceAccount>(ServiceAccount::load(cfg_.service_account_file));
+    } catch (const config::ConfigError& e) {
+      throw config::ConfigError("provider " + name_ + ": " + e.what());
+    }
+  }
+  cfg_.token_url = m365::trim_slash(cfg_.token_url);
+  api_.curl = curl_;
+  api_.opt.ca_file = cfg_.ca_file;
+  api_.opt.tracker = tracker_;
+  api_.base = m365::trim_slash(cfg_.api_url);
+  api_.timeout = cfg_.timeout;
+  api_.tokens = [this](const std::string& subject) -> m365::TokenCache& { return tokens(subject); };
+}
+
+Adapter::~Adapter() { m365::cancel_all(*curl_, *tracker_); }
+
+m365::TokenCache& Adapter::tokens(const std::string& subject) {
+  auto& slot = caches_[subject];
+  if (!slot) {
+    slot = std::make_unique<m365::TokenCache>(make_fetcher(*curl_, api_.opt, cfg_, sa_, sa_ ? subject : ""),
+                                              &m365::Clock::now, "provider=" + name_ + " subject=" + subject);
+  }
+  return *slot;
+}
+
+int Adapter::token_requests() const noexcept {
+  int n = 0;
+  for (const auto& [_, c] : caches_) n += c->requests();
+  return n;
+}
+
+Target Adapter::target_for(const std::string& mailbox) const {
+  if (!sa_) return Target{"me", cfg_.user.empty() ? "me" : cfg_.user};
+  const std::string& who = cfg_.user.empty() ? mailbox : cfg_.user;
+  std::string low = who;  // one token per user, however the From was spelled
+  for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return Target{low, low};
+}
+
+void Adapter::send(const Message& msg, Done done) {
+  auto post_done = [loop = loop_, done = std::move(done)](Result r) {
+    post(loop, [done, r = std::move(r)] { done(r); });
+  };
+  const std::string id = msg.id.str();
+  std::string raw;
+  if (!read_all(msg.data_path, &raw)) {
+    return post_done(make_result(Cause::SpoolError, msg.data_path.string()));
+  }
+  m365::PrepareInput in{raw, msg.mail_from, &msg.rcpts, &senders_, id, std::time(nullptr)};
+  m365::Prepared p = m365::prepare(in);
+  if (!p.ok) {
+    log::warn("{} provider={} event=gmail_reject reason={}", id, name_, log::quote(p.reject.text));
+    return post_done(p.reject);
+  }
+  auto mime = std::make_shared<const std::string>(p.mime(raw));
+  const auto rcpts = header_recipients(p.head);
+  if (auto over = check_limits(mime->size(), rcpts.size(), cfg_.max_message_size, cfg_.max_recipients)) {
+    log::warn("{} provider={} event=gmail_reject reason={}", id, name_, log::quote(over->text));
+    return post_done(*over);
+  }
+  Target t = target_for(p.mailbox);
+  t.log_id = id;
+  const bool resumable = mime->size() > cfg_.resumable_threshold;
+  std::string added;
+  for (const auto& a : p.added) added += (added.empty() ? "" : ",") + a;
+  log::debug("{} provider={} event=gmail_prepared user={} size={} rcpts={} upload={} added={}", id, name_, t.user_id,
+             mime->size(), rcpts.size(), resumable ? "resumable" : "media", added.empty() ? "-" : added);
+  auto finish = [this, id, user = t.user_id, post_done](Result r) {
+    if (r.outcome == Outcome::Sent) {
+      log::info("{} provider={} event=gmail_accepted user={} gmail_id={}", id, name_, user, r.provider_id);
+    } else {
+      log::warn("{} provider={} event=gmail_{} user={} status={} config_error={} reason={}", id, name_,
+                to_string(r.outcome), user, r.code, r.config_error, log::quote(r.text));
+    }
+    post_done(std::move(r));
+  };
+  if (resumable) return send_resumable(api_, t, std::move(mime), std::move(finish));
+  send_media(api_, t, std::move(mime), std::move(finish));
+}
+
+}  // namespace relay::provider::gmail

@@ -1,0 +1,65 @@
+// relay::provider::gmail::Adapter — Provider for Google Workspace / Gmail
+// through the Gmail API (users.messages.send, raw RFC 822 media upload).
+//
+// Does: per message: read the spooled bytes, prepare them with the m365
+// adapter's mime_prepare (sender policy, Bcc for envelope-only recipients,
+// Message-ID/Date when missing — Gmail, like Graph, takes recipients from
+// the header only), refuse what Gmail would (gmail_limits: 35 MB, 100
+// recipients), then send as media upload, or resumable upload above
+// resumable_threshold (gmail_send). Credentials: a service account with
+// domain-wide delegation impersonating the sending user (sub = `user`, or
+// the From mailbox when `user` is empty), or one user's refresh token
+// (userId "me"). One token per impersonated user per process, cached until
+// shortly before expiry, single flight, config errors backed off
+// (m365::TokenCache, one per subject). test() is in gmail_check.cpp.
+// Does not: retry (the dispatcher does, with Result::retry_after), route,
+// limit concurrency (Gmail's per-user limits answer 429, honoured).
+// Runs on: the loop thread of ctx.loop / ctx.curl. Destroying it cancels
+// the transfers still running; their deliveries never call back.
+// Fails: every outcome is a Result through Done, posted to the loop.
+#pragma once
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/config.hpp"
+#include "dispatcher/providers/gmail/gmail_send.hpp"
+#include "dispatcher/providers/gmail/service_account.hpp"
+#include "dispatcher/providers/m365/token_cache.hpp"
+#include "dispatcher/providers/provider.hpp"
+
+namespace relay::provider::gmail {
+
+class Adapter final : public Provider {
+ public:
+  Adapter(const config::ProviderConfig& cfg, const Context& ctx);
+  ~Adapter() override;  // cancels its running transfers (their callbacks never run)
+
+  std::string_view name() const noexcept override { return name_; }
+  std::string_view type() const noexcept override { return "gmail"; }
+  void send(const Message& msg, Done done) override;
+  void test(Done done) override;
+
+  int token_requests() const noexcept;
+  // Who sends a message whose (prepared) From mailbox is `mailbox`.
+  Target target_for(const std::string& mailbox) const;
+
+ private:
+  m365::TokenCache& tokens(const std::string& subject);
+  void test_mailbox(const Target& t, Done done);
+  void test_send_as(const Target& t, std::string summary, Done done);
+
+  std::string name_;
+  config::GmailProvider cfg_;
+  config::SenderConfig senders_;
+  uv_loop_t* loop_ = nullptr;
+  net::CurlMulti* curl_ = nullptr;
+  std::shared_ptr<const ServiceAccount> sa_;  // null = refresh token
+  std::shared_ptr<m365::Tracker> tracker_ = std::make_shared<m365::Tracker>();
+  std::map<std::string, std::unique_ptr<m365::TokenCache>> caches_;
+  Api api_;
+};
+
+}  // namespace relay::provider::gmail

@@ -1,0 +1,74 @@
+// See token_client.hpp.
+#include "dispatcher/providers/gmail/token_client.hpp"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "dispatcher/providers/gmail/service_account.hpp"
+#include "dispatcher/providers/outcome_table.hpp"
+
+namespace relay::provider::gmail {
+
+using m365::url_escape;
+
+m365::Request build_token_request(const config::GmailProvider& cfg, const ServiceAccount* sa,
+                                  const std::string& subject, std::int64_t now_unix) {
+  m365::Request req;
+  req.method = "POST";
+  req.url = cfg.token_url;
+  req.timeout = std::min<std::int64_t>(cfg.timeout, 60);
+  req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
+  req.headers.push_back("Accept: application/json");
+  req.headers.push_back("User-Agent: relay/0.1 (gmail)");
+  if (sa) {
+    req.body = "grant_type=" + url_escape(kJwtBearer) + "&assertion=" +
+               url_escape(sa->assertion(cfg.scope, cfg.token_url, subject, now_unix));
+  } else {
+    req.body = "grant_type=refresh_token&client_id=" + url_escape(cfg.client_id) +
+               "&client_secret=" + url_escape(cfg.client_secret) + "&refresh_token=" + url_escape(cfg.refresh_token);
+  }
+  return req;
+}
+
+Result classify_transport(const m365::Response& resp, std::string_view what) {
+  Result r = make_result(cause_for_curl(resp.curl), std::string(what) + ": " + resp.curl_error);
+  return r;
+}
+
+m365::FetchResult parse_token_response(const m365::Response& resp, const TokenContext& ctx) {
+  m365::FetchResult r;
+  if (!resp.ok()) {
+    r.error = classify_transport(resp, "token endpoint unreachable");
+    return r;
+  }
+  if (resp.status != 200) {
+    r.error = classify_token(resp.status, resp.body, ctx);
+    return r;
+  }
+  auto j = nlohmann::json::parse(resp.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
+    r.error = make_result(Cause::ServiceUnavailable, "token endpoint answered 200 without an access_token");
+    r.error.code = 200;
+    return r;
+  }
+  r.ok = true;
+  r.access_token = j["access_token"].get<std::string>();
+  r.expires_in = 3599;
+  if (auto it = j.find("expires_in"); it != j.end() && it->is_number_integer()) {
+    r.expires_in = it->get<std::int64_t>();
+  }
+  return r;
+}
+
+m365::Fetcher make_fetcher(net::CurlMulti& curl, m365::HttpOptions opt, const config::GmailProvider& cfg,
+                           std::shared_ptr<const ServiceAccount> sa, const std::string& subject) {
+  TokenContext ctx{sa != nullptr, subject, sa ? sa->client_email() : cfg.client_id};
+  return [&curl, opt, cfg, sa, subject, ctx](m365::FetchDone done) {
+    auto req = build_token_request(cfg, sa.get(), subject, static_cast<std::int64_t>(std::time(nullptr)));
+    m365::perform(curl, opt, std::move(req), [ctx, done = std::move(done)](m365::Response resp) {
+      done(parse_token_response(resp, ctx));
+    });
+  };
+}
+
+}  // namespace relay::provider::gmail
