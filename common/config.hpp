@@ -92,6 +92,10 @@ struct SpoolConfig {
   std::filesystem::path directory = "/var/spool/relay";
   std::int64_t orphan_grace = 3600;   // seconds
   std::int64_t failed_keep = 7 * 86400;
+  // "files": fdatasync per file + directory fsyncs per batch (any filesystem);
+  // "filesystem": one syncfs(2) before and one after each batch's renames
+  // (fastest; meant for a spool on a filesystem of its own). spool/spool.hpp.
+  std::string sync = "files";
 };
 
 struct RetryConfig {

@@ -78,7 +78,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  auto spool = spool::Spool::open(cfg.spool.directory, &err);
+  auto spool = spool::Spool::open(cfg.spool.directory, &err,
+                                  cfg.spool.sync == "filesystem" ? spool::SyncMode::Filesystem
+                                                                 : spool::SyncMode::Files);
   if (!spool) {
     std::fprintf(stderr, "relay-receiver: spool %s: %s\n", cfg.spool.directory.c_str(), err.c_str());
     return 1;

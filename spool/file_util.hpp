@@ -51,6 +51,7 @@ struct Dirs {
   static constexpr std::size_t kCount = 8;
   enum Index { Tmp = 0, Data, New, Active, Deferred, Hold, Failed, Corrupt };
   std::array<int, kCount> fd{-1, -1, -1, -1, -1, -1, -1, -1};
+  bool sync_filesystem = false;  // SyncMode::Filesystem
   ~Dirs();
   int of(State s) const noexcept;
 };

@@ -47,8 +47,10 @@ std::optional<State> parse_state(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-std::optional<Spool> Spool::open(const std::filesystem::path& root, std::string* error) {
+std::optional<Spool> Spool::open(const std::filesystem::path& root, std::string* error,
+                                 SyncMode sync) {
   auto dirs = std::make_shared<Dirs>();
+  dirs->sync_filesystem = sync == SyncMode::Filesystem;
   std::error_code ec;
   std::filesystem::create_directories(root, ec);
   if (ec) {

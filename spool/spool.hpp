@@ -49,6 +49,17 @@ struct Dirs;  // the spool's open directory handles (spool/file_util.hpp)
 }
 
 enum class State { New, Active, Deferred, Hold, Failed, Corrupt };
+
+// How a commit makes new entries durable (config `spool.sync`).
+//  Files:      fdatasync each file in prepare(), fsync data/ and new/ per
+//              batch: 2 device flushes per message + 2 per batch. Safe on
+//              any filesystem, also a spool shared with busy neighbours.
+//  Filesystem: prepare() only writes and closes; a batch is made durable
+//              with syncfs(2) before the renames and again after them:
+//              2 flushes per batch, whatever its size. Best on a spool
+//              filesystem of its own (syncfs also flushes other writers'
+//              dirty data on the same filesystem).
+enum class SyncMode { Files, Filesystem };
 std::string_view dir_name(State s) noexcept;  // "new", "active", ...
 std::optional<State> parse_state(std::string_view name) noexcept;
 
@@ -175,7 +186,8 @@ class Spool {
  public:
   // Creates the directory tree if needed. Returns nullopt and sets *error
   // when the root is unusable (not a directory, no permission).
-  static std::optional<Spool> open(const std::filesystem::path& root, std::string* error);
+  static std::optional<Spool> open(const std::filesystem::path& root, std::string* error,
+                                   SyncMode sync = SyncMode::Files);
 
   const std::filesystem::path& root() const noexcept { return root_; }
   std::filesystem::path path_of(State s, const QueueId& id) const;

@@ -16,10 +16,12 @@ It checks what the real services check (documented wire formats):
   requests per mailbox (more = 429 and a recorded violation), 4 MB bodies (413).
 - Faults: add_fault(path_re, status=..., retry_after=..., code=..., delay=...,
   cut=True, count=n) or POST /_control/fault with the same JSON; expire_tokens().
-- Records: token_requests, sent (mailbox, mime, attachments), violations.
+- Records: token_requests, sent (mailbox, mime, attachments), violations,
+  calls (method, path, status, start/end time of every answered request).
 
 Use in-process (FakeGraph(dir).start()) or as a CLI:
-  fake_graph.py --dir D [--port P]   (prints "READY <port>", runs until killed)
+  fake_graph.py --dir D [--port P] [--mailboxes a,b] [--latency S]
+  (prints "READY <port>", runs until killed; GET /_control/state for counts)
 """
 import base64
 import binascii
@@ -542,8 +544,10 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--mailboxes", default="relay@example.com,scan@example.com")
     ap.add_argument("--expires-in", type=int, default=3599)
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
     a = ap.parse_args()
     fg = FakeGraph(a.dir, mailboxes=a.mailboxes.split(","), expires_in=a.expires_in, port=a.port).start()
+    fg.latency = a.latency
     print(f"READY {fg.port}", flush=True)
     try:
         while True:

@@ -48,7 +48,8 @@ def test_throttling_and_server_errors_are_retried_then_sent():
             if retry_after:
                 assert gap >= retry_after, f"retried {gap:.2f}s after a Retry-After of {retry_after}s"
                 assert att[1][5] - att[0][5] >= retry_after - 1, att
-                assert "retry_in=" in p.log() and "rule=retry-after" in p.log()
+                logs = p.log() + p.log("dispatcher1")
+                assert f"{qid} event=deferred" in logs and "rule=retry-after" in logs
             else:
                 assert gap > 0, gap  # min_backoff 1s, scheduled in whole seconds
         wait_sql(p.r, "SELECT count(*) FROM messages WHERE status='sent'", 3)

@@ -98,6 +98,31 @@ TEST_CASE("commit errors: unprepared entries, duplicate ids") {
   CHECK(t.count("tmp") == 0);
 }
 
+TEST_CASE("filesystem sync mode: same visibility and content as per-file sync") {
+  TempSpool t(SyncMode::Filesystem);
+  std::vector<NewEntry> entries;
+  for (int i = 0; i < 3; ++i) {
+    Status st;
+    auto e = t->create(sample_envelope(), &st);
+    REQUIRE(e);
+    CHECK(e->append("body " + std::to_string(i) + "\r\n").ok());
+    REQUIRE(e->prepare().ok());
+    entries.push_back(std::move(*e));
+  }
+  CHECK(t.count("new") == 0);  // nothing published before the commit
+  std::vector<NewEntry*> ptrs;
+  for (auto& e : entries) ptrs.push_back(&e);
+  for (const Status& st : t->commit(ptrs)) CHECK(st.ok());
+  CHECK(t.count("tmp") == 0);
+  CHECK(t.count("new") == 3);
+  for (auto& e : entries) {
+    auto claim = t->claim(e.id());
+    REQUIRE(claim);
+    CHECK(claim->envelope().size == e.size());
+    CHECK(claim->done().ok());
+  }
+}
+
 TEST_CASE("batch commit and group commit across threads") {
   TempSpool t;
   std::vector<NewEntry> entries;

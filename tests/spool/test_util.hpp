@@ -22,13 +22,13 @@ namespace fs = std::filesystem;
 struct TempSpool {
   fs::path root;
   std::optional<Spool> spool;
-  TempSpool() {
+  explicit TempSpool(SyncMode mode = SyncMode::Files) {
     const char* base = getenv("TMPDIR");
     std::string tmpl = std::string(base && *base ? base : "/tmp") + "/relay-spool-test.XXXXXX";
     REQUIRE(mkdtemp(tmpl.data()) != nullptr);
     root = tmpl;
     std::string err;
-    spool = Spool::open(root / "spool", &err);
+    spool = Spool::open(root / "spool", &err, mode);
     REQUIRE_MESSAGE(spool, err);
   }
   ~TempSpool() {
