@@ -5,7 +5,8 @@
 # /tmp/relay-quickstart, whatever the length of DIR), no TCP listener, no
 # system service. Works as root (runs the server as the
 # `postgres` system user, which Debian's package creates).
-# Prints the libpq conninfo on start.
+# Prints the libpq conninfo on start. fsync is off (throwaway test data)
+# unless RELAY_PG_FSYNC=on, which the quickstart sets: its database is kept.
 set -euo pipefail
 cmd=${1:?usage: pg-test-server.sh start|stop DIR [SOCKET_DIR]}
 dir=$(realpath -m "${2:?usage: pg-test-server.sh start|stop DIR [SOCKET_DIR]}")
@@ -27,7 +28,7 @@ start)
   fi
   if ! as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-      -o "-c listen_addresses='' -c unix_socket_directories='$sockdir' -c fsync=off -c max_connections=200" >/dev/null \
+      -o "-c listen_addresses='' -c unix_socket_directories='$sockdir' -c fsync=${RELAY_PG_FSYNC:-off} -c max_connections=200" >/dev/null \
       || { cat "$dir/postgres.log" >&2; exit 1; }
   fi
   echo "host=$sockdir user=postgres dbname=postgres"

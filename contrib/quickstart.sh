@@ -32,7 +32,7 @@ if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$src" 2>/dev/null; 
   echo "quickstart: postgres cannot reach $src; PostgreSQL data goes to $pgdir"
 fi
 mkdir -p var/spool var/outbox
-base=$(bash contrib/pg-test-server.sh start "$pgdir" "$sock")
+base=$(RELAY_PG_FSYNC=on bash contrib/pg-test-server.sh start "$pgdir" "$sock")
 if [ "${RELAY_QUICKSTART_KEEP_PG:-0}" != 1 ]; then
   trap 'echo "quickstart: stopping PostgreSQL"; bash "$src/contrib/pg-test-server.sh" stop "$pgdir"' EXIT
 fi
