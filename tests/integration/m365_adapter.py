@@ -31,6 +31,7 @@ class Env:
     def config(self):
         cfg = {"spool": {"directory": os.path.join(self.dir, "spool")}, "senders": self.senders,
                "providers": {"m365": self.fg.provider_config(**self.prov)}, "default_provider": "m365",
+               "dispatcher": {"processes": 1},  # one driver process: the whole per-mailbox share
                "log": {"level": "info"}}
         path = os.path.join(self.dir, "relay.yaml")
         with open(path, "w") as f:

@@ -2,7 +2,10 @@
 //
 // Does: per message: read the spooled bytes, prepare them (mime_prepare:
 // sender policy, Bcc for envelope-only recipients, Message-ID/Date), wait
-// for a slot of the sending mailbox (MailboxLimiter), then MIME sendMail
+// for a slot of the sending mailbox (MailboxLimiter; each of the
+// dispatcher.processes processes gets its share of max_concurrent_per_mailbox
+// and rate_per_minute, so together they stay within Graph's limits), then
+// MIME sendMail
 // (graph_send) or, above max_mime_size / with save_to_sent_items, the draft
 // + upload-session path (large_send). A 413 from sendMail falls back to the
 // draft path once. 429/503 slow that mailbox for Retry-After. The access
