@@ -166,9 +166,10 @@ void Dispatcher::finish(const std::string& id, bool durable) {
   job->stage = Job::Stage::Finishing;
   bool notice = !job->release && job->decision.action == Action::Fail && wants_notice(job->env, settings_.failure_notice_to);
   std::string notice_to = settings_.failure_notice_to, hostname = settings_.hostname;
+  std::string notice_from = settings_.notice_from;
   queue_work(
       loop_,
-      [this, job, notice, notice_to, hostname] {
+      [this, job, notice, notice_to, notice_from, hostname] {
         spool::Status st;
         if (job->release) st = job->claim->release();
         else if (job->decision.action == Action::Done) st = job->claim->done();
@@ -176,7 +177,8 @@ void Dispatcher::finish(const std::string& id, bool durable) {
         else st = job->claim->fail(job->env);
         if (!st.ok()) job->finish_error = st.message;
         if (st.ok() && notice) {
-          spool::Status ns = enqueue_failure_notice(spool_, job->env, job->info, notice_to, hostname, &job->notice_id);
+          spool::Status ns = enqueue_failure_notice(spool_, job->env, job->info, notice_to, notice_from, hostname,
+                                                    &job->notice_id);
           if (!ns.ok()) job->finish_error = "notice: " + ns.message;
         }
       },

@@ -32,10 +32,12 @@ bool wants_notice(const spool::Envelope& failed, const std::string& notice_to) {
 }
 
 std::string build_failure_notice(const spool::Envelope& failed, const MessageInfo& info,
-                                 const std::string& notice_to, const std::string& hostname, std::int64_t now) {
+                                 const std::string& notice_to, const std::string& from,
+                                 const std::string& hostname, std::int64_t now) {
   std::string subject = info.subject.empty() ? "(no subject)" : one_line(info.subject);
   std::string out;
-  out += fmt::format("From: Mail Delivery System <MAILER-DAEMON@{}>\r\n", hostname);
+  out += from.empty() ? fmt::format("From: Mail Delivery System <MAILER-DAEMON@{}>\r\n", hostname)
+                      : fmt::format("From: Mail Delivery System <{}>\r\n", from);
   out += fmt::format("To: <{}>\r\n", notice_to);
   out += fmt::format("Subject: Undelivered mail: {}\r\n", subject);
   out += fmt::format("Date: {}\r\n", rfc5322_date(now));
@@ -61,7 +63,8 @@ std::string build_failure_notice(const spool::Envelope& failed, const MessageInf
 
 spool::Status enqueue_failure_notice(const spool::Spool& spool, const spool::Envelope& failed,
                                      const MessageInfo& info, const std::string& notice_to,
-                                     const std::string& hostname, std::string* notice_id) {
+                                     const std::string& from, const std::string& hostname,
+                                     std::string* notice_id) {
   spool::Envelope env;
   env.received_at = static_cast<std::int64_t>(std::time(nullptr));
   env.client_addr = "127.0.0.1";
@@ -72,7 +75,7 @@ spool::Status enqueue_failure_notice(const spool::Spool& spool, const spool::Env
   auto entry = spool.create(std::move(env), &st);
   if (!entry) return st;
   *notice_id = entry->id().str();
-  std::string text = build_failure_notice(failed, info, notice_to, hostname, entry->envelope().received_at);
+  std::string text = build_failure_notice(failed, info, notice_to, from, hostname, entry->envelope().received_at);
   if (auto s = entry->append(text); !s.ok()) return s;
   if (auto s = entry->prepare(); !s.ok()) return s;
   return spool.commit(*entry);

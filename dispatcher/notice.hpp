@@ -21,11 +21,16 @@ namespace relay::dispatch {
 // or notice (null envelope sender).
 bool wants_notice(const spool::Envelope& failed, const std::string& notice_to);
 
+// `from` is senders.default_sender when configured (a Graph or Gmail
+// mailbox can send as it, and the sender policy allows it); "" falls back to
+// MAILER-DAEMON@hostname.
 std::string build_failure_notice(const spool::Envelope& failed, const MessageInfo& info,
-                                 const std::string& notice_to, const std::string& hostname, std::int64_t now);
+                                 const std::string& notice_to, const std::string& from,
+                                 const std::string& hostname, std::int64_t now);
 
 spool::Status enqueue_failure_notice(const spool::Spool& spool, const spool::Envelope& failed,
                                      const MessageInfo& info, const std::string& notice_to,
-                                     const std::string& hostname, std::string* notice_id);
+                                     const std::string& from, const std::string& hostname,
+                                     std::string* notice_id);
 
 }  // namespace relay::dispatch

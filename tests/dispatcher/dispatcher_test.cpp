@@ -186,6 +186,7 @@ TEST_CASE("permanent failure: failed/ with reason, one notice with null sender")
   auto& rec = h.add("rec");
   h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
   h.settings.failure_notice_to = "ops@example.com";
+  h.settings.notice_from = "relay@example.com";  // senders.default_sender
   rec.script_fn = [](const provider::Message& m) {
     if (m.mail_from.empty()) return result(provider::Outcome::Sent, 250, "ok");
     return result(provider::Outcome::Permanent, 550, "5.1.1 no such user");
@@ -203,6 +204,8 @@ TEST_CASE("permanent failure: failed/ with reason, one notice with null sender")
   CHECK(rec.calls[1].msg.rcpts == std::vector<std::string>{"ops@example.com"});
   CHECK(rec.calls[1].bytes.find(id.str()) != std::string::npos);
   CHECK(rec.calls[1].bytes.find("Subject: Undelivered mail: doomed") != std::string::npos);
+  // From is the default sender, which API providers can send as.
+  CHECK(rec.calls[1].bytes.find("From: Mail Delivery System <relay@example.com>\r\n") == 0);
 }
 
 TEST_CASE("a message GMime cannot parse fails permanently without a provider call") {
