@@ -135,7 +135,11 @@ def test_resumable_upload_resumes_after_a_cut_and_never_duplicates():
         q1 = p.send("scan@example.com", ["a@x.org"], raw1)
         s = p.wait_sent(1)[0]
         assert s["via"] == "resumable" and s["raw"] == p_spooled_tail(s["raw"], raw1), "bytes changed"
-        puts = [c for c in p.fake.calls if c["method"] == "PUT"]
+        # The fake records a call after answering it, so the last PUT's record
+        # may trail the message it stored by a moment.
+        put_calls = lambda: [c for c in p.fake.calls if c["method"] == "PUT"]  # noqa: E731
+        wait_for(lambda: len(put_calls()) >= 3, 5, what="three PUT records")
+        puts = put_calls()
         assert [c["status"] for c in puts] == [-1, 308, 200], puts
         wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{q1}'", "sent")
         assert len(p.attempts(q1)) == 1
