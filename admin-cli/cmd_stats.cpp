@@ -45,6 +45,12 @@ bool fill_db(const dlog::PgConn& db, Stats& s, std::FILE* err) {
   if (!e) return false;
   if (e->rows() > 0)
     s.last_error = Stats::LastError{e->value(0, 0), e->value(0, 1), e->value(0, 2), e->value(0, 3), e->value(0, 4)};
+  auto sec = query(db, "stats secrets",
+                   "SELECT provider, state, COALESCE(expires::text, ''), detail FROM secret_status ORDER BY provider",
+                   {}, err);
+  if (!sec) return false;
+  for (int i = 0; i < sec->rows(); ++i)
+    s.secrets.push_back(Stats::Secret{sec->value(i, 0), sec->value(i, 1), sec->value(i, 2), sec->value(i, 3)});
   s.have_db = true;
   return true;
 }

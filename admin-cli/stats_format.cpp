@@ -44,6 +44,9 @@ std::string format_stats_text(const Stats& s) {
     } else {
       line("last error:", "-");
     }
+    for (const auto& x : s.secrets)
+      line("secret:", fmt::format("{} {} expires={} {}", x.provider, x.state, x.expires.empty() ? "?" : x.expires,
+                                  x.detail));
   }
   if (s.have_spool) {
     std::string counts;
@@ -73,6 +76,14 @@ std::string format_stats_json(const Stats& s) {
     } else {
       out += "\"last_error\":null,";
     }
+    out += "\"secrets\":[";
+    for (std::size_t i = 0; i < s.secrets.size(); ++i) {
+      const auto& x = s.secrets[i];
+      out += fmt::format("{}{{\"provider\":{},\"state\":{},\"expires\":{},\"detail\":{}}}", i ? "," : "",
+                         json_string(x.provider), json_string(x.state), json_string(x.expires),
+                         json_string(x.detail));
+    }
+    out += "],";
   }
   if (s.have_spool) {
     out += "\"queue\":{";

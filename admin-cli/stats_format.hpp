@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,11 @@ struct Stats {
     std::string time, queue_id, provider, outcome, text;
   };
   std::optional<LastError> last_error;
+  // Credential expiry per provider (secret_status, kept by the dispatchers).
+  struct Secret {
+    std::string provider, state, expires, detail;
+  };
+  std::vector<Secret> secrets;
   // From the spool (have_spool false when it could not be opened).
   bool have_spool = false;
   std::map<std::string, std::size_t> queue;  // state -> entries

@@ -118,6 +118,8 @@ def test_secret_expiry_warning_rows_relayctl_and_one_notice():
         r = p.relayctl("secrets")
         assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
         assert "WARNING" in r.stdout and "expires in 5 days" in r.stdout, r.stdout
+        st = p.relayctl("stats")
+        assert f"m365 warning expires={today_plus(5)}" in st.stdout, st.stdout
         assert "event=secret_expiry_warning" in p.log() or "event=secret_expiry " in p.log()
         notices = wait_for(lambda: [s for s in p.fg.sent if "ops@example.com" in s["rcpts"]], 20,
                            what="expiry notice at the fake")
