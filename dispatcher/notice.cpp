@@ -5,17 +5,10 @@
 
 #include <ctime>
 
+#include "dispatcher/providers/mail_util.hpp"
+
 namespace relay::dispatch {
 namespace {
-
-std::string rfc5322_date(std::int64_t now) {
-  std::time_t t = static_cast<std::time_t>(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
-}
 
 // Header values come from the failed message: keep them on one line.
 std::string one_line(std::string s) {
@@ -40,7 +33,7 @@ std::string build_failure_notice(const spool::Envelope& failed, const MessageInf
                       : fmt::format("From: Mail Delivery System <{}>\r\n", from);
   out += fmt::format("To: <{}>\r\n", notice_to);
   out += fmt::format("Subject: Undelivered mail: {}\r\n", subject);
-  out += fmt::format("Date: {}\r\n", rfc5322_date(now));
+  out += fmt::format("Date: {}\r\n", provider::rfc5322_date(static_cast<std::time_t>(now)));
   out += fmt::format("Message-ID: <{}.notice@{}>\r\n", failed.id.str(), hostname);
   out += "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n";
   out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
@@ -51,7 +44,7 @@ std::string build_failure_notice(const spool::Envelope& failed, const MessageInf
   out += fmt::format("From:            {}\r\n", one_line(info.from));
   out += fmt::format("Subject:         {}\r\n", subject);
   out += fmt::format("Message-ID:      <{}>\r\n", one_line(info.message_id));
-  out += fmt::format("Received:        {} from {}\r\n", rfc5322_date(failed.received_at), failed.client_addr);
+  out += fmt::format("Received:        {} from {}\r\n", provider::rfc5322_date(static_cast<std::time_t>(failed.received_at)), failed.client_addr);
   out += fmt::format("Attempts:        {}\r\n", failed.attempts);
   out += fmt::format("Provider:        {}\r\n\r\nRecipients:\r\n", failed.provider);
   for (const auto& r : failed.rcpts)

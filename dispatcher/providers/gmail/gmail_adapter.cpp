@@ -1,8 +1,6 @@
 // See gmail_adapter.hpp. test() is in gmail_check.cpp.
 #include "dispatcher/providers/gmail/gmail_adapter.hpp"
 
-#include <fstream>
-#include <sstream>
 
 #include "common/log.hpp"
 #include "dispatcher/providers/gmail/gmail_limits.hpp"
@@ -10,6 +8,7 @@
 #include "dispatcher/providers/gmail/token_client.hpp"
 #include "dispatcher/providers/m365/mime_prepare.hpp"
 #include "dispatcher/providers/m365/token_client.hpp"
+#include "dispatcher/providers/mail_util.hpp"
 #include "dispatcher/providers/outcome_table.hpp"
 #include "dispatcher/providers/post.hpp"
 
@@ -23,15 +22,6 @@ std::unique_ptr<Provider> make_gmail(const config::ProviderConfig& cfg, const Co
 
 namespace relay::provider::gmail {
 namespace {
-
-bool read_all(const std::filesystem::path& p, std::string* out) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return !in.bad();
-}
 
 void validate(const config::ProviderConfig& cfg, const Context& ctx) {
   const auto& g = cfg.gmail;
@@ -98,7 +88,7 @@ void Adapter::send(const Message& msg, Done done) {
   };
   const std::string id = msg.id.str();
   std::string raw;
-  if (!read_all(msg.data_path, &raw)) {
+  if (!read_file(msg.data_path, &raw)) {
     return post_done(make_result(Cause::SpoolError, msg.data_path.string()));
   }
   m365::PrepareInput in{raw, msg.mail_from, &msg.rcpts, &senders_, id, std::time(nullptr)};

@@ -5,13 +5,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "common/curl_multi.hpp"
 #include "common/log.hpp"
 #include "dispatcher/providers/m365/large_send.hpp"
 #include "dispatcher/providers/m365/m365_provider.hpp"
+#include "dispatcher/providers/mail_util.hpp"
 #include "dispatcher/providers/m365/mime_prepare.hpp"
 #include "dispatcher/providers/m365/secret_expiry.hpp"
 #include "dispatcher/providers/m365/token_client.hpp"
@@ -26,15 +25,6 @@ std::unique_ptr<Provider> make_m365(const config::ProviderConfig& cfg, const Con
 
 namespace relay::provider::m365 {
 namespace {
-
-bool read_all(const std::filesystem::path& p, std::string* out) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return !in.bad();
-}
 
 void validate(const config::ProviderConfig& cfg, const Context& ctx) {
   const auto& m = cfg.m365;
@@ -128,7 +118,7 @@ void Adapter::send(const Message& msg, Done done) {
   const std::string id = msg.id.str();
   if (std::time(nullptr) - expiry_checked_ > kExpiryRecheck) refresh_expiry([] {});
   std::string raw;
-  if (!read_all(msg.data_path, &raw)) {
+  if (!read_file(msg.data_path, &raw)) {
     Result r;
     r.text = "cannot read spooled message " + msg.data_path.string();
     return post_done(r);

@@ -15,6 +15,7 @@
 // Runs on: any thread; pure.
 // Fails: Prepared::ok == false with a Permanent Result.
 #pragma once
+#include "dispatcher/providers/mail_util.hpp"
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -52,7 +53,6 @@ Prepared prepare(const PrepareInput& in);
 // names, quoted strings, comments, angle brackets and groups.
 std::vector<std::string> extract_addresses(std::string_view value);
 
-// RFC 5322 date-time in UTC, e.g. "Tue, 25 Nov 2026 12:00:00 +0000".
-std::string rfc5322_date(std::time_t t);
+using provider::rfc5322_date;  // dispatcher/providers/mail_util.hpp
 
 }  // namespace relay::provider::m365
