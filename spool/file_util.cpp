@@ -10,6 +10,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -189,6 +190,13 @@ Status rewrite_envelope(const Dirs& dirs, State dir, const Envelope& env, std::i
   }
   return Status::success();
 }
+
+namespace {
+std::atomic<std::uint64_t> g_sync_errors{0};
+}
+
+std::uint64_t sync_error_epoch() noexcept { return g_sync_errors.load(std::memory_order_acquire); }
+void note_sync_error() noexcept { g_sync_errors.fetch_add(1, std::memory_order_acq_rel); }
 
 std::string errstr(int err) {
   char buf[128];

@@ -90,6 +90,11 @@ std::vector<QueueId> list_ids(int dirfd, std::string_view suffix);
 Status rewrite_envelope(const Dirs& dirs, State dir, const Envelope& env, std::int64_t mtime);
 
 Status fail(int err, std::string_view what);  // Status{err, "what: strerror"}
+
+// Counts the syncfs(2) failures this process has seen (filesystem mode):
+// a NewEntry records it when created and is refused at commit if it moved.
+std::uint64_t sync_error_epoch() noexcept;
+void note_sync_error() noexcept;
 std::string errstr(int err);
 
 }  // namespace relay::spool::detail

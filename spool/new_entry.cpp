@@ -27,7 +27,7 @@ using detail::Dirs;
 using detail::fail;
 
 NewEntry::NewEntry(std::shared_ptr<const Dirs> dirs, Envelope env, int data_fd)
-    : dirs_(std::move(dirs)), env_(std::move(env)), data_fd_(data_fd) {}
+    : dirs_(std::move(dirs)), env_(std::move(env)), data_fd_(data_fd), sync_epoch_(detail::sync_error_epoch()) {}
 
 NewEntry::NewEntry(NewEntry&& o) noexcept
     : dirs_(std::move(o.dirs_)),
@@ -37,6 +37,7 @@ NewEntry::NewEntry(NewEntry&& o) noexcept
       size_(o.size_),
       crc_(o.crc_),
       write_error_(o.write_error_),
+      sync_epoch_(o.sync_epoch_),
       prepared_(o.prepared_),
       committed_(o.committed_) {
   o.dirs_.reset();  // moved-from: nothing to roll back
@@ -52,6 +53,7 @@ NewEntry& NewEntry::operator=(NewEntry&& o) noexcept {
     size_ = o.size_;
     crc_ = o.crc_;
     write_error_ = o.write_error_;
+    sync_epoch_ = o.sync_epoch_;
     prepared_ = o.prepared_;
     committed_ = o.committed_;
     o.dirs_.reset();
@@ -151,6 +153,7 @@ std::vector<Status> Spool::commit(std::span<NewEntry* const> batch) const {
   // Filesystem mode: the batch's file contents become durable here, before
   // any rename can publish them.
   int pre_err = fs && ::syncfs(tmp) != 0 ? errno : 0;
+  if (pre_err != 0) detail::note_sync_error();
   std::size_t moved = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     NewEntry& e = *batch[i];
@@ -178,12 +181,23 @@ std::vector<Status> Spool::commit(std::span<NewEntry* const> batch) const {
   const char* sync_what = "";
   if (fs) {
     if (moved > 0 && ::syncfs(nw) != 0) sync_err = errno, sync_what = "syncfs after renames";
+    if (sync_err != 0) detail::note_sync_error();
   } else {
     if (moved > 0 && ::fsync(data) != 0) sync_err = errno, sync_what = "fsync data/";
     if (moved > 0 && sync_err == 0 && ::fsync(nw) != 0) sync_err = errno, sync_what = "fsync new/";
   }
+  // syncfs(2) reports a writeback error to one caller only (the errseq
+  // cursor of the shared directory fd), and maybe to the batch before ours
+  // while our files were already written. So in filesystem mode an entry
+  // created before *any* syncfs error this process saw is not trusted either.
+  const std::uint64_t epoch = fs ? detail::sync_error_epoch() : 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     NewEntry& e = *batch[i];
+    if (out[i].ok() && sync_err == 0 && fs && e.sync_epoch_ != epoch) {
+      out[i] = Status{EIO, "syncfs: a write error on the spool filesystem since this message was started"};
+      if (::unlinkat(nw, detail::env_name(e.id()).c_str(), 0) == 0)
+        ::unlinkat(data, detail::data_name(e.id()).c_str(), 0);
+    }
     if (out[i].ok() && sync_err != 0) {
       // Not durable: withdraw it (unless a dispatcher already claimed it;
       // then it is delivered at least once and the client retries anyway).

@@ -110,6 +110,7 @@ class NewEntry {
   std::uint64_t size_ = 0;
   std::uint32_t crc_ = 0;
   int write_error_ = 0;  // sticky: once a write failed, prepare() fails
+  std::uint64_t sync_epoch_ = 0;  // detail::sync_error_epoch() when created (filesystem mode)
   bool prepared_ = false;
   bool committed_ = false;
 };

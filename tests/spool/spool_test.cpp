@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
+#include "spool/file_util.hpp"
 #include "spool/group_commit.hpp"
 #include "test_util.hpp"
 
@@ -96,6 +97,33 @@ TEST_CASE("commit errors: unprepared entries, duplicate ids") {
   d.reset();
   CHECK(slurp(t->data_path(e->id())).empty());  // the first entry's (empty) data is intact
   CHECK(t.count("tmp") == 0);
+}
+
+TEST_CASE("filesystem sync mode: a syncfs error seen since an entry was started refuses it") {
+  // syncfs reports a writeback error to one caller only; an entry written
+  // before some other batch consumed that report must not be trusted.
+  TempSpool t(SyncMode::Filesystem);
+  Status st;
+  auto before = t->create(sample_envelope(), &st);
+  REQUIRE(before);
+  CHECK(before->append("written before the error\r\n").ok());
+  REQUIRE(before->prepare().ok());
+  relay::spool::detail::note_sync_error();  // what a failed syncfs in another batch records
+  auto after = t->create(sample_envelope(), &st);
+  REQUIRE(after);
+  CHECK(after->append("started after the error\r\n").ok());
+  REQUIRE(after->prepare().ok());
+  std::vector<NewEntry*> ptrs{&*before, &*after};
+  auto res = t->commit(ptrs);
+  CHECK_FALSE(res[0].ok());
+  CHECK(res[0].message.find("syncfs") != std::string::npos);
+  CHECK(res[1].ok());
+  CHECK_FALSE(before->committed());
+  CHECK(after->committed());
+  CHECK(t.count("new") == 1);   // only the later entry is published
+  CHECK(t.count("data") == 1);
+  before.reset();
+  CHECK(t.count("tmp") == 0);   // the refused one is rolled back, not half-kept
 }
 
 TEST_CASE("filesystem sync mode: same visibility and content as per-file sync") {
