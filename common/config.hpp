@@ -110,6 +110,7 @@ struct DispatcherConfig {
   int max_in_flight = 32;              // deliveries in flight per process
   std::int64_t scan_interval = 30;     // seconds, fallback when inotify misses
   std::int64_t sweep_interval = 10;
+  std::int64_t drain_timeout = 30;     // SIGTERM: in-flight deliveries may finish this long
   RetryConfig retry;
   std::string failure_notice_to;       // "" = no notice mail on permanent failure
   std::filesystem::path journal;       // default <spool>/journal

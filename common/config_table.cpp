@@ -85,6 +85,8 @@ constexpr Key kKeys[] = {
      FLD(Config, dispatcher.scan_interval)},
     {S::Top, "dispatcher.sweep_interval", K::Duration, "10s", 1, kDay, R, false, "",
      FLD(Config, dispatcher.sweep_interval)},
+    {S::Top, "dispatcher.drain_timeout", K::Duration, "30s", 0, 3600, NR, false, "",
+     FLD(Config, dispatcher.drain_timeout)},
     {S::Top, "dispatcher.retry", K::Section},
     {S::Top, "dispatcher.retry.min_backoff", K::Duration, "1m", 1, 30 * kDay, R, false, "",
      FLD(Config, dispatcher.retry.min_backoff)},

@@ -15,6 +15,7 @@ Settings Settings::from_config(const config::Config& cfg) {
   s.max_in_flight = std::max(1, cfg.dispatcher.max_in_flight);
   s.scan_interval = std::max<std::int64_t>(1, cfg.dispatcher.scan_interval);
   s.sweep_interval = std::max<std::int64_t>(1, cfg.dispatcher.sweep_interval);
+  s.drain_timeout = cfg.dispatcher.drain_timeout;
   s.orphan_grace = cfg.spool.orphan_grace;
   s.failed_keep = cfg.spool.failed_keep;
   s.retry = cfg.dispatcher.retry;

@@ -83,13 +83,14 @@ class Provider {
 
   virtual std::string_view name() const noexcept = 0;  // configured name
   virtual std::string_view type() const noexcept = 0;  // "outbox" "smtp" "m365" "gmail"
-  // Deliver one message. Many may be in flight at once.
+  // Deliver one message. Many may be in flight at once: the dispatcher
+  // caps them per process (dispatcher.max_in_flight) and an adapter with a
+  // tighter limit queues the rest itself (smtp: max_connections per
+  // provider; m365: per-mailbox concurrency and rate).
   virtual void send(const Message& msg, Done done) = 0;
   // Connection test for `relayctl provider test`: credentials, reachability,
   // permissions; text says exactly what is wrong.
   virtual void test(Done done) = 0;
-  // Maximum deliveries this adapter wants in flight (0 = no own limit).
-  virtual int max_in_flight() const noexcept { return 0; }
   // Credential expiry, for adapters that have one. Cheap; may be called often.
   virtual std::optional<SecretStatus> secret_status() const { return std::nullopt; }
 };

@@ -41,7 +41,6 @@ class SmtpProvider final : public Provider {
   std::string_view type() const noexcept override { return "smtp"; }
   void send(const Message& msg, Done done) override;
   void test(Done done) override;
-  int max_in_flight() const noexcept override { return cfg_.max_connections; }
 
   struct Transfer;  // one send or test; defined in smtp_provider.cpp
 

@@ -45,7 +45,6 @@ class Adapter final : public Provider {
   std::string_view type() const noexcept override { return "m365"; }
   void send(const Message& msg, Done done) override;
   void test(Done done) override;
-  int max_in_flight() const noexcept override { return 0; }
   std::optional<SecretStatus> secret_status() const override;
 
   int token_requests() const noexcept { return tokens_->requests(); }
