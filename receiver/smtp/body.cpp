@@ -1,25 +1,61 @@
 #include "receiver/smtp/body.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include "receiver/smtp/text.hpp"
 
 namespace relay::smtp {
 
 void BodyScanner::reset() { *this = BodyScanner{}; }
 
+void BodyScanner::step(char c) {
+  if (prev_cr_ && c != '\n') bare_cr_ = true;
+  if (c == '\n') {
+    if (!prev_cr_) bare_lf_ = true;
+    prev_cr_ = false;
+    end_line();
+    return;
+  }
+  prev_cr_ = c == '\r';
+  if (c == '\0') nul_ = true;
+  if (!prev_cr_ && ++line_len_ > kMaxLine) long_line_ = true;
+  if (in_headers_ && !prev_cr_ && line_.size() < kMaxHeaderLine) line_ += c;
+}
+
 void BodyScanner::feed(std::string_view content) {
   size_ += content.size();
-  for (char c : content) {
-    if (prev_cr_ && c != '\n') bare_cr_ = true;
-    if (c == '\n') {
-      if (!prev_cr_) bare_lf_ = true;
-      prev_cr_ = false;
-      end_line();
-      continue;
+  const char* d = content.data();
+  const std::size_t n = content.size();
+  std::size_t i = 0;
+  for (; i < n && in_headers_; ++i) step(d[i]);
+  // The body, a line at a time, with the same verdicts as step(): a CR is
+  // bare unless it is the last octet before an LF, an LF is bare unless a
+  // CR precedes it, CRs do not count towards the line length.
+  while (i < n) {
+    const char* lf = static_cast<const char*>(std::memchr(d + i, '\n', n - i));
+    const std::size_t end = lf ? static_cast<std::size_t>(lf - d) : n;  // line piece [i, end)
+    const std::size_t len = end - i;
+    if (len > 0) {
+      const char* seg = d + i;
+      if (prev_cr_) bare_cr_ = true;  // a CR from before, followed by something else
+      if (!nul_ && std::memchr(seg, '\0', len) != nullptr) nul_ = true;
+      std::size_t crs = 0;
+      if (const void* cr = std::memchr(seg, '\r', len)) {
+        crs = static_cast<std::size_t>(std::count(static_cast<const char*>(cr), seg + len, '\r'));
+        prev_cr_ = seg[len - 1] == '\r';
+        if (crs > (prev_cr_ ? 1u : 0u)) bare_cr_ = true;
+      } else {
+        prev_cr_ = false;
+      }
+      line_len_ += len - crs;
+      if (line_len_ > kMaxLine) long_line_ = true;
     }
-    prev_cr_ = c == '\r';
-    if (c == '\0') nul_ = true;
-    if (!prev_cr_ && ++line_len_ > kMaxLine) long_line_ = true;
-    if (in_headers_ && !prev_cr_ && line_.size() < kMaxHeaderLine) line_ += c;
+    if (lf == nullptr) break;
+    if (!prev_cr_) bare_lf_ = true;
+    prev_cr_ = false;
+    line_len_ = 0;
+    i = end + 1;
   }
 }
 

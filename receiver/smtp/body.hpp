@@ -16,6 +16,7 @@
 // Thread: plain values, one per session. Fails: never; flags are results.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,7 @@ class BodyScanner {
   const std::vector<std::string>& sender_headers() const noexcept { return sender_; }
 
  private:
+  void step(char c);  // one octet, byte by byte (the header section)
   void end_line();
   void finish_header();
 
@@ -80,6 +82,18 @@ std::size_t DotDecoder::feed(std::string_view in, Out&& out) {
   // A CR held back from the previous call (".\r" at a line start, state DotCr)
   // is emitted once we know it is content.
   for (; i < in.size() && state_ != State::Done; ++i) {
+    if (state_ == State::Mid) {
+      // Inside a line only a CR can change anything: jump to the next one
+      // (memchr is vectorised; this loop is the receiver's hottest).
+      const void* cr = std::memchr(in.data() + i, '\r', in.size() - i);
+      if (cr == nullptr) {
+        i = in.size();
+        break;
+      }
+      i = static_cast<std::size_t>(static_cast<const char*>(cr) - in.data());
+      state_ = State::SawCr;
+      continue;
+    }
     char c = in[i];
     switch (state_) {
       case State::LineStart:
