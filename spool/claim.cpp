@@ -89,14 +89,17 @@ Status Claim::release() { return move_to(State::New, nullptr); }
 Status Claim::done() {
   if (finished_ || lock_fd_ < 0) return Status{EINVAL, "done: claim is finished"};
   std::string name = detail::env_name(env_.id);
+  struct stat st{};
+  const std::int64_t data_size = ::fstat(lock_fd_, &st) == 0 ? static_cast<std::int64_t>(st.st_size) : -1;
   // Envelope first: a crash in between leaves an env-less data file, which
   // the sweeper removes as an orphan — never an envelope without its data.
-  if (::unlinkat(dirs_->fd[Dirs::Active], name.c_str(), 0) != 0)
-    return detail::fail(errno, "unlink active/" + name);
-  if (::unlinkat(dirs_->fd[Dirs::Data], detail::data_name(env_.id).c_str(), 0) != 0 && errno != ENOENT)
-    return detail::fail(errno, "unlink data/" + detail::data_name(env_.id));
+  // Both go to recycle/ (new files are made from them) or are unlinked.
+  if (int err = detail::retire(*dirs_, Dirs::Active, name, 0); err != 0)
+    return detail::fail(err, "remove active/" + name);
   finished_ = true;
-  unlock();
+  unlock();  // no lock may stay on an inode that is about to be reused
+  if (int err = detail::retire(*dirs_, Dirs::Data, detail::data_name(env_.id), data_size); err != 0 && err != ENOENT)
+    return detail::fail(err, "remove data/" + detail::data_name(env_.id));
   return Status::success();
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -55,9 +56,49 @@ int Dirs::of(State s) const noexcept {
 }
 
 const char* dir_label(int index) noexcept {
-  static const char* const names[Dirs::kCount] = {"tmp",  "data", "new",    "active",
-                                                  "deferred", "hold", "failed", "corrupt"};
+  static const char* const names[Dirs::kCount] = {"tmp",    "data",   "new",     "active", "deferred",
+                                                  "hold",   "failed", "corrupt", "recycle"};
   return index >= 0 && index < static_cast<int>(Dirs::kCount) ? names[index] : "?";
+}
+
+int take_recycled(const Dirs& dirs, const std::string& tmp_name) noexcept {
+  constexpr std::int64_t kRescanMs = 200;  // an empty recycle/ is not listed again sooner
+  try {
+    std::unique_lock lk(dirs.recycle_mu);
+    for (int attempts = 0; attempts < 8; ++attempts) {
+      if (dirs.recycle_names.empty()) {
+        timespec ts{};
+        ::clock_gettime(CLOCK_MONOTONIC, &ts);
+        const std::int64_t now = static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+        if (dirs.recycle_scanned_ms != 0 && now - dirs.recycle_scanned_ms < kRescanMs) return -1;
+        dirs.recycle_scanned_ms = now;
+        if (list_names(dirs.fd[Dirs::Recycle], &dirs.recycle_names) != 0 || dirs.recycle_names.empty()) return -1;
+      }
+      std::string name = std::move(dirs.recycle_names.back());
+      dirs.recycle_names.pop_back();
+      lk.unlock();
+      if (rename_noreplace(dirs.fd[Dirs::Recycle], name, dirs.fd[Dirs::Tmp], tmp_name) == 0) {
+        int fd = ::openat(dirs.fd[Dirs::Tmp], tmp_name.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        // Its mtime must say "made now": the orphan sweep removes tmp/
+        // files by age, and this one may have waited in recycle/ for hours.
+        if (fd >= 0 && ::futimens(fd, nullptr) == 0) return fd;
+        if (fd >= 0) ::close(fd);
+        ::unlinkat(dirs.fd[Dirs::Tmp], tmp_name.c_str(), 0);
+      }
+      lk.lock();  // gone meanwhile (another process, the sweeper's trim): next name
+    }
+  } catch (...) {  // allocation failure: just create a new file
+  }
+  return -1;
+}
+
+int retire(const Dirs& dirs, int dir, const std::string& name, std::int64_t size) noexcept {
+  if (size >= 0 && size <= kRecycleMaxBytes) {
+    int err = rename_noreplace(dirs.fd[dir], name, dirs.fd[Dirs::Recycle], name);
+    if (err == 0 || err == ENOENT) return err;
+    // EEXIST (a name left over from a crash) or anything else: unlink instead
+  }
+  return ::unlinkat(dirs.fd[dir], name.c_str(), 0) == 0 ? 0 : errno;
 }
 
 std::string env_name(const QueueId& id) { return id.str() + ".env"; }

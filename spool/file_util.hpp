@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,10 +49,15 @@ class Fd {
 // The spool's directories, opened once (O_DIRECTORY) so that every
 // operation uses *at() calls with short relative names.
 struct Dirs {
-  static constexpr std::size_t kCount = 8;
-  enum Index { Tmp = 0, Data, New, Active, Deferred, Hold, Failed, Corrupt };
-  std::array<int, kCount> fd{-1, -1, -1, -1, -1, -1, -1, -1};
+  static constexpr std::size_t kCount = 9;
+  enum Index { Tmp = 0, Data, New, Active, Deferred, Hold, Failed, Corrupt, Recycle };
+  std::array<int, kCount> fd{-1, -1, -1, -1, -1, -1, -1, -1, -1};
   bool sync_filesystem = false;  // SyncMode::Filesystem
+  // Names seen in recycle/ and not handed out yet (take_recycled), shared by
+  // the threads of one process; refilled by one readdir when empty.
+  mutable std::mutex recycle_mu;
+  mutable std::vector<std::string> recycle_names;
+  mutable std::int64_t recycle_scanned_ms = 0;
   ~Dirs();
   int of(State s) const noexcept;
 };
@@ -59,6 +65,20 @@ const char* dir_label(int index) noexcept;  // "tmp", "data", ...
 
 std::string env_name(const QueueId& id);   // "<id>.env"
 std::string data_name(const QueueId& id);  // "<id>.eml"
+
+// Inode recycling (see spool/README.md, "recycle/"): a finished entry's
+// files are renamed into recycle/ instead of being unlinked, and new files
+// are made by renaming one of them into tmp/ and overwriting it in place.
+// Only files up to kRecycleMaxBytes are kept.
+inline constexpr std::int64_t kRecycleMaxBytes = 1 << 20;
+// Renames a recycle/ file to tmp/<tmp_name> and opens it for writing (not
+// truncated: the caller overwrites from offset 0 and truncates to its own
+// size). Returns the fd, or -1 when recycle/ has nothing (errors included:
+// the caller then creates a file as usual).
+int take_recycled(const Dirs& dirs, const std::string& tmp_name) noexcept;
+// Moves dir/name into recycle/ when `size` allows it, else unlinks it.
+// 0 or errno (ENOENT included).
+int retire(const Dirs& dirs, int dir, const std::string& name, std::int64_t size) noexcept;
 
 // Write all bytes (retrying EINTR / short writes); 0 or errno.
 int write_all(int fd, std::string_view bytes) noexcept;

@@ -26,8 +26,12 @@ namespace relay::spool {
 using detail::Dirs;
 using detail::fail;
 
-NewEntry::NewEntry(std::shared_ptr<const Dirs> dirs, Envelope env, int data_fd)
-    : dirs_(std::move(dirs)), env_(std::move(env)), data_fd_(data_fd), sync_epoch_(detail::sync_error_epoch()) {}
+NewEntry::NewEntry(std::shared_ptr<const Dirs> dirs, Envelope env, int data_fd, bool reused)
+    : dirs_(std::move(dirs)),
+      env_(std::move(env)),
+      data_fd_(data_fd),
+      sync_epoch_(detail::sync_error_epoch()),
+      reused_(reused) {}
 
 NewEntry::NewEntry(NewEntry&& o) noexcept
     : dirs_(std::move(o.dirs_)),
@@ -38,6 +42,7 @@ NewEntry::NewEntry(NewEntry&& o) noexcept
       crc_(o.crc_),
       write_error_(o.write_error_),
       sync_epoch_(o.sync_epoch_),
+      reused_(o.reused_),
       prepared_(o.prepared_),
       committed_(o.committed_) {
   o.dirs_.reset();  // moved-from: nothing to roll back
@@ -54,6 +59,7 @@ NewEntry& NewEntry::operator=(NewEntry&& o) noexcept {
     crc_ = o.crc_;
     write_error_ = o.write_error_;
     sync_epoch_ = o.sync_epoch_;
+    reused_ = o.reused_;
     prepared_ = o.prepared_;
     committed_ = o.committed_;
     o.dirs_.reset();
@@ -113,10 +119,22 @@ Status NewEntry::prepare() {
   env_.data_crc32 = crc_;
   const int tmp = dirs_->fd[Dirs::Tmp];
   const std::string ename = detail::env_name(env_.id);
-  detail::Fd env_fd(::openat(tmp, ename.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  // A recycled file is overwritten from offset 0 and cut to length here,
+  // before the sync: what is durable is exactly this message.
+  int err = 0;
+  std::string what = "tmp/" + detail::data_name(env_.id);
+  if (reused_ && ::ftruncate(data_fd_, static_cast<off_t>(size_)) != 0) err = errno;
+  int efd = detail::take_recycled(*dirs_, ename);
+  const bool env_reused = efd >= 0;
+  if (!env_reused) efd = ::openat(tmp, ename.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  detail::Fd env_fd(efd);
   if (!env_fd) return fail(errno, "create tmp/" + ename);
-  std::string what = "tmp/" + ename;
-  int err = detail::write_all(env_fd.get(), serialize(env_));
+  if (err == 0) {
+    const std::string text = serialize(env_);
+    what = "tmp/" + ename;
+    err = detail::write_all(env_fd.get(), text);
+    if (err == 0 && env_reused && ::ftruncate(env_fd.get(), static_cast<off_t>(text.size())) != 0) err = errno;
+  }
   if (!dirs_->sync_filesystem) {
     if (err == 0 && ::fdatasync(data_fd_) != 0) err = errno, what = "tmp/" + detail::data_name(env_.id);
     if (err == 0 && ::fdatasync(env_fd.get()) != 0) err = errno;
@@ -136,14 +154,16 @@ Status NewEntry::prepare() {
 }
 
 std::optional<NewEntry> Spool::create(Envelope env, Status* error) const {
-  int fd = ::openat(dirs_->fd[Dirs::Tmp], detail::data_name(env.id).c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+  const std::string name = detail::data_name(env.id);
+  int fd = detail::take_recycled(*dirs_, name);
+  const bool reused = fd >= 0;
+  if (!reused) fd = ::openat(dirs_->fd[Dirs::Tmp], name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
   if (fd < 0) {
-    if (error) *error = fail(errno, "create tmp/" + detail::data_name(env.id));
+    if (error) *error = fail(errno, "create tmp/" + name);
     return std::nullopt;
   }
   if (error) *error = Status::success();
-  return NewEntry(dirs_, std::move(env), fd);
+  return NewEntry(dirs_, std::move(env), fd, reused);
 }
 
 std::vector<Status> Spool::commit(std::span<NewEntry* const> batch) const {

@@ -98,7 +98,7 @@ class NewEntry {
 
  private:
   friend class Spool;
-  NewEntry(std::shared_ptr<const detail::Dirs> dirs, Envelope env, int data_fd);
+  NewEntry(std::shared_ptr<const detail::Dirs> dirs, Envelope env, int data_fd, bool reused);
   void rollback() noexcept;
   Status flush();
 
@@ -111,6 +111,7 @@ class NewEntry {
   std::uint32_t crc_ = 0;
   int write_error_ = 0;  // sticky: once a write failed, prepare() fails
   std::uint64_t sync_epoch_ = 0;  // detail::sync_error_epoch() when created (filesystem mode)
+  bool reused_ = false;           // data file recycled: longer than what we write, truncate in prepare()
   bool prepared_ = false;
   bool committed_ = false;
 };
@@ -173,6 +174,7 @@ struct SweepOptions {
   std::int64_t now = 0;               // unix seconds; 0 = time(nullptr)
   std::int64_t orphan_grace = 3600;   // tmp/ files and env-less data older than this are removed
   std::int64_t failed_keep = 0;       // 0 = keep failed/ forever, else remove older entries
+  std::size_t recycle_keep = 1024;    // recycle/ is cut back to this many files
 };
 struct SweepReport {
   int recovered_claims = 0;  // active/ -> new/
@@ -180,6 +182,7 @@ struct SweepReport {
   int orphans_removed = 0;
   int quarantined = 0;
   int expired_failed = 0;
+  int recycle_trimmed = 0;   // surplus recycle/ files unlinked (not logged: routine)
   std::vector<std::string> log;  // one key=value line per action, with reason
 };
 
@@ -233,6 +236,7 @@ class Spool {
   void sweep_tmp(std::int64_t cutoff, SweepReport& r) const;
   void sweep_data(std::int64_t cutoff, SweepReport& r) const;
   void sweep_failed(std::int64_t cutoff, SweepReport& r) const;
+  void sweep_recycle(std::size_t keep, SweepReport& r) const;
 
   std::filesystem::path root_;
   std::shared_ptr<const detail::Dirs> dirs_;  // shared by copies; immutable

@@ -51,7 +51,18 @@ SweepReport Spool::sweep(const SweepOptions& opt) const {
   sweep_tmp(now - opt.orphan_grace, r);  // before data/: a dead commit's env goes first
   sweep_data(now - opt.orphan_grace, r);
   if (opt.failed_keep > 0) sweep_failed(now - opt.failed_keep, r);
+  sweep_recycle(opt.recycle_keep, r);
   return r;
+}
+
+// recycle/ only has to cover the files the receiver makes between two
+// sweeps; a surplus (deliveries while nothing arrives) is unlinked.
+void Spool::sweep_recycle(std::size_t keep, SweepReport& r) const {
+  std::vector<std::string> names;
+  if (detail::list_names(dirs_->fd[Dirs::Recycle], &names) != 0 || names.size() <= keep) return;
+  for (std::size_t i = keep; i < names.size(); ++i) {
+    if (::unlinkat(dirs_->fd[Dirs::Recycle], names[i].c_str(), 0) == 0) ++r.recycle_trimmed;
+  }
 }
 
 void Spool::sweep_active(SweepReport& r) const {

@@ -5,6 +5,10 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
+#include <chrono>
+#include <set>
+#include <thread>
+
 #include "spool/file_util.hpp"
 #include "spool/group_commit.hpp"
 #include "test_util.hpp"
@@ -319,4 +323,78 @@ TEST_CASE("operator moves: hold, release, requeue, remove, scan, find") {
   CHECK_FALSE(fs::exists(t->data_path(a)));
   CHECK(t->remove(a).err == ENOENT);
   CHECK_FALSE(t->find(QueueId::generate()));
+}
+
+TEST_CASE("recycle: done() keeps the inodes, create() reuses them, a shorter message is stored exactly") {
+  TempSpool t;
+  QueueId a = put(*t, std::string(5000, 'A') + "\r\n");
+  {
+    auto c = t->claim(a);
+    REQUIRE(c);
+    REQUIRE(c->done().ok());
+  }
+  CHECK(t.count("recycle") == 2);  // data and envelope
+  CHECK(t.count("data") == 0);
+  CHECK(t.count("active") == 0);
+  std::set<ino_t> recycled;
+  for (const auto& de : fs::directory_iterator(t.dir("recycle"))) {
+    struct stat st{};
+    REQUIRE(::stat(de.path().c_str(), &st) == 0);
+    recycled.insert(st.st_ino);
+  }
+  const std::string body = "short\r\n";
+  // A process lists recycle/ at most every 200 ms while it finds it empty
+  // (put(a) just did): wait that out, as a receiver would.
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  QueueId b = put(*t, body);
+  CHECK(t.count("recycle") == 0);  // both files of the new entry are old inodes
+  struct stat st{};
+  REQUIRE(::stat(t->data_path(b).c_str(), &st) == 0);
+  CHECK(recycled.count(st.st_ino) == 1);
+  REQUIRE(::stat(t->path_of(State::New, b).c_str(), &st) == 0);
+  CHECK(recycled.count(st.st_ino) == 1);
+  CHECK(slurp(t->data_path(b)) == body);  // nothing of the 5,000 A's is left
+  auto c = t->claim(b);                   // parses the envelope, checks its own CRC line
+  REQUIRE(c);
+  CHECK(c->envelope().size == body.size());
+  CHECK(c->envelope().data_crc32 == crc32(body));
+  CHECK(slurp(t->path_of(State::Active, b)).find("AAAA") == std::string::npos);
+}
+
+TEST_CASE("recycle: big data files are unlinked, and the sweep trims recycle/") {
+  TempSpool t;
+  QueueId big = put(*t, std::string(2 * 1024 * 1024, 'x'));
+  {
+    auto c = t->claim(big);
+    REQUIRE(c);
+    REQUIRE(c->done().ok());
+  }
+  CHECK(t.count("recycle") == 1);  // only the envelope: 2 MB is not worth keeping
+  for (int i = 0; i < 10; ++i) {
+    std::ofstream(t.dir("recycle") / ("spare" + std::to_string(i))) << "old";
+  }
+  SweepOptions opt;
+  opt.recycle_keep = 3;
+  SweepReport r = t->sweep(opt);
+  CHECK(r.recycle_trimmed == 8);
+  CHECK(t.count("recycle") == 3);
+}
+
+TEST_CASE("recycle: a reused file is new to the orphan sweep") {
+  TempSpool t;
+  std::ofstream(t.dir("recycle") / "old") << "a finished message";
+  struct timespec old_times[2] = {{1000000000, 0}, {1000000000, 0}};  // 2001
+  REQUIRE(::utimensat(AT_FDCWD, (t.dir("recycle") / "old").c_str(), old_times, 0) == 0);
+  Status st;
+  auto e = t->create(sample_envelope(), &st);  // first listing of recycle/ in this process
+  REQUIRE(e);
+  CHECK(t.count("recycle") == 0);
+  SweepOptions opt;
+  opt.orphan_grace = 3600;
+  (void)t->sweep(opt);
+  CHECK(t.count("tmp") == 1);  // not taken for an hour-old orphan
+  CHECK(e->append("new content\r\n").ok());
+  REQUIRE(e->prepare().ok());
+  REQUIRE(t->commit(*e).ok());
+  CHECK(slurp(t->data_path(e->id())) == "new content\r\n");
 }
