@@ -78,10 +78,16 @@ int take_recycled(const Dirs& dirs, const std::string& tmp_name) noexcept {
       dirs.recycle_names.pop_back();
       lk.unlock();
       if (rename_noreplace(dirs.fd[Dirs::Recycle], name, dirs.fd[Dirs::Tmp], tmp_name) == 0) {
-        int fd = ::openat(dirs.fd[Dirs::Tmp], tmp_name.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        // Its mtime must say "made now": the orphan sweep removes tmp/
-        // files by age, and this one may have waited in recycle/ for hours.
-        if (fd >= 0 && ::futimens(fd, nullptr) == 0) return fd;
+        int fd = ::openat(dirs.fd[Dirs::Tmp], tmp_name.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        // Only a plain file with no other name is overwritten (never a
+        // FIFO, device or a hard link to something else). Its mtime must
+        // say "made now": the orphan sweep removes tmp/ files by age, and
+        // this one may have waited in recycle/ for hours.
+        struct stat st{};
+        if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+            ::futimens(fd, nullptr) == 0 && ::fcntl(fd, F_SETFL, 0) == 0) {
+          return fd;
+        }
         if (fd >= 0) ::close(fd);
         ::unlinkat(dirs.fd[Dirs::Tmp], tmp_name.c_str(), 0);
       }

@@ -398,3 +398,22 @@ TEST_CASE("recycle: a reused file is new to the orphan sweep") {
   REQUIRE(t->commit(*e).ok());
   CHECK(slurp(t->data_path(e->id())) == "new content\r\n");
 }
+
+TEST_CASE("recycle: only plain files with one name are reused") {
+  TempSpool t;
+  const fs::path outside = t.root / "outside.txt";
+  std::ofstream(outside) << "must stay as it is";
+  REQUIRE(::link(outside.c_str(), (t.dir("recycle") / "hardlink").c_str()) == 0);
+  fs::create_symlink(outside, t.dir("recycle") / "symlink");
+  REQUIRE(::mkfifo((t.dir("recycle") / "fifo").c_str(), 0600) == 0);
+  Status st;
+  auto e = t->create(sample_envelope(), &st);
+  REQUIRE(e);
+  CHECK(e->append("new message\r\n").ok());
+  REQUIRE(e->prepare().ok());
+  REQUIRE(t->commit(*e).ok());
+  CHECK(slurp(outside) == "must stay as it is");
+  CHECK(slurp(t->data_path(e->id())) == "new message\r\n");
+  CHECK(t.count("recycle") == 0);  // the unusable ones were dropped on the way
+  CHECK(t.count("tmp") == 0);
+}
