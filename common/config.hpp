@@ -94,8 +94,10 @@ struct SpoolConfig {
   std::int64_t failed_keep = 7 * 86400;
   // "files": fdatasync per file + directory fsyncs per batch (any filesystem);
   // "filesystem": one syncfs(2) before and one after each batch's renames
-  // (fastest; meant for a spool on a filesystem of its own). spool/spool.hpp.
-  std::string sync = "files";
+  // (fastest; meant for a spool on a filesystem of its own); "auto":
+  // filesystem when the spool directory is a mount point, else files.
+  // spool/spool.hpp.
+  std::string sync = "auto";
 };
 
 struct RetryConfig {

@@ -74,7 +74,7 @@ constexpr Key kKeys[] = {
     {S::Top, "spool.directory", K::Path, "/var/spool/relay", kNoMin, kNoMax, NR, false, "",
      FLD(Config, spool.directory)},
     {S::Top, "spool.orphan_grace", K::Duration, "1h", 60, 30 * kDay, R, false, "", FLD(Config, spool.orphan_grace)},
-    {S::Top, "spool.sync", K::Choice, "files", kNoMin, kNoMax, NR, false, "files|filesystem",
+    {S::Top, "spool.sync", K::Choice, "auto", kNoMin, kNoMax, NR, false, "auto|files|filesystem",
      FLD(Config, spool.sync)},
     {S::Top, "spool.failed_keep", K::Duration, "7d", 0, 3650 * kDay, R, false, "", FLD(Config, spool.failed_keep)},
     // ---- dispatcher -----------------------------------------------------

@@ -78,9 +78,13 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  auto spool = spool::Spool::open(cfg.spool.directory, &err,
-                                  cfg.spool.sync == "filesystem" ? spool::SyncMode::Filesystem
-                                                                 : spool::SyncMode::Files);
+  const spool::SyncMode sync = cfg.spool.sync == "filesystem" ? spool::SyncMode::Filesystem
+                               : cfg.spool.sync == "files"    ? spool::SyncMode::Files
+                                                              : spool::auto_sync_mode(cfg.spool.directory);
+  auto spool = spool::Spool::open(cfg.spool.directory, &err, sync);
+  const std::string sync_note = fmt::format("spool_sync={} setting={}",
+                                            sync == spool::SyncMode::Filesystem ? "filesystem" : "files",
+                                            cfg.spool.sync);
   if (!spool) {
     std::fprintf(stderr, "relay-receiver: spool %s: %s\n", cfg.spool.directory.c_str(), err.c_str());
     return 1;
@@ -103,7 +107,7 @@ int main(int argc, char** argv) {
       rc = 1;
       uv_stop(loop);
     } else {
-      log::info("event=started");
+      log::info("event=started {}", sync_note);
       uv_run(loop, UV_RUN_DEFAULT);
     }
   }

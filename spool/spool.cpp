@@ -47,6 +47,17 @@ std::optional<State> parse_state(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+bool is_mount_point(const std::filesystem::path& dir) noexcept {
+  struct stat self{}, parent{};
+  if (::stat(dir.c_str(), &self) != 0 || !S_ISDIR(self.st_mode)) return false;
+  if (::stat((dir / "..").c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
+}
+
+SyncMode auto_sync_mode(const std::filesystem::path& root) noexcept {
+  return is_mount_point(root) ? SyncMode::Filesystem : SyncMode::Files;
+}
+
 std::optional<Spool> Spool::open(const std::filesystem::path& root, std::string* error,
                                  SyncMode sync) {
   auto dirs = std::make_shared<Dirs>();

@@ -60,6 +60,13 @@ enum class State { New, Active, Deferred, Hold, Failed, Corrupt };
 //              filesystem of its own (syncfs also flushes other writers'
 //              dirty data on the same filesystem).
 enum class SyncMode { Files, Filesystem };
+// True when `dir` is the root of a filesystem (its device differs from its
+// parent's, or it is "/"). False when it does not exist.
+bool is_mount_point(const std::filesystem::path& dir) noexcept;
+// config `spool.sync: auto`: Filesystem when the spool directory is a
+// filesystem of its own (nobody else's dirty data for syncfs to wait on),
+// else Files.
+SyncMode auto_sync_mode(const std::filesystem::path& root) noexcept;
 std::string_view dir_name(State s) noexcept;  // "new", "active", ...
 std::optional<State> parse_state(std::string_view name) noexcept;
 

@@ -417,3 +417,13 @@ TEST_CASE("recycle: only plain files with one name are reused") {
   CHECK(t.count("recycle") == 0);  // the unusable ones were dropped on the way
   CHECK(t.count("tmp") == 0);
 }
+
+TEST_CASE("spool.sync auto: filesystem only for a spool directory that is a mount point") {
+  TempSpool t;
+  CHECK(is_mount_point("/"));
+  CHECK_FALSE(is_mount_point(t.dir("new")));  // a plain directory
+  CHECK_FALSE(is_mount_point(t.root / "does-not-exist"));
+  CHECK(auto_sync_mode(t.dir("new")) == SyncMode::Files);
+  CHECK(auto_sync_mode("/") == SyncMode::Filesystem);
+  if (is_mount_point("/proc")) CHECK(auto_sync_mode("/proc") == SyncMode::Filesystem);
+}
