@@ -35,26 +35,22 @@ It checks what the real services check (documented wire formats):
 
 Use in-process: FakeGmail(dir, sa_public_pem=..., client_email=...).start().
 """
-import base64
 import email
 import email.policy
 import email.utils
 import json
 import os
 import re
-import ssl
-import sys
-import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from fake_graph import make_ca
+from fake_https import FakeHttps, b64url_decode
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SEND = "https://www.googleapis.com/auth/gmail.send"
@@ -66,10 +62,6 @@ SCOPES_PROFILE = {"https://mail.google.com/", "https://www.googleapis.com/auth/g
 SCOPES_SENDAS = {"https://mail.google.com/", "https://www.googleapis.com/auth/gmail.readonly",
                  "https://www.googleapis.com/auth/gmail.modify", "https://www.googleapis.com/auth/gmail.settings.basic"}
 MAX_MESSAGE = 35 * 1024 * 1024
-
-
-def b64url_decode(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
 def make_service_account(directory, client_email="relay-sa@relay-test.iam.gserviceaccount.com", token_uri=""):
@@ -89,7 +81,7 @@ def make_service_account(directory, client_email="relay-sa@relay-test.iam.gservi
     return path, pub, info
 
 
-class FakeGmail:
+class FakeGmail(FakeHttps):
     def __init__(self, d, sa_public_pem=None, sa_info=None, users=("relay@example.com", "scan@example.com"),
                  delegated=(SEND,), client_id="client-1.apps.googleusercontent.com", client_secret="gsecret",
                  refresh_token="1//refresh-abc", refresh_user="scan@example.com", refresh_scopes=(SEND,),
@@ -104,43 +96,14 @@ class FakeGmail:
         for u, a in (aliases or {}).items():
             self.aliases[u.lower()] = set(x.lower() for x in a)
         self.expires_in = expires_in
-        self.lock = threading.Lock()
         self.tokens = {}          # token -> {"user", "scopes", "exp"}
         self.token_requests = []  # {"grant", "sub", "ok", "error"}
         self.sent = []            # {"user", "raw", "via", "id", "from_rewritten"}
         self.calls = []           # {"method", "path", "status"}
         self.violations = []
-        self.faults = []
         self.sessions = {}        # upload_id -> {"user", "total", "data", "done"}
-        self.ca, cert, key = make_ca(d)
-        self.httpd = _Server(("127.0.0.1", 0), _handler(self))
-        self.httpd.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.url = f"https://127.0.0.1:{self.port}"
+        super().__init__(d, _handler(self))
         self.token_url = self.url + "/token"
-
-    def start(self):
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def add_fault(self, path_re, count=1, **action):
-        with self.lock:
-            self.faults.append({"re": re.compile(path_re), "count": count, **action})
-
-    def take_fault(self, method, path):
-        with self.lock:
-            for f in self.faults:
-                if f["count"] > 0 and f["re"].search(f"{method} {path}"):
-                    f["count"] -= 1
-                    return dict(f)
-        return None
 
     def expire_tokens(self):
         with self.lock:
@@ -247,15 +210,6 @@ class FakeGmail:
             self.sent.append({"user": user, "raw": raw, "via": via, "id": mid, "from_rewritten": rewritten,
                               "rcpts": rcpts})
         return 200, {"id": mid, "threadId": mid, "labelIds": ["SENT"]}
-
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request, client_address):
-        # A client that timed out or a cut we injected: the peer is gone,
-        # nothing to report. Anything else is a bug in the fake: print it.
-        exc = sys.exc_info()[1]
-        if not isinstance(exc, (ConnectionError, ssl.SSLError, TimeoutError)):
-            super().handle_error(request, client_address)
 
 
 def api_error(code, message, status, reason, domain="global"):

@@ -33,48 +33,19 @@ import hmac
 import json
 import os
 import re
-import ssl
-import subprocess
-import sys
-import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from fake_https import FakeHttps, b64url, b64url_decode
 
 SCOPE = "https://graph.microsoft.com/.default"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_BODY = 4 * 1024 * 1024
 
 
-def make_ca(d):
-    """Test CA + server certificate for 127.0.0.1/localhost; returns (ca, cert, key)."""
-    ca, cakey = os.path.join(d, "ca.pem"), os.path.join(d, "ca.key")
-    cert, key = os.path.join(d, "server.pem"), os.path.join(d, "server.key")
-    if os.path.exists(cert):
-        return ca, cert, key
-    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", cakey, "-out", ca, "-days", "2",
-        "-subj", "/CN=relay fake graph test CA")
-    csr = os.path.join(d, "server.csr")
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1")
-    ext = os.path.join(d, "ext.cnf")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-CAcreateserial", "-out", cert,
-        "-days", "2", "-extfile", ext)
-    return ca, cert, key
-
-
-def b64url_decode(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
-def b64url(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-class FakeGraph:
+class FakeGraph(FakeHttps):
     def __init__(self, d, tenant="tenant-1", client_id="app-1", secret="s3cr3t-value", secret_expires="2099-12-31",
                  mailboxes=("relay@example.com", "scan@example.com"), roles=("Mail.Send",), expires_in=3599,
                  port=0):
@@ -87,7 +58,6 @@ class FakeGraph:
         self.send_as = {}                            # mailbox -> extra From addresses allowed
         self.roles = list(roles)
         self.expires_in = expires_in
-        self.lock = threading.Lock()
         self.key = os.urandom(32)
         self.tokens = {}                             # token -> expiry (unix)
         self.token_requests = []                     # dict per request (grant, auth kind, ok)
@@ -95,33 +65,15 @@ class FakeGraph:
         self.requests = []                           # (method, path, had_auth)
         self.calls = []                              # {"method","path","status","t0","t1"} per answered request
         self.violations = []
-        self.faults = []
         self.inflight = {}
         self.max_inflight = {}
         self.drafts = {}
         self.sessions = {}
         self.used_jti = set()
         self.latency = 0.0                           # seconds added to every answer
-        self.ca, cert, key = make_ca(d)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self.httpd.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.url = f"https://127.0.0.1:{self.port}"
-        self.thread = None
+        super().__init__(d, _handler(self), port)
 
     # ---- control
-    def start(self):
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
     def provider_config(self, **kw):
         cfg = {"type": "m365", "tenant_id": self.tenant, "client_id": self.client_id,
                "client_secret": next(iter(self.secrets)), "login_url": self.url, "graph_url": self.url,
@@ -129,10 +81,8 @@ class FakeGraph:
         cfg.update(kw)
         return cfg
 
-    def add_fault(self, path_re, count=1, **action):
-        """action: status, code, message, retry_after, delay, cut, body."""
-        with self.lock:
-            self.faults.append({"re": re.compile(path_re), "count": count, **action})
+    # add_fault(path_re, count, **action) (FakeHttps): action keys here are
+    # status, code, message, retry_after, delay, cut, body.
 
     def expire_tokens(self):
         with self.lock:
@@ -145,14 +95,6 @@ class FakeGraph:
                     "violations": list(self.violations), "max_inflight": dict(self.max_inflight)}
 
     # ---- helpers used by the handler
-    def take_fault(self, method, path):
-        with self.lock:
-            for f in self.faults:
-                if f["count"] > 0 and f["re"].search(f"{method} {path}"):
-                    f["count"] -= 1
-                    return dict(f)
-        return None
-
     def issue_token(self):
         now = int(time.time())
         payload = {"aud": "https://graph.microsoft.com", "tid": self.tenant, "appid": self.client_id,
