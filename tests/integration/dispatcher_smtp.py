@@ -78,7 +78,8 @@ def test_one_refused_one_accepted():
             wait_sql(r, f"SELECT status FROM messages WHERE queue_id='{qid}'", "partial")
             msgs = up.messages()
             assert len(msgs) == 1 and msgs[0]["rcpts"] == ["good@example.org"], msgs
-            assert r.spool_entries("failed") == [qid + ".env"]
+            # records are durable before the entry is finished: wait for the spool
+            wait_for(lambda: r.spool_entries("failed") == [qid + ".env"], 10, what="entry in failed/")
             time.sleep(2.5)  # nothing is retried
             assert len(up.messages()) == 1
             assert scalar(r, f"SELECT count(*) FROM attempts WHERE queue_id='{qid}'") == "1"

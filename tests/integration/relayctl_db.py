@@ -57,9 +57,14 @@ def test_stats_and_log_match_what_was_sent():
         def done():
             nonlocal s
             s = json.loads(r.relayctl("stats", "--json", check=False).stdout or "{}")
-            return s.get("sent") == 6 and s.get("failed") == 1
+            # The dispatcher makes its records durable before it finishes the
+            # spool entry (a record is never lost), so the database can show
+            # the failure a moment before the entry reaches failed/.
+            q = s.get("queue", {})
+            return (s.get("sent") == 6 and s.get("failed") == 1 and q.get("active") == 0
+                    and q.get("new") == 0 and q.get("failed") == 1)
         try:
-            wait_for(done, 40, interval=0.3, what="stats sent=6 failed=1")
+            wait_for(done, 40, interval=0.3, what="stats sent=6 failed=1, spool settled")
         except AssertionError:
             raise AssertionError(f"stats: {s}")
         assert s["sent_24h"] == 6 and s["failed_24h"] == 1, s
