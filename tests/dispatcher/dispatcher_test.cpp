@@ -237,7 +237,10 @@ TEST_CASE("shutdown releases deliveries still in flight after the drain timeout"
   Harness h;
   auto& rec = h.add("rec");
   h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
-  rec.delay_ms = 2500;  // longer than drain_timeout (1 s)
+  // Much longer than drain_timeout (1 s): shutdown starts once all three calls
+  // are in flight, and the first of them must still be in flight when the
+  // drain times out even if the claims were spread out on a loaded machine.
+  rec.delay_ms = 6000;
   for (int i = 0; i < 3; ++i) h.enqueue("a@example.com", {"x@dest.test"}, "Subject: slow\r\n\r\nx\r\n");
   bool ok = h.run([&](Dispatcher&) { return rec.calls.size() == 3; });
   REQUIRE(ok);

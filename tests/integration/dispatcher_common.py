@@ -136,8 +136,11 @@ class Upstream:
                         meta = json.load(fh)
                 except ValueError:  # the recorder is still writing it
                     continue
-                with open(os.path.join(self.dir, f[:-5] + ".eml"), "rb") as fh:
-                    meta["data"] = fh.read()
+                try:
+                    with open(os.path.join(self.dir, f[:-5] + ".eml"), "rb") as fh:
+                        meta["data"] = fh.read()
+                except FileNotFoundError:  # not complete yet (older recorder order)
+                    continue
                 out.append(meta)
         return out
 

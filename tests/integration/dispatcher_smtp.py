@@ -116,7 +116,9 @@ def test_upstream_down_then_back():
         r.start_dispatcher()
         qid = send(r.port, SENDER, ["to@example.org"], message(SENDER, ["to@example.org"], "wait for it"))
         wait_sql(r, f"SELECT count(*) >= 1 FROM attempts WHERE queue_id='{qid}' AND outcome='transient'", "t")
-        assert r.spool_entries("deferred") + r.spool_entries("new") + r.spool_entries("active") == [qid + ".env"]
+        # the entry moves active/ -> deferred/ after the attempt is committed: wait for a settled listing
+        wait_for(lambda: r.spool_entries("deferred") + r.spool_entries("new") + r.spool_entries("active")
+                 == [qid + ".env"], 10, what="the entry alone in deferred/new/active")
         up.start()
         try:
             wait_sql(r, f"SELECT status FROM messages WHERE queue_id='{qid}'", "sent")
@@ -138,8 +140,8 @@ def test_starttls_required_not_offered_fails_closed():
             assert up.messages() == [], "sent in clear although STARTTLS is required"
             assert scalar(r, f"SELECT count(*) FROM attempts WHERE queue_id='{qid}' AND outcome='sent'") == "0"
             assert scalar(r, f"SELECT status FROM messages WHERE queue_id='{qid}'") in ("queued", "failed")
-            assert r.spool_entries("deferred") + r.spool_entries("new") + r.spool_entries("active") + \
-                r.spool_entries("failed") == [qid + ".env"]
+            wait_for(lambda: r.spool_entries("deferred") + r.spool_entries("new") + r.spool_entries("active")
+                     + r.spool_entries("failed") == [qid + ".env"], 10, what="the entry alone in the spool")
             assert "provider_config_error" in r.read_log("dispatcher0") or "STARTTLS" in r.read_log("dispatcher0")
         finally:
             up.stop()

@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_graph import FakeGraph  # noqa: E402
-from relaytest import BUILD, run_tests  # noqa: E402
+from relaytest import BUILD, run_tests, wait_for  # noqa: E402
 
 DRIVER = os.path.join(BUILD, "tests", "dispatcher", "m365", "m365_driver")
 
@@ -129,10 +129,20 @@ def test_25mb_mail_goes_through_draft_and_upload_sessions():
 def test_token_expiry_during_run_exactly_one_new_token():
     with Env() as e:
         e.fg.latency = 0.3
-        # 10 messages 100 ms apart; tokens expire server-side in the middle.
+        # 10 messages 300 ms apart; tokens expire server-side in the middle:
+        # once the fake has accepted two messages (so the first token exists
+        # and is in use), with most messages still to come.
         import threading
-        threading.Timer(0.5, e.fg.expire_tokens).start()
-        res, summary = e.send(SIMPLE, "scan@example.com", ["a@x.org"], count=10, delay_ms=100)
+
+        def expire_after_two_sent():
+            try:
+                wait_for(lambda: len(e.fg.sent) >= 2, 60, what="2 messages sent")
+            except AssertionError:
+                return  # never expired: the token_requests assertion below fails
+            e.fg.expire_tokens()
+
+        threading.Thread(target=expire_after_two_sent, daemon=True).start()
+        res, summary = e.send(SIMPLE, "scan@example.com", ["a@x.org"], count=10, delay_ms=300)
         assert [r["outcome"] for r in res] == ["sent"] * 10, res
         assert summary["token_requests"] == 2, summary
         assert len(e.fg.token_requests) == 2
@@ -140,10 +150,14 @@ def test_token_expiry_during_run_exactly_one_new_token():
 
 def test_throttling_forms_of_retry_after():
     with Env() as e:
-        date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 40))
-        for ra, lo, hi in (("7", 7, 7), ("2.5", 3, 3), (date, 38, 41)):
+        for ra, lo, hi in (("7", 7, 7), ("2.5", 3, 3), ("date+40", 38, 41)):
+            t0 = time.time()
+            if ra == "date+40":  # HTTP-date 40 s ahead, computed right before its own send
+                ra = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(t0 + 40))
             e.fg.add_fault("sendMail", status=429, code="ApplicationThrottled", retry_after=ra)
             res, _ = e.send(SIMPLE, "scan@example.com", ["a@x.org"])
+            if lo != hi:  # the date's delay shrinks by the time the send took
+                lo -= int(time.time() - t0 + 0.999)
             assert res[0]["outcome"] == "transient" and res[0]["code"] == 429, res
             assert lo <= res[0]["retry_after"] <= hi, (ra, res)
         e.fg.add_fault("sendMail", status=503, code="ServiceUnavailable", retry_after="5")

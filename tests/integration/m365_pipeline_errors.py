@@ -76,7 +76,7 @@ def test_permanent_errors_go_to_failed_with_a_clear_reason():
             assert [(a[1], a[3]) for a in att] == [("permanent", enhanced)], att
             with open(os.path.join(p.r.spool, "failed", qid + ".env"), errors="replace") as f:
                 assert reason in f.read()
-            assert f"{qid} event=failed" in p.log()
+            wait_for(lambda: f"{qid} event=failed" in p.log(), 10, what=f"{qid} event=failed logged")
         assert len(p.fg.sent) == 0 and not p.fg.drafts, "a draft was left behind"
 
 
@@ -162,7 +162,7 @@ def test_idle_dispatcher_learns_expiry_from_graph_and_stops_cleanly():
         t0 = time.time()
         os.killpg(d.pid, signal.SIGTERM)
         assert d.wait(10) == 0, p.r.read_log("dispatcher1")[-2000:]
-        assert time.time() - t0 < 5
+        assert time.time() - t0 < 8  # far below the look-up's 20 s delay: it was not waited for
         assert "event=stopped" in p.r.read_log("dispatcher1")
 
 

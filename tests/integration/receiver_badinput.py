@@ -315,9 +315,10 @@ def test_silent_client_idle_timeout():
         proc = start(r)
         c = Smtp(r.port)
         t0 = time.time()
-        rep = c.try_reply(6)
+        rep = c.try_reply(8)
         expect(rep, 421, "4.4.2", "silent client")
-        assert time.time() - t0 < 4.5, f"idle timeout after {time.time() - t0:.1f}s"
+        # checked by a 1 s sweep: due 2-3 s after connect; slack for a loaded machine
+        assert time.time() - t0 < 6, f"idle timeout after {time.time() - t0:.1f}s"
         assert c.closed_by_server(2)
         c.close()
         # silent in the middle of DATA is bounded as well
@@ -368,7 +369,8 @@ def test_trickling_client():
         t_serve = time.time()
         for _ in range(3):
             assert_serves(r, what="normal client while tricklers are connected")
-        assert time.time() - t_serve < 5, "normal clients slowed down by trickling clients"
+        # three fsync'd deliveries; a receiver held up by the tricklers would take over a minute
+        assert time.time() - t_serve < 10, "normal clients slowed down by trickling clients"
         time.sleep(4)
         assert proc.poll() is None
         # DATA phase trickling: the transfer is bounded by data_timeout

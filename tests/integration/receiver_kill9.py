@@ -90,6 +90,10 @@ def test_kill9_rounds():
             time.sleep(rng.uniform(0.0, 0.3))
             proc = start(r)
         time.sleep(1.0)
+        # keep sending until enough messages were acknowledged (not a throughput race)
+        deadline = time.time() + 60
+        while sum(len(c.acked) for c in clients) < 50 and time.time() < deadline:
+            time.sleep(0.1)
         stop.set()
         for c in clients:
             c.join(15)

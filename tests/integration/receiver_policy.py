@@ -305,7 +305,7 @@ def test_idle_timeout():
         idle.ehlo()
         t0 = time.time()
         rep = waited = None
-        while time.time() - t0 < 6 and rep is None:
+        while time.time() - t0 < 10 and rep is None:
             expect(busy.cmd("NOOP"), 250, what="active session within idle timeout")
             try:
                 rep = idle.reply(timeout=0.4)
@@ -313,7 +313,8 @@ def test_idle_timeout():
             except OSError:  # socket.timeout: nothing yet
                 pass
         expect(rep, 421, "4.4.2", "idle session")
-        assert 1.5 <= waited <= 4.0, f"idle timeout fired after {waited:.1f}s, expected ~2s"
+        # checked by a 1 s sweep: due 2-3 s after the last activity; slack for a loaded machine
+        assert 1.5 <= waited <= 6.0, f"idle timeout fired after {waited:.1f}s, expected ~2s"
         assert idle.closed_by_server(2)
         idle.close()
         rep = expect(busy.send_mail("a@example.com", ["b@example.com"], simple_message("busy")), 250)

@@ -51,7 +51,7 @@ def test_starts_restarts_and_stops():
         kids = wait_for(lambda: (lambda c: c if len(by_name(c, "relay-dispatcher")) == 2 and d_old not in c else None)(
             children_of(p.pid)), 10, what="dispatcher restarted")
         restart_s = time.time() - t0
-        assert restart_s < 5, f"restart took {restart_s:.1f}s"
+        assert restart_s < 9, f"restart took {restart_s:.1f}s"  # policy itself: restart_in in the log
         seen |= set(kids)
         recv_old = by_name(kids, "relay-receiver")[0]
         os.kill(recv_old, signal.SIGKILL)

@@ -102,9 +102,11 @@ class Recorder:
             "auth_user": session.relay_auth_user if hasattr(session, "relay_auth_user") else None,
             "peer": session.peer[0] if session.peer else None,
         }
-        with open(base + ".json", "w") as f:
-            json.dump(meta, f)
+        # .eml first, then .json (written aside, renamed): a .json means the record is complete
         os.rename(base + ".eml.tmp", base + ".eml")
+        with open(base + ".json.tmp", "w") as f:
+            json.dump(meta, f)
+        os.rename(base + ".json.tmp", base + ".json")
         return "250 2.0.0 OK queued as %06d" % n
 
 

@@ -69,7 +69,7 @@ class Child {
       ::_exit(127);
     }
     if (wait_port == 0) return;
-    for (int i = 0; i < 200 && !port_open(wait_port); ++i) {
+    for (int i = 0; i < 800 && !port_open(wait_port); ++i) {  // up to 20 s on a loaded machine
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
     REQUIRE_MESSAGE(port_open(wait_port), "server did not listen: " << argv[0]);
