@@ -1,47 +1,12 @@
 // See uv_util.hpp.
 #include "dispatcher/uv_util.hpp"
 
-#include <exception>
-
-#include "common/log.hpp"
+#include "dispatcher/providers/post.hpp"
 
 namespace relay::dispatch {
-namespace {
-
-struct WorkReq {
-  uv_work_t req{};
-  std::function<void()> work;
-  std::function<void()> after;
-};
-
-void guarded(const std::function<void()>& fn, const char* where) noexcept {
-  try {
-    if (fn) fn();
-  } catch (const std::exception& e) {
-    log::error("- event=internal_error where={} reason={}", where, log::quote(e.what()));
-  } catch (...) {
-    log::error("- event=internal_error where={} reason=unknown", where);
-  }
-}
-
-}  // namespace
 
 void queue_work(uv_loop_t* loop, std::function<void()> work, std::function<void()> after) {
-  auto* r = new WorkReq;
-  r->req.data = r;
-  r->work = std::move(work);
-  r->after = std::move(after);
-  int rc = uv_queue_work(
-      loop, &r->req, [](uv_work_t* w) { guarded(static_cast<WorkReq*>(w->data)->work, "work"); },
-      [](uv_work_t* w, int) {
-        std::unique_ptr<WorkReq> owned(static_cast<WorkReq*>(w->data));
-        guarded(owned->after, "after_work");
-      });
-  if (rc != 0) {  // only fails for invalid arguments; run inline rather than lose it
-    std::unique_ptr<WorkReq> owned(r);
-    guarded(owned->work, "work");
-    guarded(owned->after, "after_work");
-  }
+  provider::offload(loop, std::move(work), std::move(after));
 }
 
 LoopPoster::LoopPoster(uv_loop_t* loop) : state_(std::make_shared<State>()) {
@@ -88,7 +53,7 @@ void LoopPoster::on_async(uv_async_t* a) {
     std::lock_guard lk(s->mu);
     fns.swap(s->fns);
   }
-  for (auto& fn : fns) guarded(fn, "posted");
+  for (auto& fn : fns) provider::run_guarded(fn, "loop_poster");
 }
 
 }  // namespace relay::dispatch

@@ -38,7 +38,7 @@ void validate(const config::ProviderConfig& cfg, const Context& ctx) {
 
 Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx) : name_(cfg.name), cfg_(cfg.gmail) {
   validate(cfg, ctx);
-  if (ctx.config) senders_ = ctx.config->senders;
+  if (ctx.config) senders_ = std::make_shared<const config::SenderConfig>(ctx.config->senders);
   loop_ = ctx.loop;
   curl_ = ctx.curl;
   if (!cfg_.service_account_file.empty()) {
@@ -87,17 +87,28 @@ void Adapter::send(const Message& msg, Done done) {
     post(loop, [done, r = std::move(r)] { done(r); });
   };
   const std::string id = msg.id.str();
-  std::string raw;
-  if (!read_file(msg.data_path, &raw)) {
-    return post_done(make_result(Cause::SpoolError, msg.data_path.string()));
+  // Reading and preparing run on the threadpool with copies of what they
+  // need; the rest continues on the loop unless the adapter was destroyed
+  // meanwhile (then the delivery is dropped like a cancelled transfer).
+  auto loaded = std::make_shared<m365::Loaded>();
+  offload(
+      loop_,
+      [loaded, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, id] {
+        *loaded = m365::load_and_prepare(path, m365::PrepareInput{{}, from, &rcpts, senders.get(), id,
+                                                                  std::time(nullptr)});
+      },
+      [this, alive = std::weak_ptr<const int>(alive_), loaded, id, post_done] {
+        if (!alive.expired()) prepared(id, std::move(*loaded), post_done);
+      });
+}
+
+void Adapter::prepared(const std::string& id, m365::Loaded l, Done post_done) {
+  if (!l.ok) {
+    if (l.read_ok) log::warn("{} provider={} event=gmail_reject reason={}", id, name_, log::quote(l.error.text));
+    return post_done(l.error);
   }
-  m365::PrepareInput in{raw, msg.mail_from, &msg.rcpts, &senders_, id, std::time(nullptr)};
-  m365::Prepared p = m365::prepare(in);
-  if (!p.ok) {
-    log::warn("{} provider={} event=gmail_reject reason={}", id, name_, log::quote(p.reject.text));
-    return post_done(p.reject);
-  }
-  auto mime = std::make_shared<const std::string>(p.mime(raw));
+  const m365::Prepared& p = l.prepared;
+  auto mime = std::make_shared<const std::string>(std::move(l.mime));
   const auto rcpts = header_recipients(p.head);
   if (auto over = check_limits(mime->size(), rcpts.size(), cfg_.max_message_size, cfg_.max_recipients)) {
     log::warn("{} provider={} event=gmail_reject reason={}", id, name_, log::quote(over->text));

@@ -1,7 +1,8 @@
 // relay::provider::gmail::Adapter — Provider for Google Workspace / Gmail
 // through the Gmail API (users.messages.send, raw RFC 822 media upload).
 //
-// Does: per message: read the spooled bytes, prepare them with the m365
+// Does: per message: read the spooled bytes and prepare them (on the
+// threadpool) with the m365
 // adapter's mime_prepare (sender policy, Bcc for envelope-only recipients,
 // Message-ID/Date when missing — Gmail, like Graph, takes recipients from
 // the header only), refuse what Gmail would (gmail_limits: 35 MB, 100
@@ -27,6 +28,7 @@
 #include "common/config.hpp"
 #include "dispatcher/providers/gmail/gmail_send.hpp"
 #include "dispatcher/providers/gmail/service_account.hpp"
+#include "dispatcher/providers/m365/mime_prepare.hpp"
 #include "dispatcher/providers/m365/token_cache.hpp"
 #include "dispatcher/providers/provider.hpp"
 
@@ -48,12 +50,15 @@ class Adapter final : public Provider {
 
  private:
   m365::TokenCache& tokens(const std::string& subject);
+  void prepared(const std::string& id, m365::Loaded l, Done post_done);  // loop thread, after load_and_prepare
   void test_mailbox(const Target& t, Done done);
   void test_send_as(const Target& t, std::string summary, Done done);
 
   std::string name_;
   config::GmailProvider cfg_;
-  config::SenderConfig senders_;
+  // Shared with threadpool work (reading and preparing messages).
+  std::shared_ptr<const config::SenderConfig> senders_ = std::make_shared<const config::SenderConfig>();
+  std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);  // expires with the adapter
   uv_loop_t* loop_ = nullptr;
   net::CurlMulti* curl_ = nullptr;
   std::shared_ptr<const ServiceAccount> sa_;  // null = refresh token

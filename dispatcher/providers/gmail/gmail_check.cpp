@@ -48,7 +48,7 @@ void Adapter::test(Done done) {
   auto post_done = [loop = loop_, done = std::move(done)](Result r) {
     post(loop, [done, r = std::move(r)] { done(r); });
   };
-  std::string who = cfg_.user.empty() ? senders_.default_sender : cfg_.user;
+  std::string who = cfg_.user.empty() ? senders_->default_sender : cfg_.user;
   if (sa_ && who.empty()) {
     Result r = make_result(Cause::ConfigError, "set user or senders.default_sender: the service account needs a "
                                                "Workspace user to impersonate");
@@ -100,8 +100,8 @@ void Adapter::test_send_as(const Target& t, std::string summary, Done done) {
     // the From mailbox each sender is its own user; otherwise all fixed ones.
     std::set<std::string> wanted;
     if (!sa_ || !cfg_.user.empty()) {
-      if (!senders_.default_sender.empty()) wanted.insert(lower(senders_.default_sender));
-      for (const auto& a : senders_.allowed)
+      if (!senders_->default_sender.empty()) wanted.insert(lower(senders_->default_sender));
+      for (const auto& a : senders_->allowed)
         if (a.find('@') != std::string::npos && a[0] != '@' && a.find('*') == std::string::npos) wanted.insert(lower(a));
     } else {
       wanted.insert(t.user_id);

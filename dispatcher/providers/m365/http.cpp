@@ -116,27 +116,6 @@ void cancel_all(net::CurlMulti& curl, Tracker& t) {
   for (CURL* easy : running) curl.cancel(easy);
 }
 
-void post(uv_loop_t* loop, std::function<void()> fn) {
-  struct Posted {
-    uv_timer_t timer;
-    std::function<void()> fn;
-  };
-  auto* p = new Posted{};
-  p->fn = std::move(fn);
-  uv_timer_init(loop, &p->timer);
-  p->timer.data = p;
-  uv_timer_start(
-      &p->timer,
-      [](uv_timer_t* h) {
-        auto* self = static_cast<Posted*>(h->data);
-        auto f = std::move(self->fn);
-        uv_close(reinterpret_cast<uv_handle_t*>(h),
-                 [](uv_handle_t* hh) { delete static_cast<Posted*>(hh->data); });
-        f();
-      },
-      0, 0);
-}
-
 std::string url_escape(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;

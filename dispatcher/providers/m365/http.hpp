@@ -3,8 +3,7 @@
 //
 // Does: builds a curl easy handle for a Request (method, URL, headers, body,
 // CA file, timeout), runs it on the CurlMulti, and hands back status,
-// lower-cased response headers and body. Also `post()`: run a function on
-// the next loop iteration (Provider::Done must never run inside send()).
+// lower-cased response headers and body.
 // Does not: retry, authenticate, or interpret the response (token_cache and
 // graph_send do).
 // Runs on: the uv loop thread of the CurlMulti.
@@ -22,6 +21,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "dispatcher/providers/post.hpp"  // post(): adapters answer Done on the next loop turn
 
 namespace relay::net {
 class CurlMulti;
@@ -70,9 +71,6 @@ using ResponseFn = std::function<void(Response)>;
 // CurlMulti's completion (never synchronously) — unless opt.tracker is
 // closing, then `done` is dropped uncalled.
 void perform(net::CurlMulti& curl, const HttpOptions& opt, Request req, ResponseFn done);
-
-// Runs `fn` on the next turn of `loop` (a one-shot uv timer).
-void post(uv_loop_t* loop, std::function<void()> fn);
 
 // application/x-www-form-urlencoded and URL path escaping.
 std::string url_escape(std::string_view s);

@@ -174,19 +174,23 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
 
 }  // namespace
 
+void send_large(Graph& g, const std::string& mailbox, Split split, ResultDone done) {
+  auto s = std::make_shared<LargeSend>();
+  s->g = &g;
+  s->mailbox = mailbox;
+  s->split = std::move(split);
+  s->done = std::move(done);
+  log::debug("m365 event=large_send mailbox={} attachments={}", mailbox, s->split.attachments.size());
+  s->create_draft();
+}
+
 void send_large(Graph& g, const std::string& mailbox, const std::string& mime, ResultDone done) {
   auto split = split_attachments(mime);
   if (!split) {
     done(permanent("message could not be parsed as MIME for the large-message path", "5.6.0"));
     return;
   }
-  auto s = std::make_shared<LargeSend>();
-  s->g = &g;
-  s->mailbox = mailbox;
-  s->split = std::move(*split);
-  s->done = std::move(done);
-  log::debug("m365 event=large_send mailbox={} attachments={}", mailbox, s->split.attachments.size());
-  s->create_draft();
+  send_large(g, mailbox, std::move(*split), std::move(done));
 }
 
 }  // namespace relay::provider::m365

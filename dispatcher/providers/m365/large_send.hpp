@@ -13,7 +13,8 @@
 // On failure after the draft exists, the draft is deleted (best effort).
 // Also the path used when save_to_sent_items must go through a draft.
 // Does not: pace per mailbox (the caller holds the mailbox slot throughout).
-// Runs on: the loop thread. Fails: Results, never exceptions.
+// Runs on: the loop thread (split_attachments: any thread). Fails: Results,
+// never exceptions.
 #pragma once
 #include <optional>
 #include <string>
@@ -43,5 +44,8 @@ constexpr std::size_t kUploadChunk = 10 * 320 * 1024;
 constexpr std::size_t kSmallAttachment = 3 * 1000 * 1000;
 
 void send_large(Graph& g, const std::string& mailbox, const std::string& mime, ResultDone done);
+// The same with the message already split (split_attachments is a full GMime
+// parse: the adapter runs it on the threadpool, not on the loop).
+void send_large(Graph& g, const std::string& mailbox, Split split, ResultDone done);
 
 }  // namespace relay::provider::m365

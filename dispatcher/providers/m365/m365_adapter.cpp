@@ -60,7 +60,7 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
                share(cfg.m365.rate_per_minute, processes_of(ctx), true)) {
   validate(cfg, ctx);
   if (ctx.config) {
-    senders_ = ctx.config->senders;
+    senders_ = std::make_shared<const config::SenderConfig>(ctx.config->senders);
     hostname_ = ctx.config->receiver.hostname;
   }
   loop_ = ctx.loop;
@@ -117,38 +117,55 @@ void Adapter::send(const Message& msg, Done done) {
   };
   const std::string id = msg.id.str();
   if (std::time(nullptr) - expiry_checked_ > kExpiryRecheck) refresh_expiry([] {});
-  std::string raw;
-  if (!read_file(msg.data_path, &raw)) {
-    Result r;
-    r.text = "cannot read spooled message " + msg.data_path.string();
-    return post_done(r);
-  }
-  PrepareInput in{raw, msg.mail_from, &msg.rcpts, &senders_, id, std::time(nullptr)};
-  Prepared p = prepare(in);
-  if (!p.ok) {
-    log::warn("{} provider={} event=m365_reject reason={}", id, name_, log::quote(p.reject.text));
-    return post_done(p.reject);
-  }
-  auto mime = std::make_shared<std::string>(p.mime(raw));
-  std::string added;
-  for (const auto& a : p.added) added += (added.empty() ? "" : ",") + a;
-  log::debug("{} provider={} event=m365_prepared mailbox={} size={} added={}", id, name_, p.mailbox, mime->size(),
-             added.empty() ? "-" : added);
-  const std::string mailbox = p.mailbox;
-  limiter_.acquire(mailbox, Clock::now(), [this, id, mailbox, mime, post_done]() mutable {
-    deliver(id, mailbox, std::move(mime), std::move(post_done));
-  });
-  kick();
+  // Reading and preparing the message, and for the draft path the GMime
+  // split, run on the threadpool with copies of what they need; the rest
+  // continues on the loop, unless the adapter was destroyed meanwhile (then
+  // the delivery is dropped like a cancelled transfer).
+  struct Work {
+    Loaded loaded;
+    std::shared_ptr<Split> split;  // draft path only
+  };
+  auto w = std::make_shared<Work>();
+  const std::size_t split_above = cfg_.save_to_sent_items ? 0 : cfg_.max_mime_size;
+  offload(
+      loop_,
+      [w, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, id, split_above] {
+        w->loaded = load_and_prepare(path, PrepareInput{{}, from, &rcpts, senders.get(), id, std::time(nullptr)});
+        if (w->loaded.ok && w->loaded.mime.size() > split_above) {
+          if (auto sp = split_attachments(w->loaded.mime)) w->split = std::make_shared<Split>(std::move(*sp));
+        }
+      },
+      [this, alive = std::weak_ptr<const int>(alive_), w, id, post_done] {
+        if (alive.expired()) return;
+        Loaded& l = w->loaded;
+        if (!l.ok) {
+          if (l.read_ok) log::warn("{} provider={} event=m365_reject reason={}", id, name_, log::quote(l.error.text));
+          return post_done(l.error);
+        }
+        const std::size_t size = l.mime.size();
+        std::string added;
+        for (const auto& a : l.prepared.added) added += (added.empty() ? "" : ",") + a;
+        log::debug("{} provider={} event=m365_prepared mailbox={} size={} added={} path={}", id, name_,
+                   l.prepared.mailbox, size, added.empty() ? "-" : added, w->split ? "draft" : "mime");
+        // Split: the parts carry the message; the MIME text is not needed.
+        auto mime = w->split ? nullptr : std::make_shared<std::string>(std::move(l.mime));
+        const std::string mailbox = l.prepared.mailbox;
+        limiter_.acquire(mailbox, Clock::now(), [this, id, mailbox, mime, split = w->split, post_done]() mutable {
+          deliver(id, mailbox, std::move(mime), std::move(split), std::move(post_done));
+        });
+        kick();
+      });
 }
 
 void Adapter::deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<std::string> mime,
-                      Done done) {
+                      std::shared_ptr<Split> split, Done done) {
   auto finish = [this, id, mailbox, done](Result r) {
     finished(id, mailbox, r);
     done(std::move(r));
   };
+  if (split) return send_large(graph_, mailbox, std::move(*split), finish);
   const bool large = mime->size() > cfg_.max_mime_size || cfg_.save_to_sent_items;
-  if (large) return send_large(graph_, mailbox, *mime, finish);
+  if (large) return send_large(graph_, mailbox, *mime, finish);  // split failed off the loop: fails the same way
   send_mime(graph_, mailbox, *mime, [this, id, mailbox, mime, finish](Result r) {
     if (r.code == 413) {  // Graph's body limit is not exact: take the draft path once
       log::info("{} provider={} event=m365_413_fallback mailbox={} size={}", id, name_, mailbox, mime->size());

@@ -1,23 +1,25 @@
 // relay::provider::m365::Adapter — Provider for Microsoft 365 via Graph.
 //
-// Does: per message: read the spooled bytes, prepare them (mime_prepare:
-// sender policy, Bcc for envelope-only recipients, Message-ID/Date), wait
-// for a slot of the sending mailbox (MailboxLimiter; each of the
-// dispatcher.processes processes gets its share of max_concurrent_per_mailbox
-// and rate_per_minute, so together they stay within Graph's limits), then
-// MIME sendMail
-// (graph_send) or, above max_mime_size / with save_to_sent_items, the draft
-// + upload-session path (large_send). A 413 from sendMail falls back to the
-// draft path once. 429/503 slow that mailbox for Retry-After. The access
-// token is one per process (TokenCache). Tracks client-secret expiry
-// (config date, refreshed from Graph when the app may read itself) and logs
-// warnings at expiry_warn_days; the Graph look-up runs as soon as the loop
-// runs and then every 12 hours, so an idle dispatcher reports it too. test(): token, permission (roles claim) and
+// Does: per message: read the spooled bytes and prepare them (mime_prepare:
+// sender policy, Bcc for envelope-only recipients, Message-ID/Date) on the
+// threadpool, wait for a slot of the sending mailbox (MailboxLimiter; each
+// of the dispatcher.processes processes gets its share of
+// max_concurrent_per_mailbox and rate_per_minute, so together they stay
+// within Graph's limits), then MIME sendMail (graph_send) or, above
+// max_mime_size / with save_to_sent_items, the draft + upload-session path
+// (large_send; its GMime split also runs on the threadpool). A 413 from
+// sendMail falls back to the draft path once. 429/503 slow that mailbox for
+// Retry-After. The access token is one per process (TokenCache). Tracks
+// client-secret expiry (config date, refreshed from Graph when the app may
+// read itself) and logs warnings at expiry_warn_days; the Graph look-up
+// runs as soon as the loop runs and then every 12 hours, so an idle
+// dispatcher reports it too. test(): token, permission (roles claim) and
 // sender mailbox check with exact messages.
 // Does not: retry (the dispatcher does, with Result::retry_after), route.
-// Runs on: the loop thread of ctx.loop / ctx.curl. Destroying it cancels its
-// transfers still running (their callbacks, and the Done of deliveries in
-// flight, are dropped); ctx.curl must outlive it.
+// Runs on: the loop thread of ctx.loop / ctx.curl (file reads and MIME
+// parsing: the uv threadpool). Destroying it cancels its transfers still
+// running (their callbacks, and the Done of deliveries in flight or still
+// being prepared, are dropped); ctx.curl must outlive it.
 // Fails: every outcome is a Result through Done, posted to the loop.
 #pragma once
 #include <uv.h>
@@ -30,6 +32,7 @@
 #include "common/config.hpp"
 #include "dispatcher/providers/m365/graph_send.hpp"
 #include "dispatcher/providers/m365/jwt_assertion.hpp"
+#include "dispatcher/providers/m365/large_send.hpp"
 #include "dispatcher/providers/m365/mailbox_limiter.hpp"
 #include "dispatcher/providers/m365/token_cache.hpp"
 #include "dispatcher/providers/provider.hpp"
@@ -50,7 +53,8 @@ class Adapter final : public Provider {
   int token_requests() const noexcept { return tokens_->requests(); }
 
  private:
-  void deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<std::string> mime, Done done);
+  void deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<std::string> mime,
+               std::shared_ptr<Split> split, Done done);
   void finished(const std::string& id, const std::string& mailbox, const Result& r);
   void kick();  // pump the limiter and re-arm its timer
   void refresh_expiry(std::function<void()> then);
@@ -61,7 +65,9 @@ class Adapter final : public Provider {
 
   std::string name_;
   config::M365Provider cfg_;
-  config::SenderConfig senders_;
+  // Shared with threadpool work (reading and preparing messages).
+  std::shared_ptr<const config::SenderConfig> senders_ = std::make_shared<const config::SenderConfig>();
+  std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);  // expires with the adapter
   std::string hostname_;
   uv_loop_t* loop_ = nullptr;
   std::shared_ptr<Tracker> tracker_ = std::make_shared<Tracker>();  // our transfers, cancelled by ~Adapter

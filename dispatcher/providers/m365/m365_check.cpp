@@ -102,9 +102,9 @@ void Adapter::test(Done done) {
 }
 
 void Adapter::test_mailbox(const std::string& /*token*/, Done done) {
-  std::string mailbox = senders_.default_sender;
+  std::string mailbox = senders_->default_sender;
   if (mailbox.empty()) {
-    for (const auto& a : senders_.allowed)
+    for (const auto& a : senders_->allowed)
       if (!a.empty() && a[0] != '@' && a[0] != '*') mailbox = a;
   }
   const std::string secret = secret_.state == "unknown" ? "" : "; " + secret_.detail;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <set>
 
+#include "dispatcher/providers/outcome_table.hpp"
+
 namespace relay::provider::m365 {
 namespace {
 
@@ -225,6 +227,25 @@ Prepared prepare(const PrepareInput& in) {
   p.body_offset = body;
   p.ok = true;
   return p;
+}
+
+Loaded load_and_prepare(const std::filesystem::path& data_path, PrepareInput in) {
+  Loaded out;
+  std::string raw;
+  if (!read_file(data_path, &raw)) {
+    out.error = make_result(Cause::SpoolError, "cannot read " + data_path.string());
+    return out;
+  }
+  out.read_ok = true;
+  in.raw = raw;
+  out.prepared = prepare(in);
+  if (!out.prepared.ok) {
+    out.error = out.prepared.reject;
+    return out;
+  }
+  out.mime = out.prepared.mime(raw);
+  out.ok = true;
+  return out;
 }
 
 }  // namespace relay::provider::m365

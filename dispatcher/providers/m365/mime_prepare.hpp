@@ -11,12 +11,14 @@
 // them are added as one Bcc: header. (3) Message-ID and Date are added
 // when missing (Graph returns no id of its own). Added headers go on top,
 // in the message's own line ending; nothing else is touched.
-// Does not: parse MIME bodies (large_send does), do I/O.
+// Does not: parse MIME bodies (large_send does), do I/O (except
+// load_and_prepare, which reads the spooled file).
 // Runs on: any thread; pure.
 // Fails: Prepared::ok == false with a Permanent Result.
 #pragma once
 #include "dispatcher/providers/mail_util.hpp"
 #include <ctime>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,11 +45,29 @@ struct Prepared {
   std::size_t body_offset = 0;   // raw.substr(body_offset) follows `head`
   std::vector<std::string> added;  // names of headers added/changed (for logs)
   bool rewritten = false;
-  std::string mime(std::string_view raw) const { return head + std::string(raw.substr(body_offset)); }
+  std::string mime(std::string_view raw) const {
+    std::string out;
+    out.reserve(size(raw));
+    out.append(head).append(raw.substr(body_offset));
+    return out;
+  }
   std::size_t size(std::string_view raw) const { return head.size() + raw.size() - body_offset; }
 };
 
 Prepared prepare(const PrepareInput& in);
+
+// The spooled message read whole and prepared — the one function here that
+// does I/O, so adapters call it on the threadpool (provider::offload): a
+// 25 MB message is tens of milliseconds of reading and copying that would
+// stall every transfer on the loop.
+struct Loaded {
+  bool ok = false;
+  bool read_ok = false;  // the file was read (!ok && read_ok: prepare refused it)
+  Result error;        // !ok: the spool read error (Transient) or prepare's refusal (Permanent)
+  Prepared prepared;
+  std::string mime;    // prepared.mime(raw): the message as the API gets it
+};
+Loaded load_and_prepare(const std::filesystem::path& data_path, PrepareInput in);  // in.raw is filled in here
 
 // Addresses (addr-spec) in an address-list header value: handles display
 // names, quoted strings, comments, angle brackets and groups.

@@ -1,4 +1,8 @@
 #include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "dispatcher/providers/m365/mime_prepare.hpp"
 
@@ -97,4 +101,39 @@ TEST_CASE("extract_addresses handles groups, comments, quotes") {
   CHECK(a[2] == "m@f.com");
   CHECK(a[3] == "n@g.com");
   CHECK(extract_addresses("undisclosed-recipients:;").empty());
+}
+
+TEST_CASE("load_and_prepare reads the spooled file whole and tells a read error from a refusal") {
+  const std::string dir = "/tmp/relay-mime-load-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const std::vector<std::string> rcpts{"a@x.org", "hidden@z.org"};
+  const SenderConfig s = allow_example();
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+    return std::filesystem::path(dir + "/" + name);
+  };
+  // 3 MB of body behind the header: read whole, body bytes untouched.
+  std::string body;
+  for (int i = 0; body.size() < 3 * 1024 * 1024; ++i) body += "line " + std::to_string(i) + " of the body\r\n";
+  const std::string head = "From: scan@example.com\r\nTo: a@x.org\r\nSubject: s\r\n\r\n";
+  Loaded ok = load_and_prepare(write("ok.eml", head + body), PrepareInput{{}, "", &rcpts, &s, "ID1", 1764072000});
+  REQUIRE(ok.ok);
+  CHECK(ok.read_ok);
+  CHECK(ok.prepared.mailbox == "scan@example.com");
+  CHECK(ok.mime.size() > head.size() + body.size());  // Bcc, Message-ID and Date were added
+  CHECK(ok.mime.compare(ok.mime.size() - body.size(), body.size(), body) == 0);
+  CHECK(ok.mime.find("Bcc: hidden@z.org") != std::string::npos);
+  // Refused by the sender policy: read, not ok, permanent 5.7.1.
+  Loaded refused = load_and_prepare(write("bad.eml", "From: x@evil.org\r\nTo: a@x.org\r\n\r\nb\r\n"),
+                                    PrepareInput{{}, "", &rcpts, &s, "ID2", 1764072000});
+  CHECK_FALSE(refused.ok);
+  CHECK(refused.read_ok);
+  CHECK(refused.error.outcome == relay::provider::Outcome::Permanent);
+  // Missing file: not read, transient (the spool may be back on the next attempt).
+  Loaded missing = load_and_prepare(dir + "/missing.eml", PrepareInput{{}, "", &rcpts, &s, "ID3", 1764072000});
+  CHECK_FALSE(missing.ok);
+  CHECK_FALSE(missing.read_ok);
+  CHECK(missing.error.outcome == relay::provider::Outcome::Transient);
+  CHECK(missing.error.text.find("missing.eml") != std::string::npos);
+  std::filesystem::remove_all(dir);
 }
