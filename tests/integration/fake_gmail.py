@@ -99,7 +99,7 @@ class FakeGmail(FakeHttps):
         self.tokens = {}          # token -> {"user", "scopes", "exp"}
         self.token_requests = []  # {"grant", "sub", "ok", "error"}
         self.sent = []            # {"user", "raw", "via", "id", "from_rewritten"}
-        self.calls = []           # {"method", "path", "status"}
+        # self.calls (FakeHttps): {"method", "path", "status", "seq"} per answered request, in arrival order
         self.violations = []
         self.sessions = {}        # upload_id -> {"user", "total", "data", "done"}
         super().__init__(d, _handler(self))
@@ -262,12 +262,12 @@ def _handler(fg):
             self.dispatch("PUT")
 
         def dispatch(self, method):
+            seq = fg.arrived()
             self.status_sent = 0
             try:
                 self.route(method)
             finally:
-                with fg.lock:
-                    fg.calls.append({"method": method, "path": self.path, "status": self.status_sent})
+                fg.record_call(seq, {"method": method, "path": self.path, "status": self.status_sent})
 
         def route(self, method):
             parsed = urllib.parse.urlsplit(self.path)

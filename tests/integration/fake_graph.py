@@ -63,7 +63,7 @@ class FakeGraph(FakeHttps):
         self.token_requests = []                     # dict per request (grant, auth kind, ok)
         self.sent = []                               # {"mailbox","mime","attachments","via"}
         self.requests = []                           # (method, path, had_auth)
-        self.calls = []                              # {"method","path","status","t0","t1"} per answered request
+        # self.calls (FakeHttps): {"method","path","status","t0","t1","seq"} per answered request, in arrival order
         self.violations = []
         self.inflight = {}
         self.max_inflight = {}
@@ -170,13 +170,12 @@ def _handler(fg):
             self.dispatch("DELETE")
 
         def dispatch(self, method):
-            t0 = time.time()
+            seq, t0 = fg.arrived(), time.time()
             self.status_sent = 0
             try:
                 self.route(method)
             finally:
-                with fg.lock:
-                    fg.calls.append({"method": method, "path": urllib.parse.unquote(self.path.split("?")[0]),
+                fg.record_call(seq, {"method": method, "path": urllib.parse.unquote(self.path.split("?")[0]),
                                      "status": self.status_sent, "t0": t0, "t1": time.time()})
 
         def route(self, method):

@@ -4,6 +4,7 @@ and FakeHttps, a threaded HTTPS server on 127.0.0.1 with a lock and a table
 of injected faults that a test arms (add_fault) and the handler consumes
 (take_fault). The wire formats themselves stay in each fake."""
 import base64
+import itertools
 import os
 import re
 import ssl
@@ -58,6 +59,8 @@ class FakeHttps:
     def __init__(self, d, handler, port=0):
         self.lock = threading.Lock()
         self.faults = []
+        self.calls = []  # answered requests, in the order they ARRIVED (see record_call)
+        self._seq = itertools.count()
         self.ca, cert, key = make_ca(d)
         self.httpd = QuietServer(("127.0.0.1", port), handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -73,6 +76,22 @@ class FakeHttps:
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def arrived(self):
+        """A number for a request that has just arrived (before it is answered)."""
+        with self.lock:
+            return next(self._seq)
+
+    def record_call(self, seq, rec):
+        """Adds an answered request's record in arrival order: a request cut
+        or answered late must not appear after the one the client sent
+        because of it (e.g. the status query after a cut upload)."""
+        with self.lock:
+            rec["seq"] = seq
+            i = len(self.calls)
+            while i > 0 and self.calls[i - 1]["seq"] > seq:
+                i -= 1
+            self.calls.insert(i, rec)
 
     def add_fault(self, path_re, count=1, **action):
         """The next COUNT requests whose "METHOD path" matches PATH_RE get
