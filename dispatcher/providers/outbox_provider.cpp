@@ -6,12 +6,12 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <uv.h>
 
 #include <cerrno>
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
@@ -25,7 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Job {
-  uv_work_t req{};
   bool is_test = false;
   fs::path dir;
   std::string id;
@@ -156,41 +155,27 @@ Result probe(const Job& j) {
   return r;
 }
 
-void work_cb(uv_work_t* req) {
-  auto* j = static_cast<Job*>(req->data);
-  try {
-    j->result = j->is_test ? probe(*j) : deliver(*j);
-  } catch (const std::exception& e) {
-    j->result = make_result(Cause::LocalIoError, e.what());
-  }
-}
-
-void after_cb(uv_work_t* req, int status) {
-  std::unique_ptr<Job> j(static_cast<Job*>(req->data));
-  if (status != 0) j->result = make_result(Cause::Aborted, uv_strerror(status));
-  const Result& r = j->result;
-  if (!j->is_test) {
-    log::info("{} event=outbox_{} file={} outcome={} reason={}", j->id,
-              r.outcome == Outcome::Sent ? "written" : "failed", log::quote(r.provider_id),
-              to_string(r.outcome), log::quote(r.text));
-  }
-  try {
-    j->done(std::move(j->result));
-  } catch (const std::exception& e) {
-    log::error("{} event=outbox_done_threw reason={}", j->id, log::quote(e.what()));
-  }
-}
-
+// The file work on the threadpool, the log line and Done on the loop.
 void queue(uv_loop_s* loop, std::unique_ptr<Job> job) {
-  job->req.data = job.get();
-  int rc = uv_queue_work(loop, &job->req, &work_cb, &after_cb);
-  if (rc == 0) {
-    job.release();  // owned by the request until after_cb
-    return;
-  }
-  Result r = make_result(Cause::LocalIoError, std::string("uv_queue_work: ") + uv_strerror(rc));
-  auto done = std::move(job->done);
-  post(loop, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  std::shared_ptr<Job> j(std::move(job));
+  offload(
+      loop,
+      [j] {
+        try {
+          j->result = j->is_test ? probe(*j) : deliver(*j);
+        } catch (const std::exception& e) {
+          j->result = make_result(Cause::LocalIoError, e.what());
+        }
+      },
+      [j] {
+        const Result& r = j->result;
+        if (!j->is_test) {
+          log::info("{} event=outbox_{} file={} outcome={} reason={}", j->id,
+                    r.outcome == Outcome::Sent ? "written" : "failed", log::quote(r.provider_id),
+                    to_string(r.outcome), log::quote(r.text));
+        }
+        j->done(std::move(j->result));
+      });
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 // the directory (the .json is renamed first, so an .eml is never seen without
 // its envelope). A retry of the same queue id overwrites both files.
 // Does not: touch the spool; parse the message.
-// Runs on: the blocking I/O runs on the libuv threadpool (uv_queue_work); the
+// Runs on: the blocking I/O runs on the libuv threadpool (provider::offload); the
 // loop thread only starts jobs and calls `done` (never inside send()).
 // Fails: ENOSPC -> transient disk_full; missing/unwritable directory ->
 // transient config_error; unreadable/short spool data -> transient spool_error.
