@@ -52,6 +52,8 @@ struct Harness {
   }
   ~Harness() {
     dl->stop();
+    uv_run(&loop, UV_RUN_NOWAIT);  // run() re-initialises the loop after each run: close it
+    uv_loop_close(&loop);
     std::filesystem::remove_all(dir);
   }
 
