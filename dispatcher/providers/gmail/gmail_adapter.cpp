@@ -3,11 +3,11 @@
 
 
 #include "common/log.hpp"
+#include "dispatcher/providers/cloud/http.hpp"
+#include "dispatcher/providers/cloud/mime_prepare.hpp"
 #include "dispatcher/providers/gmail/gmail_limits.hpp"
 #include "dispatcher/providers/gmail/gmail_provider.hpp"
 #include "dispatcher/providers/gmail/token_client.hpp"
-#include "dispatcher/providers/m365/mime_prepare.hpp"
-#include "dispatcher/providers/m365/token_client.hpp"
 #include "dispatcher/providers/mail_util.hpp"
 #include "dispatcher/providers/outcome_table.hpp"
 #include "dispatcher/providers/post.hpp"
@@ -48,22 +48,22 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx) : name_(
       throw config::ConfigError("provider " + name_ + ": " + e.what());
     }
   }
-  cfg_.token_url = m365::trim_slash(cfg_.token_url);
+  cfg_.token_url = cloud::trim_slash(cfg_.token_url);
   api_.curl = curl_;
   api_.opt.ca_file = cfg_.ca_file;
   api_.opt.tracker = tracker_;
-  api_.base = m365::trim_slash(cfg_.api_url);
+  api_.base = cloud::trim_slash(cfg_.api_url);
   api_.timeout = cfg_.timeout;
-  api_.tokens = [this](const std::string& subject) -> m365::TokenCache& { return tokens(subject); };
+  api_.tokens = [this](const std::string& subject) -> cloud::TokenCache& { return tokens(subject); };
 }
 
-Adapter::~Adapter() { m365::cancel_all(*curl_, *tracker_); }
+Adapter::~Adapter() { cloud::cancel_all(*curl_, *tracker_); }
 
-m365::TokenCache& Adapter::tokens(const std::string& subject) {
+cloud::TokenCache& Adapter::tokens(const std::string& subject) {
   auto& slot = caches_[subject];
   if (!slot) {
-    slot = std::make_unique<m365::TokenCache>(make_fetcher(*curl_, api_.opt, cfg_, sa_, sa_ ? subject : ""),
-                                              &m365::Clock::now, "provider=" + name_ + " subject=" + subject);
+    slot = std::make_unique<cloud::TokenCache>(make_fetcher(*curl_, api_.opt, cfg_, sa_, sa_ ? subject : ""),
+                                              &cloud::Clock::now, "provider=" + name_ + " subject=" + subject);
   }
   return *slot;
 }
@@ -90,11 +90,11 @@ void Adapter::send(const Message& msg, Done done) {
   // Reading and preparing run on the threadpool with copies of what they
   // need; the rest continues on the loop unless the adapter was destroyed
   // meanwhile (then the delivery is dropped like a cancelled transfer).
-  auto loaded = std::make_shared<m365::Loaded>();
+  auto loaded = std::make_shared<cloud::Loaded>();
   offload(
       loop_,
       [loaded, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, id] {
-        *loaded = m365::load_and_prepare(path, m365::PrepareInput{{}, from, &rcpts, senders.get(), id,
+        *loaded = cloud::load_and_prepare(path, cloud::PrepareInput{{}, from, &rcpts, senders.get(), id,
                                                                   std::time(nullptr)});
       },
       [this, alive = std::weak_ptr<const int>(alive_), loaded, id, post_done] {
@@ -102,12 +102,12 @@ void Adapter::send(const Message& msg, Done done) {
       });
 }
 
-void Adapter::prepared(const std::string& id, m365::Loaded l, Done post_done) {
+void Adapter::prepared(const std::string& id, cloud::Loaded l, Done post_done) {
   if (!l.ok) {
     if (l.read_ok) log::warn("{} provider={} event=gmail_reject reason={}", id, name_, log::quote(l.error.text));
     return post_done(l.error);
   }
-  const m365::Prepared& p = l.prepared;
+  const cloud::Prepared& p = l.prepared;
   auto mime = std::make_shared<const std::string>(std::move(l.mime));
   const auto rcpts = header_recipients(p.head);
   if (auto over = check_limits(mime->size(), rcpts.size(), cfg_.max_message_size, cfg_.max_recipients)) {

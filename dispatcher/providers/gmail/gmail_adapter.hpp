@@ -2,17 +2,16 @@
 // through the Gmail API (users.messages.send, raw RFC 822 media upload).
 //
 // Does: per message: read the spooled bytes and prepare them (on the
-// threadpool) with the m365
-// adapter's mime_prepare (sender policy, Bcc for envelope-only recipients,
-// Message-ID/Date when missing — Gmail, like Graph, takes recipients from
-// the header only), refuse what Gmail would (gmail_limits: 35 MB, 100
+// threadpool) with cloud/mime_prepare (sender policy, Bcc for envelope-only
+// recipients, Message-ID/Date when missing — Gmail, like Graph, takes
+// recipients from the header only), refuse what Gmail would (gmail_limits: 35 MB, 100
 // recipients), then send as media upload, or resumable upload above
 // resumable_threshold (gmail_send). Credentials: a service account with
 // domain-wide delegation impersonating the sending user (sub = `user`, or
 // the From mailbox when `user` is empty), or one user's refresh token
 // (userId "me"). One token per impersonated user per process, cached until
 // shortly before expiry, single flight, config errors backed off
-// (m365::TokenCache, one per subject). test() is in gmail_check.cpp.
+// (cloud::TokenCache, one per subject). test() is in gmail_check.cpp.
 // Does not: retry (the dispatcher does, with Result::retry_after), route,
 // limit concurrency (Gmail's per-user limits answer 429, honoured).
 // Runs on: the loop thread of ctx.loop / ctx.curl. Destroying it cancels
@@ -28,8 +27,8 @@
 #include "common/config.hpp"
 #include "dispatcher/providers/gmail/gmail_send.hpp"
 #include "dispatcher/providers/gmail/service_account.hpp"
-#include "dispatcher/providers/m365/mime_prepare.hpp"
-#include "dispatcher/providers/m365/token_cache.hpp"
+#include "dispatcher/providers/cloud/mime_prepare.hpp"
+#include "dispatcher/providers/cloud/token_cache.hpp"
 #include "dispatcher/providers/provider.hpp"
 
 namespace relay::provider::gmail {
@@ -49,8 +48,8 @@ class Adapter final : public Provider {
   Target target_for(const std::string& mailbox) const;
 
  private:
-  m365::TokenCache& tokens(const std::string& subject);
-  void prepared(const std::string& id, m365::Loaded l, Done post_done);  // loop thread, after load_and_prepare
+  cloud::TokenCache& tokens(const std::string& subject);
+  void prepared(const std::string& id, cloud::Loaded l, Done post_done);  // loop thread, after load_and_prepare
   void test_mailbox(const Target& t, Done done);
   void test_send_as(const Target& t, std::string summary, Done done);
 
@@ -62,8 +61,8 @@ class Adapter final : public Provider {
   uv_loop_t* loop_ = nullptr;
   net::CurlMulti* curl_ = nullptr;
   std::shared_ptr<const ServiceAccount> sa_;  // null = refresh token
-  std::shared_ptr<m365::Tracker> tracker_ = std::make_shared<m365::Tracker>();
-  std::map<std::string, std::unique_ptr<m365::TokenCache>> caches_;
+  std::shared_ptr<cloud::Tracker> tracker_ = std::make_shared<cloud::Tracker>();
+  std::map<std::string, std::unique_ptr<cloud::TokenCache>> caches_;
   Api api_;
 };
 

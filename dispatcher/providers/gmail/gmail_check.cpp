@@ -55,14 +55,14 @@ void Adapter::test(Done done) {
     return post_done(r);
   }
   const Target t = target_for(who);
-  tokens(t.subject).get([this, t, post_done](const m365::TokenResult& tr) {
+  tokens(t.subject).get([this, t, post_done](const cloud::TokenResult& tr) {
     if (!tr.ok) return post_done(tr.error);
     test_mailbox(t, post_done);
   });
 }
 
 void Adapter::test_mailbox(const Target& t, Done done) {
-  m365::Request req;
+  cloud::Request req;
   req.url = api_.user_url(t.user_id, false) + "/profile";
   api_.call(t, std::move(req), [this, t, done](CallResult cr) {
     std::string summary = fmt::format("token acquired for {}", t.subject);
@@ -80,7 +80,7 @@ void Adapter::test_mailbox(const Target& t, Done done) {
 }
 
 void Adapter::test_send_as(const Target& t, std::string summary, Done done) {
-  m365::Request req;
+  cloud::Request req;
   req.url = api_.user_url(t.user_id, false) + "/settings/sendAs";
   api_.call(t, std::move(req), [this, t, summary, done](CallResult cr) mutable {
     if (insufficient_scope(cr)) return done(ok(summary + "; send-as aliases not checked (needs gmail.settings.basic)"));

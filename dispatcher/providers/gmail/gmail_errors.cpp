@@ -6,7 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dispatcher/providers/m365/graph_errors.hpp"
+#include "dispatcher/providers/cloud/http.hpp"
+#include "dispatcher/providers/cloud/token_cache.hpp"
 #include "dispatcher/providers/outcome_table.hpp"
 
 namespace relay::provider::gmail {
@@ -53,7 +54,7 @@ Result classify_token(long status, std::string_view body, const TokenContext& ct
   if (status == 429 || status >= 500 || status == 408) {
     return with(Cause::ServiceUnavailable, status, fmt::format("Google token endpoint busy: HTTP {}", status));
   }
-  const m365::TokenError e = m365::parse_token_error(body);
+  const cloud::TokenError e = cloud::parse_token_error(body);
   const std::string what = fmt::format("{}: {}", e.error.empty() ? fmt::format("HTTP {}", status) : e.error,
                                        e.description.empty() ? "(no description)" : e.description);
   std::string text;
@@ -84,7 +85,7 @@ Result classify_api(long status, std::string_view body, std::string_view retry_a
   Result r;
   if (status == 429 || (status == 403 && rate_reason(e.reason))) {
     r = with(Cause::RateLimited, status, fmt::format("Gmail rate limit for {}: {}", user, what));
-    r.retry_after = m365::parse_retry_after(retry_after, now);
+    r.retry_after = cloud::parse_retry_after(retry_after, now);
   } else if (status == 401) {
     r = with(Cause::AuthFailed, status, fmt::format("access token refused for {}: {}", user, what));
   } else if (status == 403) {
@@ -93,7 +94,7 @@ Result classify_api(long status, std::string_view body, std::string_view retry_a
     r = with(Cause::MessageTooBig, status, fmt::format("message too large for Gmail: {}", what));
   } else if (status == 408 || status >= 500) {
     r = with(Cause::ServiceUnavailable, status, fmt::format("Gmail server error: {}", what));
-    r.retry_after = m365::parse_retry_after(retry_after, now);
+    r.retry_after = cloud::parse_retry_after(retry_after, now);
   } else if (status == 400) {
     r = with(Cause::BadContent, status, fmt::format("Gmail rejected the message: {}", what));
   } else {

@@ -6,7 +6,7 @@
 
 #include <set>
 
-#include "dispatcher/providers/m365/mime_prepare.hpp"
+#include "dispatcher/providers/cloud/mime_prepare.hpp"
 #include "dispatcher/providers/outcome_table.hpp"
 
 namespace relay::provider::gmail {
@@ -40,7 +40,7 @@ std::vector<std::string> header_recipients(std::string_view head) {
   std::vector<std::string> out;
   std::set<std::string> seen;
   for (const auto& v : values) {
-    for (auto& a : m365::extract_addresses(v)) {
+    for (auto& a : cloud::extract_addresses(v)) {
       std::string low = a;
       for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (seen.insert(low).second) out.push_back(a);

@@ -43,7 +43,7 @@ struct Upload : std::enable_shared_from_this<Upload> {
 };
 
 void Upload::start() {
-  m365::Request req;
+  cloud::Request req;
   req.method = "POST";
   req.url = api->user_url(t.user_id, true) + "/messages/send?uploadType=resumable";
   req.headers = {"Content-Type: application/json; charset=UTF-8", "X-Upload-Content-Type: message/rfc822",
@@ -62,7 +62,7 @@ void Upload::start() {
 }
 
 void Upload::put_from(std::size_t offset) {
-  m365::Request req;
+  cloud::Request req;
   req.method = "PUT";
   req.url = session;
   req.headers = {"Content-Type: message/rfc822"};
@@ -94,7 +94,7 @@ void Upload::retry_or_fail(const CallResult& cr, const char* what) {
 }
 
 void Upload::query() {
-  m365::Request req;
+  cloud::Request req;
   req.method = "PUT";
   req.url = session;
   req.headers = {"Content-Type:", fmt::format("Content-Range: bytes */{}", mime->size())};
@@ -117,25 +117,25 @@ void Upload::query() {
 }  // namespace
 
 std::string Api::user_url(const std::string& user_id, bool upload) const {
-  return base + (upload ? "/upload" : "") + "/gmail/v1/users/" + m365::url_escape(user_id);
+  return base + (upload ? "/upload" : "") + "/gmail/v1/users/" + cloud::url_escape(user_id);
 }
 
-void Api::call(const Target& t, m365::Request req, CallDone done, bool retried) {
+void Api::call(const Target& t, cloud::Request req, CallDone done, bool retried) {
   tokens(t.subject).get([this, t, req = std::move(req), done = std::move(done), retried](
-                            const m365::TokenResult& tr) mutable {
+                            const cloud::TokenResult& tr) mutable {
     if (!tr.ok) {
       CallResult cr;
       cr.token_ok = false;
       cr.token_error = tr.error;
       return done(std::move(cr));
     }
-    m365::Request r = req;  // keep the original for a retry after 401
+    cloud::Request r = req;  // keep the original for a retry after 401
     r.headers.push_back("Authorization: Bearer " + tr.token);
     r.headers.push_back("User-Agent: relay/0.1 (gmail)");
     r.timeout = timeout;
-    m365::perform(*curl, opt, std::move(r),
+    cloud::perform(*curl, opt, std::move(r),
                   [this, t, req = std::move(req), done = std::move(done), retried,
-                   token = tr.token](m365::Response resp) mutable {
+                   token = tr.token](cloud::Response resp) mutable {
                     if (resp.ok() && resp.status == 401 && !retried) {
                       log::info("{} event=gmail_401 user={} action=refresh_token_and_retry", t.log_id, t.user_id);
                       tokens(t.subject).invalidate(token);
@@ -155,7 +155,7 @@ Result classify(const CallResult& r, const std::string& user, std::time_t now) {
 }
 
 void send_media(Api& api, const Target& t, std::shared_ptr<const std::string> mime, ResultDone done) {
-  m365::Request req;
+  cloud::Request req;
   req.method = "POST";
   req.url = api.user_url(t.user_id, true) + "/messages/send?uploadType=media";
   req.headers = {"Content-Type: message/rfc822"};

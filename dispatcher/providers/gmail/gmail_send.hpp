@@ -23,8 +23,8 @@
 #include <memory>
 #include <string>
 
-#include "dispatcher/providers/m365/http.hpp"
-#include "dispatcher/providers/m365/token_cache.hpp"
+#include "dispatcher/providers/cloud/http.hpp"
+#include "dispatcher/providers/cloud/token_cache.hpp"
 #include "dispatcher/providers/provider.hpp"
 
 namespace relay::provider::gmail {
@@ -38,20 +38,20 @@ struct Target {
 struct CallResult {
   bool token_ok = true;
   Result token_error;
-  m365::Response resp;
+  cloud::Response resp;
 };
 using CallDone = std::function<void(CallResult)>;
 using ResultDone = std::function<void(Result)>;
 
 struct Api {
   net::CurlMulti* curl = nullptr;
-  m365::HttpOptions opt;
+  cloud::HttpOptions opt;
   std::string base;            // api_url, no trailing '/'
   std::int64_t timeout = 120;  // seconds per request
-  std::function<m365::TokenCache&(const std::string& subject)> tokens;
+  std::function<cloud::TokenCache&(const std::string& subject)> tokens;
 
   std::string user_url(const std::string& user_id, bool upload) const;  // .../gmail/v1/users/{id}
-  void call(const Target& t, m365::Request req, CallDone done, bool retried = false);
+  void call(const Target& t, cloud::Request req, CallDone done, bool retried = false);
 };
 
 // Classifies a finished call (token failure, transport error, HTTP answer).

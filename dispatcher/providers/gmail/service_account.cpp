@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "common/config.hpp"
-#include "dispatcher/providers/m365/codec.hpp"
+#include "dispatcher/providers/cloud/codec.hpp"
 
 namespace relay::provider::gmail {
 namespace {
@@ -72,7 +72,7 @@ std::string ServiceAccount::assertion(std::string_view scope, std::string_view a
   nlohmann::ordered_json claims = {{"iss", client_email_}, {"scope", scope}, {"aud", audience},
                                    {"iat", now_unix},      {"exp", now_unix + 3600}};
   if (!subject.empty()) claims["sub"] = subject;
-  const std::string input = m365::base64url(header.dump()) + "." + m365::base64url(claims.dump());
+  const std::string input = cloud::base64url(header.dump()) + "." + cloud::base64url(claims.dump());
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   const auto* data = reinterpret_cast<const unsigned char*>(input.data());
   std::size_t len = 0;
@@ -83,7 +83,7 @@ std::string ServiceAccount::assertion(std::string_view scope, std::string_view a
   std::string sig(len, '\0');
   if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data, input.size()) != 1) return {};
   sig.resize(len);
-  return input + "." + m365::base64url(sig);
+  return input + "." + cloud::base64url(sig);
 }
 
 }  // namespace relay::provider::gmail

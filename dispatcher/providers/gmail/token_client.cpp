@@ -9,11 +9,11 @@
 
 namespace relay::provider::gmail {
 
-using m365::url_escape;
+using cloud::url_escape;
 
-m365::Request build_token_request(const config::GmailProvider& cfg, const ServiceAccount* sa,
+cloud::Request build_token_request(const config::GmailProvider& cfg, const ServiceAccount* sa,
                                   const std::string& subject, std::int64_t now_unix) {
-  m365::Request req;
+  cloud::Request req;
   req.method = "POST";
   req.url = cfg.token_url;
   req.timeout = std::min<std::int64_t>(cfg.timeout, 60);
@@ -30,13 +30,13 @@ m365::Request build_token_request(const config::GmailProvider& cfg, const Servic
   return req;
 }
 
-Result classify_transport(const m365::Response& resp, std::string_view what) {
+Result classify_transport(const cloud::Response& resp, std::string_view what) {
   Result r = make_result(cause_for_curl(resp.curl), std::string(what) + ": " + resp.curl_error);
   return r;
 }
 
-m365::FetchResult parse_token_response(const m365::Response& resp, const TokenContext& ctx) {
-  m365::FetchResult r;
+cloud::FetchResult parse_token_response(const cloud::Response& resp, const TokenContext& ctx) {
+  cloud::FetchResult r;
   if (!resp.ok()) {
     r.error = classify_transport(resp, "token endpoint unreachable");
     return r;
@@ -60,12 +60,12 @@ m365::FetchResult parse_token_response(const m365::Response& resp, const TokenCo
   return r;
 }
 
-m365::Fetcher make_fetcher(net::CurlMulti& curl, m365::HttpOptions opt, const config::GmailProvider& cfg,
+cloud::Fetcher make_fetcher(net::CurlMulti& curl, cloud::HttpOptions opt, const config::GmailProvider& cfg,
                            std::shared_ptr<const ServiceAccount> sa, const std::string& subject) {
   TokenContext ctx{sa != nullptr, subject, sa ? sa->client_email() : cfg.client_id};
-  return [&curl, opt, cfg, sa, subject, ctx](m365::FetchDone done) {
+  return [&curl, opt, cfg, sa, subject, ctx](cloud::FetchDone done) {
     auto req = build_token_request(cfg, sa.get(), subject, static_cast<std::int64_t>(std::time(nullptr)));
-    m365::perform(curl, opt, std::move(req), [ctx, done = std::move(done)](m365::Response resp) {
+    cloud::perform(curl, opt, std::move(req), [ctx, done = std::move(done)](cloud::Response resp) {
       done(parse_token_response(resp, ctx));
     });
   };

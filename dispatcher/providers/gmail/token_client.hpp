@@ -7,7 +7,7 @@
 //   user refresh token: grant_type=refresh_token&client_id&client_secret
 //     &refresh_token
 // parses {"access_token","expires_in","token_type":"Bearer"}, classifies
-// failures (gmail_errors.hpp) and makes the Fetcher a m365::TokenCache runs
+// failures (gmail_errors.hpp) and makes the Fetcher a cloud::TokenCache runs
 // (the adapter keeps one cache per impersonated user).
 // Does not: cache, log secrets/tokens/assertions.
 // Runs on: the loop thread. Fails: FetchResult::error.
@@ -18,8 +18,8 @@
 
 #include "common/config.hpp"
 #include "dispatcher/providers/gmail/gmail_errors.hpp"
-#include "dispatcher/providers/m365/http.hpp"
-#include "dispatcher/providers/m365/token_cache.hpp"
+#include "dispatcher/providers/cloud/http.hpp"
+#include "dispatcher/providers/cloud/token_cache.hpp"
 
 namespace relay::provider::gmail {
 
@@ -28,14 +28,14 @@ class ServiceAccount;
 inline constexpr const char* kJwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 // sa == nullptr: refresh token. `subject` is the sub claim ("" = none).
-m365::Request build_token_request(const config::GmailProvider& cfg, const ServiceAccount* sa,
+cloud::Request build_token_request(const config::GmailProvider& cfg, const ServiceAccount* sa,
                                   const std::string& subject, std::int64_t now_unix);
-m365::FetchResult parse_token_response(const m365::Response& resp, const TokenContext& ctx);
+cloud::FetchResult parse_token_response(const cloud::Response& resp, const TokenContext& ctx);
 
-m365::Fetcher make_fetcher(net::CurlMulti& curl, m365::HttpOptions opt, const config::GmailProvider& cfg,
+cloud::Fetcher make_fetcher(net::CurlMulti& curl, cloud::HttpOptions opt, const config::GmailProvider& cfg,
                            std::shared_ptr<const ServiceAccount> sa, const std::string& subject);
 
 // A transport failure (no HTTP answer) as a Result, by CURLcode.
-Result classify_transport(const m365::Response& resp, std::string_view what);
+Result classify_transport(const cloud::Response& resp, std::string_view what);
 
 }  // namespace relay::provider::gmail

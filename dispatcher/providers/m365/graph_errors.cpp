@@ -5,8 +5,6 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
-#include <cmath>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace relay::provider::m365 {
@@ -38,26 +36,6 @@ Result config_error(long status, std::string text) {
 
 }  // namespace
 
-std::optional<std::int64_t> parse_retry_after(std::string_view value, std::time_t now) {
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-  if (value.empty()) return std::nullopt;
-  const std::int64_t cap = 86400;
-  if (std::isdigit(static_cast<unsigned char>(value.front()))) {
-    std::string s(value);
-    char* end = nullptr;
-    double d = std::strtod(s.c_str(), &end);
-    if (end && *end == '\0' && std::isfinite(d) && d >= 0) {
-      return std::min<std::int64_t>(cap, static_cast<std::int64_t>(std::ceil(d)));
-    }
-    if (s.find(' ') == std::string::npos) return std::nullopt;
-  }
-  std::string s(value);
-  std::time_t t = curl_getdate(s.c_str(), nullptr);
-  if (t == -1) return std::nullopt;
-  return std::clamp<std::int64_t>(static_cast<std::int64_t>(t) - now, 0, cap);
-}
-
 GraphError parse_graph_error(std::string_view body) {
   GraphError e;
   json j = json::parse(body, nullptr, false);
@@ -66,22 +44,6 @@ GraphError parse_graph_error(std::string_view body) {
   if (it == j.end() || !it->is_object()) return e;
   if (auto c = it->find("code"); c != it->end() && c->is_string()) e.code = c->get<std::string>();
   if (auto m = it->find("message"); m != it->end() && m->is_string()) e.message = first_line(m->get<std::string>());
-  return e;
-}
-
-TokenError parse_token_error(std::string_view body) {
-  TokenError e;
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return e;
-  if (auto it = j.find("error"); it != j.end() && it->is_string()) e.error = it->get<std::string>();
-  if (auto it = j.find("error_description"); it != j.end() && it->is_string()) {
-    e.description = first_line(it->get<std::string>());
-  }
-  if (auto it = j.find("error_codes"); it != j.end() && it->is_array() && !it->empty() && (*it)[0].is_number_integer()) {
-    e.aadsts = (*it)[0].get<long>();
-  } else if (e.description.rfind("AADSTS", 0) == 0) {
-    e.aadsts = std::strtol(e.description.c_str() + 6, nullptr, 10);
-  }
   return e;
 }
 

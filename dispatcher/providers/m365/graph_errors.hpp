@@ -3,9 +3,9 @@
 // permanent (STYLE.md 6).
 //
 // Does: parses the token endpoint's error body ({"error", "error_description"
-// "AADSTSnnnn: ...", "error_codes": [...]}) and Graph's
-// {"error":{"code","message"}}; parses Retry-After (integer or decimal
-// seconds, or an HTTP date). Texts are safe to log: the first line of
+// "AADSTSnnnn: ...", "error_codes": [...]}, parsed by cloud::parse_token_error)
+// and Graph's {"error":{"code","message"}}; Retry-After is
+// cloud::parse_retry_after's. Texts are safe to log: the first line of
 // Microsoft's description, never tokens or secrets.
 // Does not: do I/O or decide retry timing (the dispatcher's RetryPolicy).
 // Runs on: any thread; pure functions.
@@ -17,13 +17,10 @@
 #include <string>
 #include <string_view>
 
+#include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/provider.hpp"
 
 namespace relay::provider::m365 {
-
-// Retry-After: "120", "1.5" (rounded up), or an HTTP date (relative to now).
-// nullopt when absent or unparseable; never negative.
-std::optional<std::int64_t> parse_retry_after(std::string_view value, std::time_t now);
 
 struct GraphError {
   std::string code;     // "ErrorInvalidRecipients", "InvalidAuthenticationToken", ...
@@ -31,13 +28,6 @@ struct GraphError {
 };
 // Extracts {"error":{"code","message"}}; empty code when the body is not one.
 GraphError parse_graph_error(std::string_view body);
-
-struct TokenError {
-  std::string error;        // "invalid_client"
-  std::string description;  // first line of error_description
-  long aadsts = 0;          // first of error_codes, or parsed from "AADSTSnnnn"
-};
-TokenError parse_token_error(std::string_view body);
 
 struct TokenContext {
   std::string tenant_id, client_id, login_url;

@@ -14,8 +14,7 @@
 #include <functional>
 #include <string>
 
-#include "dispatcher/providers/m365/http.hpp"
-#include "dispatcher/providers/m365/token_cache.hpp"
+#include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/provider.hpp"
 
 namespace relay::provider::m365 {

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "common/config.hpp"
-#include "dispatcher/providers/m365/codec.hpp"
+#include "dispatcher/providers/m365/cloud_names.hpp"
 
 namespace relay::provider::m365 {
 namespace {

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
-#include "dispatcher/providers/m365/codec.hpp"
+#include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/m365/graph_errors.hpp"
 
 namespace relay::provider::m365 {

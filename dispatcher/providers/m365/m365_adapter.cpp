@@ -11,7 +11,7 @@
 #include "dispatcher/providers/m365/large_send.hpp"
 #include "dispatcher/providers/m365/m365_provider.hpp"
 #include "dispatcher/providers/mail_util.hpp"
-#include "dispatcher/providers/m365/mime_prepare.hpp"
+#include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/m365/secret_expiry.hpp"
 #include "dispatcher/providers/m365/token_client.hpp"
 

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
-#include "dispatcher/providers/m365/codec.hpp"
+#include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/m365/graph_errors.hpp"
 #include "dispatcher/providers/m365/m365_adapter.hpp"
 #include "dispatcher/providers/m365/secret_expiry.hpp"

@@ -11,11 +11,6 @@
 
 namespace relay::provider::m365 {
 
-std::string trim_slash(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
 std::string graph_scope(const std::string& graph_url) {
   const std::string base = trim_slash(graph_url);
   for (const char* known : {"https://graph.microsoft.us", "https://dod-graph.microsoft.us",

@@ -14,8 +14,7 @@
 #include <string>
 
 #include "common/config.hpp"
-#include "dispatcher/providers/m365/http.hpp"
-#include "dispatcher/providers/m365/token_cache.hpp"
+#include "dispatcher/providers/m365/cloud_names.hpp"
 
 namespace relay::provider::m365 {
 
@@ -33,7 +32,5 @@ FetchResult parse_token_response(const Response& resp, const config::M365Provide
 Fetcher make_fetcher(net::CurlMulti& curl, HttpOptions opt, const config::M365Provider& cfg,
                      std::shared_ptr<const JwtSigner> signer);
 
-// Strips a trailing '/' so paths can be appended.
-std::string trim_slash(std::string url);
 
 }  // namespace relay::provider::m365

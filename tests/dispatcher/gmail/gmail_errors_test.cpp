@@ -98,7 +98,7 @@ TEST_CASE("token endpoint errors are configuration errors, busy endpoints are no
   CHECK(busy.outcome == Outcome::Transient);
   CHECK_FALSE(busy.config_error);
 
-  relay::provider::m365::Response resp;
+  relay::provider::cloud::Response resp;
   resp.status = 200;
   resp.body = R"({"access_token":"ya29.x","expires_in":3599,"token_type":"Bearer"})";
   auto f = parse_token_response(resp, sa);

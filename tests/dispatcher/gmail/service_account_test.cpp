@@ -9,11 +9,11 @@
 #include "common/config.hpp"
 #include "dispatcher/providers/gmail/service_account.hpp"
 #include "dispatcher/providers/gmail/token_client.hpp"
-#include "dispatcher/providers/m365/codec.hpp"
+#include "dispatcher/providers/cloud/codec.hpp"
 #include "tests/dispatcher/m365/test_keys.hpp"
 
 using namespace relay::provider::gmail;
-using relay::provider::m365::base64_decode;
+using relay::provider::cloud::base64_decode;
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.hpp"
-#include "dispatcher/providers/m365/codec.hpp"
+#include "dispatcher/providers/m365/cloud_names.hpp"  // base64, base64url, base64_decode
 #include "dispatcher/providers/m365/jwt_assertion.hpp"
 #include "test_keys.hpp"
 

@@ -1,11 +1,12 @@
-// relay::provider::m365 HTTP helper — one HTTPS request over the shared
+// relay::provider::cloud HTTP helper — one HTTPS request over the shared
 // net::CurlMulti, with the response collected in memory.
 //
 // Does: builds a curl easy handle for a Request (method, URL, headers, body,
 // CA file, timeout), runs it on the CurlMulti, and hands back status,
 // lower-cased response headers and body.
-// Does not: retry, authenticate, or interpret the response (token_cache and
-// graph_send do).
+// Also the Retry-After parser and URL helpers both APIs need.
+// Does not: retry, authenticate, or interpret the response (the token
+// clients and the adapters' send code do).
 // Runs on: the uv loop thread of the CurlMulti.
 // Fails: a transport error is Response::curl != CURLE_OK (status 0); never
 // throws out of a libuv or curl callback.
@@ -14,12 +15,15 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dispatcher/providers/post.hpp"  // post(): adapters answer Done on the next loop turn
@@ -28,7 +32,7 @@ namespace relay::net {
 class CurlMulti;
 }
 
-namespace relay::provider::m365 {
+namespace relay::provider::cloud {
 
 struct Request {
   std::string method = "GET";        // GET POST PUT DELETE
@@ -75,4 +79,11 @@ void perform(net::CurlMulti& curl, const HttpOptions& opt, Request req, Response
 // application/x-www-form-urlencoded and URL path escaping.
 std::string url_escape(std::string_view s);
 
-}  // namespace relay::provider::m365
+// A base URL without trailing slashes ("https://graph.microsoft.com/").
+std::string trim_slash(std::string url);
+
+// Retry-After: "120", "1.5" (rounded up), or an HTTP date (relative to now).
+// nullopt when absent or unparseable; never negative; at most a day.
+std::optional<std::int64_t> parse_retry_after(std::string_view value, std::time_t now);
+
+}  // namespace relay::provider::cloud

@@ -1,5 +1,5 @@
 // See mime_prepare.hpp.
-#include "dispatcher/providers/m365/mime_prepare.hpp"
+#include "dispatcher/providers/cloud/mime_prepare.hpp"
 
 #include <fmt/format.h>
 #include <strings.h>
@@ -9,7 +9,7 @@
 
 #include "dispatcher/providers/outcome_table.hpp"
 
-namespace relay::provider::m365 {
+namespace relay::provider::cloud {
 namespace {
 
 struct Field {
@@ -248,4 +248,4 @@ Loaded load_and_prepare(const std::filesystem::path& data_path, PrepareInput in)
   return out;
 }
 
-}  // namespace relay::provider::m365
+}  // namespace relay::provider::cloud

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "dispatcher/providers/m365/mime_prepare.hpp"
+#include "dispatcher/providers/cloud/mime_prepare.hpp"
 
-using namespace relay::provider::m365;
+using namespace relay::provider::cloud;
 using relay::config::SenderConfig;
 using relay::config::SenderPolicy;
 

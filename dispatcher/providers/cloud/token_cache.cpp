@@ -1,11 +1,13 @@
 // See token_cache.hpp.
-#include "dispatcher/providers/m365/token_cache.hpp"
+#include "dispatcher/providers/cloud/token_cache.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
 
-namespace relay::provider::m365 {
+namespace relay::provider::cloud {
 
 using std::chrono::seconds;
 
@@ -39,7 +41,7 @@ void TokenCache::get(Callback cb) {
 
 void TokenCache::invalidate(const std::string& token) {
   if (!token.empty() && token == token_) {
-    log::info("{} event=token_invalidated reason=\"Graph answered 401\"", log_name_);
+    log::info("{} event=token_invalidated reason=\"the API answered 401\"", log_name_);
     token_.clear();
     retry_at_ = {};  // a 401 is a reason to ask now, not to wait
   }
@@ -90,4 +92,29 @@ void TokenCache::finish(FetchResult r) {
   }
 }
 
-}  // namespace relay::provider::m365
+namespace {
+std::string first_line(std::string_view s) {
+  auto end = s.find_first_of("\r\n");
+  std::string out(s.substr(0, end));
+  if (out.size() > 300) out.resize(300);
+  return out;
+}
+}  // namespace
+
+TokenError parse_token_error(std::string_view body) {
+  TokenError e;
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return e;
+  if (auto it = j.find("error"); it != j.end() && it->is_string()) e.error = it->get<std::string>();
+  if (auto it = j.find("error_description"); it != j.end() && it->is_string()) {
+    e.description = first_line(it->get<std::string>());
+  }
+  if (auto it = j.find("error_codes"); it != j.end() && it->is_array() && !it->empty() && (*it)[0].is_number_integer()) {
+    e.aadsts = (*it)[0].get<long>();
+  } else if (e.description.rfind("AADSTS", 0) == 0) {
+    e.aadsts = std::strtol(e.description.c_str() + 6, nullptr, 10);
+  }
+  return e;
+}
+
+}  // namespace relay::provider::cloud

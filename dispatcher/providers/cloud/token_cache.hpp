@@ -1,5 +1,6 @@
-// relay::provider::m365::TokenCache — the one Graph access token of a
-// process, shared by every delivery (client credentials flow).
+// relay::provider::cloud::TokenCache — one OAuth access token (m365: the
+// process's Graph token; gmail: one per impersonated user), shared by every
+// delivery that needs it.
 //
 // Does: hands out the cached token; refreshes it shortly before expires_in
 // runs out (5 min, or a fifth of a short lifetime); after a Graph 401 the
@@ -11,7 +12,8 @@
 // found) are remembered and returned without asking again for a backoff
 // that starts at 5 minutes and doubles up to 1 hour, with one loud error log
 // per attempt; transient failures back off 10 seconds.
-// Does not: build HTTP requests itself — a Fetcher does (token_client.hpp),
+// Does not: build HTTP requests itself — a Fetcher does (m365/ and gmail/
+// token_client.hpp),
 // so the single-flight logic is unit-tested without I/O.
 // Runs on: the loop thread; not thread-safe. Callbacks may run inside get()
 // when the answer is already known.
@@ -25,7 +27,7 @@
 
 #include "dispatcher/providers/provider.hpp"
 
-namespace relay::provider::m365 {
+namespace relay::provider::cloud {
 
 using Clock = std::chrono::steady_clock;
 
@@ -80,4 +82,15 @@ class TokenCache {
   int requests_ = 0;
 };
 
-}  // namespace relay::provider::m365
+// An OAuth 2.0 token endpoint's error body (RFC 6749 section 5.2), as
+// Microsoft's identity platform and Google send it:
+// {"error", "error_description", "error_codes": [...]}. Texts are the first
+// line of the description (at most 300 characters), never tokens.
+struct TokenError {
+  std::string error;        // "invalid_client"
+  std::string description;  // first line of error_description
+  long aadsts = 0;          // Microsoft: first of error_codes, or parsed from "AADSTSnnnn"
+};
+TokenError parse_token_error(std::string_view body);
+
+}  // namespace relay::provider::cloud

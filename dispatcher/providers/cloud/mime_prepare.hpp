@@ -1,5 +1,6 @@
-// relay::provider::m365 MIME preparation — turns a spooled message into the
-// MIME Graph may send, and decides which mailbox sends it.
+// relay::provider::cloud MIME preparation — turns a spooled message into the
+// MIME an API that takes recipients from the header (Graph sendMail, Gmail
+// users.messages.send) may send, and decides which mailbox sends it.
 //
 // Does: (1) sender policy: the header From (and Sender, and a non-null
 // envelope MAIL FROM) must match senders.allowed; then the message goes out
@@ -7,11 +8,11 @@
 // with senders.default_sender and keeps the original in Reply-To (unless a
 // Reply-To exists), dropping a disallowed Sender; policy `reject` fails the
 // message permanently (5.7.1). A missing From becomes default_sender.
-// (2) Graph takes recipients from To/Cc/Bcc only: envelope recipients not in
-// them are added as one Bcc: header. (3) Message-ID and Date are added
-// when missing (Graph returns no id of its own). Added headers go on top,
+// (2) Graph and Gmail take recipients from To/Cc/Bcc only: envelope
+// recipients not in them are added as one Bcc: header. (3) Message-ID and
+// Date are added when missing (Graph returns no id of its own). Added headers go on top,
 // in the message's own line ending; nothing else is touched.
-// Does not: parse MIME bodies (large_send does), do I/O (except
+// Does not: parse MIME bodies (m365/large_send does), do I/O (except
 // load_and_prepare, which reads the spooled file).
 // Runs on: any thread; pure.
 // Fails: Prepared::ok == false with a Permanent Result.
@@ -26,7 +27,7 @@
 #include "common/config.hpp"
 #include "dispatcher/providers/provider.hpp"
 
-namespace relay::provider::m365 {
+namespace relay::provider::cloud {
 
 struct PrepareInput {
   std::string_view raw;                  // the spooled .eml bytes
@@ -75,4 +76,4 @@ std::vector<std::string> extract_addresses(std::string_view value);
 
 using provider::rfc5322_date;  // dispatcher/providers/mail_util.hpp
 
-}  // namespace relay::provider::m365
+}  // namespace relay::provider::cloud

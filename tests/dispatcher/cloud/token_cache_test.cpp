@@ -1,8 +1,8 @@
 #include <doctest/doctest.h>
 
-#include "dispatcher/providers/m365/token_cache.hpp"
+#include "dispatcher/providers/cloud/token_cache.hpp"
 
-using namespace relay::provider::m365;
+using namespace relay::provider::cloud;
 using std::chrono::seconds;
 
 namespace {

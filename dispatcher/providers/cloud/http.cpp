@@ -1,12 +1,17 @@
 // See http.hpp.
-#include "dispatcher/providers/m365/http.hpp"
+#include "dispatcher/providers/cloud/http.hpp"
 
+#include <curl/curl.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <memory>
 
 #include "common/curl_multi.hpp"
 
-namespace relay::provider::m365 {
+namespace relay::provider::cloud {
 namespace {
 
 // One transfer: owns the easy handle and every buffer it points to until
@@ -54,9 +59,9 @@ void setup(Transfer& t, const HttpOptions& opt) {
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "relay/0.1 (m365)");
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "relay/0.1");
   if (!opt.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opt.ca_file.c_str());
-  // Expect: 100-continue costs a round trip per upload chunk; Graph does not need it.
+  // Expect: 100-continue costs a round trip per upload chunk; the APIs do not need it.
   t.headers.append("Expect:");
   for (const auto& hd : t.req.headers) t.headers.append(hd.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, t.headers.get());
@@ -131,4 +136,29 @@ std::string url_escape(std::string_view s) {
   return out;
 }
 
-}  // namespace relay::provider::m365
+std::string trim_slash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+std::optional<std::int64_t> parse_retry_after(std::string_view value, std::time_t now) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  const std::int64_t cap = 86400;
+  if (std::isdigit(static_cast<unsigned char>(value.front()))) {
+    std::string s(value);
+    char* end = nullptr;
+    double d = std::strtod(s.c_str(), &end);
+    if (end && *end == '\0' && std::isfinite(d) && d >= 0) {
+      return std::min<std::int64_t>(cap, static_cast<std::int64_t>(std::ceil(d)));
+    }
+    if (s.find(' ') == std::string::npos) return std::nullopt;
+  }
+  std::string s(value);
+  std::time_t t = curl_getdate(s.c_str(), nullptr);
+  if (t == -1) return std::nullopt;
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(t) - now, 0, cap);
+}
+
+}  // namespace relay::provider::cloud

@@ -1,9 +1,9 @@
 // See codec.hpp.
-#include "dispatcher/providers/m365/codec.hpp"
+#include "dispatcher/providers/cloud/codec.hpp"
 
 #include <cstdint>
 
-namespace relay::provider::m365 {
+namespace relay::provider::cloud {
 namespace {
 
 std::string encode(std::string_view in, const char* alphabet, bool pad) {
@@ -71,4 +71,4 @@ bool base64_decode(std::string_view text, std::string* out) {
   return bits < 6;
 }
 
-}  // namespace relay::provider::m365
+}  // namespace relay::provider::cloud
