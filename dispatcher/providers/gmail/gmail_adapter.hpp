@@ -25,10 +25,10 @@
 #include <string>
 
 #include "common/config.hpp"
-#include "dispatcher/providers/gmail/gmail_send.hpp"
-#include "dispatcher/providers/gmail/service_account.hpp"
 #include "dispatcher/providers/cloud/mime_prepare.hpp"
 #include "dispatcher/providers/cloud/token_cache.hpp"
+#include "dispatcher/providers/gmail/gmail_send.hpp"
+#include "dispatcher/providers/gmail/service_account.hpp"
 #include "dispatcher/providers/provider.hpp"
 
 namespace relay::provider::gmail {

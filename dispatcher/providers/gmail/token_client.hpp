@@ -17,9 +17,9 @@
 #include <string>
 
 #include "common/config.hpp"
-#include "dispatcher/providers/gmail/gmail_errors.hpp"
 #include "dispatcher/providers/cloud/http.hpp"
 #include "dispatcher/providers/cloud/token_cache.hpp"
+#include "dispatcher/providers/gmail/gmail_errors.hpp"
 
 namespace relay::provider::gmail {
 

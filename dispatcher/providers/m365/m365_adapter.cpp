@@ -8,12 +8,12 @@
 
 #include "common/curl_multi.hpp"
 #include "common/log.hpp"
+#include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/m365/large_send.hpp"
 #include "dispatcher/providers/m365/m365_provider.hpp"
-#include "dispatcher/providers/mail_util.hpp"
-#include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/m365/secret_expiry.hpp"
 #include "dispatcher/providers/m365/token_client.hpp"
+#include "dispatcher/providers/mail_util.hpp"
 
 namespace relay::provider {
 

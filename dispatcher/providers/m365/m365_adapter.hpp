@@ -30,11 +30,11 @@
 #include <string>
 
 #include "common/config.hpp"
+#include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/m365/graph_send.hpp"
 #include "dispatcher/providers/m365/jwt_assertion.hpp"
 #include "dispatcher/providers/m365/large_send.hpp"
 #include "dispatcher/providers/m365/mailbox_limiter.hpp"
-#include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/provider.hpp"
 
 namespace relay::provider::m365 {
