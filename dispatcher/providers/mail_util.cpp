@@ -44,4 +44,11 @@ std::string rfc5322_date(std::time_t t) {
                      tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+std::string first_line(std::string_view s) {
+  auto end = s.find_first_of("\r\n");
+  std::string out(s.substr(0, end));
+  if (out.size() > 300) out.resize(300);
+  return out;
+}
+
 }  // namespace relay::provider

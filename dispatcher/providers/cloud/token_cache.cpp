@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
+#include "dispatcher/providers/mail_util.hpp"  // first_line
 
 namespace relay::provider::cloud {
 
@@ -91,15 +92,6 @@ void TokenCache::finish(FetchResult r) {
     }
   }
 }
-
-namespace {
-std::string first_line(std::string_view s) {
-  auto end = s.find_first_of("\r\n");
-  std::string out(s.substr(0, end));
-  if (out.size() > 300) out.resize(300);
-  return out;
-}
-}  // namespace
 
 TokenError parse_token_error(std::string_view body) {
   TokenError e;

@@ -8,16 +8,11 @@
 
 #include "dispatcher/providers/cloud/http.hpp"
 #include "dispatcher/providers/cloud/token_cache.hpp"
+#include "dispatcher/providers/mail_util.hpp"  // first_line
 #include "dispatcher/providers/outcome_table.hpp"
 
 namespace relay::provider::gmail {
 namespace {
-
-std::string first_line(std::string_view s) {
-  std::string out(s.substr(0, s.find_first_of("\r\n")));
-  if (out.size() > 300) out.resize(300);
-  return out;
-}
 
 Result with(Cause c, long status, std::string text) {
   Result r = make_result(c);

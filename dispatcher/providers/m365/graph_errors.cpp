@@ -7,17 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dispatcher/providers/mail_util.hpp"  // first_line
+
 namespace relay::provider::m365 {
 namespace {
 
 using nlohmann::json;
-
-std::string first_line(std::string_view s) {
-  auto end = s.find_first_of("\r\n");
-  std::string out(s.substr(0, end));
-  if (out.size() > 300) out.resize(300);
-  return out;
-}
 
 Result make(Outcome o, long status, std::string enhanced, std::string text) {
   Result r;
