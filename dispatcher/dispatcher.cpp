@@ -7,6 +7,7 @@
 
 #include "common/log.hpp"
 #include "dispatcher/job.hpp"
+#include "dispatcher/providers/post.hpp"
 
 namespace relay::dispatch {
 
@@ -101,7 +102,7 @@ void Dispatcher::schedule_scan() {
   scan_running_ = true;
   ++background_work_;
   auto ids = std::make_shared<std::vector<spool::QueueId>>();
-  queue_work(
+  provider::offload(
       loop_, [this, ids] { *ids = spool_.list(spool::State::New); },
       [this, ids] {
         scan_running_ = false;
@@ -134,7 +135,7 @@ void Dispatcher::start_claim(const spool::QueueId& id) {
   auto owned = std::make_unique<Job>(id);
   Job* job = owned.get();
   jobs_.emplace(id.str(), std::move(owned));
-  queue_work(
+  provider::offload(
       loop_,
       [this, job] {
         job->claim = spool_.claim(job->id, &job->claim_error);

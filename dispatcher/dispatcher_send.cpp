@@ -8,6 +8,7 @@
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/job.hpp"
 #include "dispatcher/notice.hpp"
+#include "dispatcher/providers/post.hpp"
 
 namespace relay::dispatch {
 namespace {
@@ -167,7 +168,7 @@ void Dispatcher::finish(const std::string& id, bool durable) {
   bool notice = !job->release && job->decision.action == Action::Fail && wants_notice(job->env, settings_.failure_notice_to);
   std::string notice_to = settings_.failure_notice_to, hostname = settings_.hostname;
   std::string notice_from = settings_.notice_from;
-  queue_work(
+  provider::offload(
       loop_,
       [this, job, notice, notice_to, notice_from, hostname] {
         spool::Status st;

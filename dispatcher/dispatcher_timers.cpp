@@ -7,6 +7,7 @@
 #include "common/log.hpp"
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/job.hpp"
+#include "dispatcher/providers/post.hpp"
 
 namespace relay::dispatch {
 namespace {
@@ -42,7 +43,7 @@ void Dispatcher::sweep() {
   spool::SweepOptions opt;
   opt.orphan_grace = settings_.orphan_grace;
   opt.failed_keep = settings_.failed_keep;
-  queue_work(
+  provider::offload(
       loop_, [this, report, opt] { *report = spool_.sweep(opt); },
       [this, report] {
         sweep_running_ = false;

@@ -7,6 +7,7 @@
 
 #include "common/log.hpp"
 #include "dispatcher/dispatcher.hpp"
+#include "dispatcher/providers/post.hpp"
 
 namespace relay::dispatch {
 
@@ -25,7 +26,7 @@ void Dispatcher::secret_notice(const std::string& provider, const provider::Secr
   const std::string to = it->second.notice_to;
   const std::string text = build_secret_notice(provider, s, to, settings_.notice_from, settings_.hostname, key, now);
   ++background_work_;
-  queue_work(
+  provider::offload(
       loop_, [this, out, key, to, text] { out->st = enqueue_secret_notice(spool_, key, to, text, &out->id, &out->already); },
       [this, out, provider, key, to] {
         --background_work_;

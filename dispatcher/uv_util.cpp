@@ -5,10 +5,6 @@
 
 namespace relay::dispatch {
 
-void queue_work(uv_loop_t* loop, std::function<void()> work, std::function<void()> after) {
-  provider::offload(loop, std::move(work), std::move(after));
-}
-
 LoopPoster::LoopPoster(uv_loop_t* loop) : state_(std::make_shared<State>()) {
   uv_async_init(loop, async_.get(), &LoopPoster::on_async);
   async_.get()->data = state_.get();

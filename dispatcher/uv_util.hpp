@@ -1,13 +1,12 @@
 // relay::dispatch uv helpers — owners for the libuv handles the dispatcher
-// uses (memory freed in the close callback, as uvw does; STYLE.md 8), a
-// threadpool job helper and a cross-thread poster.
+// uses (memory freed in the close callback, as uvw does; STYLE.md 8) and a
+// cross-thread poster. Threadpool jobs: provider::offload (providers/post.hpp).
 //
 // Does: UvHandle<T> heap-allocates a handle and uv_close()s it on
-// destruction; queue_work() runs a function on the uv threadpool and a
-// completion on the loop; LoopPoster lets another thread (the DeliveryLog's
+// destruction; LoopPoster lets another thread (the DeliveryLog's
 // DB thread) run a function on the loop thread.
-// Does not: run the loop. Exceptions thrown by work/after functions are
-// caught at this boundary and logged, never propagated into libuv.
+// Does not: run the loop. Exceptions thrown by posted functions are caught
+// at this boundary and logged, never propagated into libuv.
 // Runs on: the loop thread, except LoopPoster::post (any thread).
 #pragma once
 #include <uv.h>
@@ -46,9 +45,6 @@ class UvHandle {
  private:
   H* h_;
 };
-
-// Runs work() on the threadpool, then after() on the loop thread.
-void queue_work(uv_loop_t* loop, std::function<void()> work, std::function<void()> after);
 
 // Posts functions to the loop thread from any thread (uv_async_t).
 class LoopPoster {

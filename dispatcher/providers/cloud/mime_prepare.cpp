@@ -233,18 +233,13 @@ Loaded load_and_prepare(const std::filesystem::path& data_path, PrepareInput in)
   Loaded out;
   std::string raw;
   if (!read_file(data_path, &raw)) {
-    out.error = make_result(Cause::SpoolError, "cannot read " + data_path.string());
+    out.read_error = make_result(Cause::SpoolError, "cannot read " + data_path.string());
     return out;
   }
   out.read_ok = true;
   in.raw = raw;
   out.prepared = prepare(in);
-  if (!out.prepared.ok) {
-    out.error = out.prepared.reject;
-    return out;
-  }
-  out.mime = out.prepared.mime(raw);
-  out.ok = true;
+  if (out.prepared.ok) out.mime = out.prepared.mime(raw);
   return out;
 }
 

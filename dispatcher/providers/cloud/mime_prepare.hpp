@@ -62,11 +62,12 @@ Prepared prepare(const PrepareInput& in);
 // 25 MB message is tens of milliseconds of reading and copying that would
 // stall every transfer on the loop.
 struct Loaded {
-  bool ok = false;
-  bool read_ok = false;  // the file was read (!ok && read_ok: prepare refused it)
-  Result error;        // !ok: the spool read error (Transient) or prepare's refusal (Permanent)
-  Prepared prepared;
-  std::string mime;    // prepared.mime(raw): the message as the API gets it
+  bool read_ok = false;
+  Result read_error;   // !read_ok: why (Transient, spool_error)
+  Prepared prepared;   // read_ok: prepare's answer (ok, or a Permanent reject)
+  std::string mime;    // ok(): prepared.mime(raw), the message as the API gets it
+  bool ok() const { return read_ok && prepared.ok; }
+  const Result& error() const { return read_ok ? prepared.reject : read_error; }  // when !ok()
 };
 Loaded load_and_prepare(const std::filesystem::path& data_path, PrepareInput in);  // in.raw is filled in here
 

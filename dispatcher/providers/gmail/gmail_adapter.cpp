@@ -103,9 +103,9 @@ void Adapter::send(const Message& msg, Done done) {
 }
 
 void Adapter::prepared(const std::string& id, cloud::Loaded l, Done post_done) {
-  if (!l.ok) {
-    if (l.read_ok) log::warn("{} provider={} event=gmail_reject reason={}", id, name_, log::quote(l.error.text));
-    return post_done(l.error);
+  if (!l.ok()) {
+    if (l.read_ok) log::warn("{} provider={} event=gmail_reject reason={}", id, name_, log::quote(l.error().text));
+    return post_done(l.error());
   }
   const cloud::Prepared& p = l.prepared;
   auto mime = std::make_shared<const std::string>(std::move(l.mime));

@@ -131,16 +131,16 @@ void Adapter::send(const Message& msg, Done done) {
       loop_,
       [w, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, id, split_above] {
         w->loaded = load_and_prepare(path, PrepareInput{{}, from, &rcpts, senders.get(), id, std::time(nullptr)});
-        if (w->loaded.ok && w->loaded.mime.size() > split_above) {
+        if (w->loaded.ok() && w->loaded.mime.size() > split_above) {
           if (auto sp = split_attachments(w->loaded.mime)) w->split = std::make_shared<Split>(std::move(*sp));
         }
       },
       [this, alive = std::weak_ptr<const int>(alive_), w, id, post_done] {
         if (alive.expired()) return;
         Loaded& l = w->loaded;
-        if (!l.ok) {
-          if (l.read_ok) log::warn("{} provider={} event=m365_reject reason={}", id, name_, log::quote(l.error.text));
-          return post_done(l.error);
+        if (!l.ok()) {
+          if (l.read_ok) log::warn("{} provider={} event=m365_reject reason={}", id, name_, log::quote(l.error().text));
+          return post_done(l.error());
         }
         const std::size_t size = l.mime.size();
         std::string added;

@@ -117,7 +117,7 @@ TEST_CASE("load_and_prepare reads the spooled file whole and tells a read error 
   for (int i = 0; body.size() < 3 * 1024 * 1024; ++i) body += "line " + std::to_string(i) + " of the body\r\n";
   const std::string head = "From: scan@example.com\r\nTo: a@x.org\r\nSubject: s\r\n\r\n";
   Loaded ok = load_and_prepare(write("ok.eml", head + body), PrepareInput{{}, "", &rcpts, &s, "ID1", 1764072000});
-  REQUIRE(ok.ok);
+  REQUIRE(ok.ok());
   CHECK(ok.read_ok);
   CHECK(ok.prepared.mailbox == "scan@example.com");
   CHECK(ok.mime.size() > head.size() + body.size());  // Bcc, Message-ID and Date were added
@@ -126,14 +126,14 @@ TEST_CASE("load_and_prepare reads the spooled file whole and tells a read error 
   // Refused by the sender policy: read, not ok, permanent 5.7.1.
   Loaded refused = load_and_prepare(write("bad.eml", "From: x@evil.org\r\nTo: a@x.org\r\n\r\nb\r\n"),
                                     PrepareInput{{}, "", &rcpts, &s, "ID2", 1764072000});
-  CHECK_FALSE(refused.ok);
+  CHECK_FALSE(refused.ok());
   CHECK(refused.read_ok);
-  CHECK(refused.error.outcome == relay::provider::Outcome::Permanent);
+  CHECK(refused.error().outcome == relay::provider::Outcome::Permanent);
   // Missing file: not read, transient (the spool may be back on the next attempt).
   Loaded missing = load_and_prepare(dir + "/missing.eml", PrepareInput{{}, "", &rcpts, &s, "ID3", 1764072000});
-  CHECK_FALSE(missing.ok);
+  CHECK_FALSE(missing.ok());
   CHECK_FALSE(missing.read_ok);
-  CHECK(missing.error.outcome == relay::provider::Outcome::Transient);
-  CHECK(missing.error.text.find("missing.eml") != std::string::npos);
+  CHECK(missing.error().outcome == relay::provider::Outcome::Transient);
+  CHECK(missing.error().text.find("missing.eml") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
