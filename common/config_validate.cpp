@@ -3,12 +3,23 @@
 // errors point at the line of the key that is wrong or missing.
 #include <set>
 
+#include "common/cidr.hpp"
 #include "common/config_loader.hpp"
 
 namespace relay::config::detail {
 namespace {
 
 std::string idx(std::string_view base, size_t i) { return std::string(base) + "[" + std::to_string(i) + "]"; }
+
+// 127.0.0.0/8, ::1 or "localhost": nobody between us and the upstream.
+bool loopback_host(const std::string& host) {
+  auto a = net::parse_address(host);
+  if (!a) return host == "localhost";
+  if (a->family == AF_INET) return a->bytes[0] == 127;
+  for (size_t i = 0; i < 15; ++i)
+    if (a->bytes[i] != 0) return false;
+  return a->bytes[15] == 1;
+}
 
 }  // namespace
 
@@ -66,6 +77,12 @@ void Loader::validate_providers(Config& cfg) {
         need(p.smtp.auth == "xoauth2" || p.smtp.username.empty() || !p.smtp.password.empty(), "password",
              "required when username is set");
         need(!p.smtp.username.empty() || p.smtp.password.empty(), "username", "required when password is set");
+        // Credentials never go out in clear where someone could strip STARTTLS
+        // (tls: starttls with credentials is STARTTLS-required at run time).
+        need(p.smtp.username.empty() || loopback_host(p.smtp.host) ||
+                 p.smtp.tls == TlsMode::StartTlsRequired || p.smtp.tls == TlsMode::Implicit,
+             "tls", "expected starttls-required or implicit when username is set (credentials are only sent "
+                    "without TLS to a loopback upstream)");
         break;
       case ProviderType::M365: {
         const auto& m = p.m365;

@@ -43,6 +43,7 @@
 #include <string>
 
 #include "common/config.hpp"
+#include "dispatcher/config_alert.hpp"
 #include "dispatcher/dlog/delivery_log.hpp"
 #include "dispatcher/providers/provider.hpp"
 #include "dispatcher/retry_policy.hpp"
@@ -148,6 +149,7 @@ class Dispatcher {
   std::deque<std::string> candidates_;
   std::set<std::string, std::less<>> candidate_set_;
   Counters counters_;
+  ConfigAlerts config_alerts_;  // one provider_config_error log line per state change
   std::uint64_t send_seq_ = 0;
   int background_work_ = 0;  // scans and sweeps on the threadpool
   bool scan_running_ = false;

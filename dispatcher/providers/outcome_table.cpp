@@ -12,7 +12,7 @@ namespace {
 using O = Outcome;
 
 // One row per Cause, in enum order (checked by lookup()).
-constexpr std::array<OutcomeEntry, 21> kTable{{
+constexpr std::array<OutcomeEntry, 22> kTable{{
     {Cause::Sent, O::Sent, 250, "2.0.0", "message accepted by provider", false},
     {Cause::DnsFailed, O::Transient, 451, "4.4.3", "upstream host name lookup failed", false},
     {Cause::ConnectFailed, O::Transient, 451, "4.4.1", "connection to upstream failed", false},
@@ -24,6 +24,7 @@ constexpr std::array<OutcomeEntry, 21> kTable{{
     {Cause::AuthFailed, O::Transient, 451, "4.7.8", "upstream rejected our credentials", true},
     {Cause::ConfigError, O::Transient, 451, "4.3.5", "provider misconfigured", true},
     {Cause::RateLimited, O::Transient, 451, "4.7.0", "upstream rate limit reached", false},
+    {Cause::QuotaExceeded, O::Transient, 452, "4.5.3", "upstream sending quota exceeded", false},
     {Cause::ServiceUnavailable, O::Transient, 451, "4.3.2", "upstream service unavailable", false},
     {Cause::UpstreamTransient, O::Transient, 451, "4.0.0", "upstream deferred the message", false},
     {Cause::UpstreamPermanent, O::Permanent, 550, "5.0.0", "upstream rejected the message", false},
@@ -40,7 +41,7 @@ constexpr std::array<OutcomeEntry, 21> kTable{{
 constexpr std::array<std::string_view, kTable.size()> kNames{
     "sent",           "dns_failed",        "connect_failed",      "timeout",
     "transport_error", "tls_unavailable",  "tls_failed",          "auth_failed",
-    "config_error",   "rate_limited",      "service_unavailable", "upstream_transient",
+    "config_error",   "rate_limited",      "quota_exceeded",      "service_unavailable", "upstream_transient",
     "upstream_permanent", "recipient_refused", "sender_refused",  "message_too_big",
     "bad_content",    "local_io_error",    "disk_full",           "spool_error",
     "aborted"};
@@ -111,6 +112,35 @@ Cause cause_for_smtp(int code) noexcept {
   if (code >= 500 && code < 600) return Cause::UpstreamPermanent;
   if (code >= 400 && code < 500) return Cause::UpstreamTransient;
   return Cause::TransportError;
+}
+
+bool is_submission_quota(std::string_view text) noexcept {
+  static constexpr std::string_view kNeedle = "submissionquotaexceeded";
+  if (text.size() < kNeedle.size()) return false;
+  for (std::size_t i = 0; i + kNeedle.size() <= text.size(); ++i) {
+    std::size_t k = 0;
+    while (k < kNeedle.size() && std::tolower(static_cast<unsigned char>(text[i + k])) == kNeedle[k]) ++k;
+    if (k == kNeedle.size()) return true;
+  }
+  return false;
+}
+
+Cause cause_for_smtp_reply(std::string_view verb, int code, std::string_view text) noexcept {
+  if (code >= 200 && code < 400) return Cause::Sent;
+  if (code >= 400 && code < 600 && is_submission_quota(text)) return Cause::QuotaExceeded;
+  if (verb == "AUTH" && code >= 400 && code < 600) {
+    return code == 535 || code == 534 || code == 454 ? Cause::AuthFailed : Cause::ConfigError;
+  }
+  if (verb == "MAIL" && (code == 530 || (code >= 500 && code < 600 && text.rfind("5.7.57", 0) == 0))) {
+    return Cause::ConfigError;
+  }
+  return cause_for_smtp(code);
+}
+
+Outcome outcome_for_smtp_reply(std::string_view verb, int code, std::string_view text) noexcept {
+  const Cause c = cause_for_smtp_reply(verb, code, text);
+  if (c == Cause::ConfigError || c == Cause::AuthFailed || c == Cause::QuotaExceeded) return lookup(c).outcome;
+  return outcome_for_smtp(code);
 }
 
 Cause cause_for_http(int status) noexcept {

@@ -32,6 +32,7 @@ enum class Cause {
   ConfigError,        // provider misconfigured or lacks permission (HTTP 403)
   // Upstream answers.
   RateLimited,        // HTTP 429, SMTP 421/451 throttling
+  QuotaExceeded,      // daily sending quota (Exchange SubmissionQuotaExceeded): retry in kQuotaRetryAfter
   ServiceUnavailable, // HTTP 5xx
   UpstreamTransient,  // SMTP 4xx
   UpstreamPermanent,  // SMTP 5xx / HTTP 4xx without a better match
@@ -71,6 +72,30 @@ std::string default_enhanced(int smtp_code);
 // The enhanced code at the start of reply text ("5.1.1 no such user"), or "".
 std::string parse_enhanced(std::string_view text);
 Cause cause_for_smtp(int code) noexcept;
+// A reply by the command it answers (verb as SmtpTranscript names them:
+// "AUTH", "MAIL", "RCPT", "DATA", "EOD", ...). On top of cause_for_smtp:
+//   AUTH refused with any 4xx/5xx other than 535/534/454 (550 5.7.30 basic
+//     auth disabled, 504 5.7.4 mechanism unsupported, 530 5.7.0, 538 5.7.11)
+//     -> ConfigError: the provider is set up wrong, not the message;
+//   MAIL answered 530 (authentication required, RFC 4954; Exchange's
+//     "530 5.7.57 Client not authenticated") or with enhanced 5.7.57
+//     -> ConfigError;
+//   any reply naming SubmissionQuotaExceeded (Exchange's daily recipient /
+//     submission quota, "554 5.2.0 STOREDRV.Submission.Exception:
+//     SubmissionQuotaExceededException") -> QuotaExceeded (transient).
+// A true per-message refusal (550 5.1.1 at RCPT, 550 5.7.60 send-as at
+// MAIL) stays permanent.
+Cause cause_for_smtp_reply(std::string_view verb, int code, std::string_view text) noexcept;
+// The outcome of such a reply: the table's for the reclassified causes
+// (ConfigError, AuthFailed, QuotaExceeded), else by reply class.
+Outcome outcome_for_smtp_reply(std::string_view verb, int code, std::string_view text) noexcept;
+// Exchange/Microsoft 365 daily quotas clear within 24 h, rolling: an hour
+// between tries keeps the queue moving as soon as some quota frees up,
+// without hammering. Used as Result::retry_after for QuotaExceeded.
+constexpr std::int64_t kQuotaRetryAfter = 3600;
+// True when `text` names Exchange's submission quota (case-insensitive
+// "SubmissionQuotaExceeded", as in SMTP replies and Graph error messages).
+bool is_submission_quota(std::string_view text) noexcept;
 Cause cause_for_http(int status) noexcept;
 Cause cause_for_curl(CURLcode rc) noexcept;
 

@@ -171,7 +171,9 @@ void SmtpProvider::start_next() {
 
 void SmtpProvider::configure_security(CURL* e) {
   long use_ssl = CURLUSESSL_NONE;
-  if (cfg_.tls == config::TlsMode::StartTls) use_ssl = CURLUSESSL_TRY;
+  // Opportunistic STARTTLS only without credentials: CURLUSESSL_TRY would
+  // send AUTH in clear to an upstream (or an attacker) not offering it.
+  if (cfg_.tls == config::TlsMode::StartTls) use_ssl = cfg_.username.empty() ? CURLUSESSL_TRY : CURLUSESSL_ALL;
   if (cfg_.tls == config::TlsMode::StartTlsRequired) use_ssl = CURLUSESSL_ALL;
   if (cfg_.tls == config::TlsMode::Implicit) use_ssl = CURLUSESSL_ALL;
   curl_easy_setopt(e, CURLOPT_USE_SSL, use_ssl);

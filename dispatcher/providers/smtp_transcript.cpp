@@ -2,7 +2,12 @@
 //
 // Rules, in order:
 //  1. AUTH refused (or CURLE_LOGIN_DENIED): transient + config_error — our
-//     credentials are wrong; the mail stays queued and the operator is alerted.
+//     credentials are wrong (535/534/454) or the upstream will not take them
+//     at all (550 5.7.30 basic auth disabled, 504 5.7.4, 530 5.7.0); the mail
+//     stays queued and the operator is alerted. The same for MAIL answered
+//     530 / 5.7.57 (authentication required). A reply naming Exchange's
+//     SubmissionQuotaExceeded is transient with Retry-After 1 h, whatever the
+//     command (outcome_table: cause_for_smtp_reply).
 //  2. No MAIL reply: the session never got that far (connect, greeting, TLS):
 //     classify by CURLcode; STARTTLS required but not offered is transient +
 //     config_error ("TLS is required, but was not offered"), never sent in clear.
@@ -57,20 +62,22 @@ std::string describe(const SmtpStep& s) {
   return verb + ": " + std::to_string(s.code) + " " + s.text;
 }
 
-// A Result carrying the upstream's own reply.
+// A Result carrying the upstream's own reply; classified by the command it
+// answers (outcome_table: cause_for_smtp_reply).
 Result from_reply(const SmtpStep& s) {
-  Cause c = cause_for_smtp(s.code);
+  Cause c = cause_for_smtp_reply(s.verb, s.code, s.text);
   Result r = make_result(c);
-  r.outcome = c == Cause::AuthFailed ? Outcome::Transient : outcome_for_smtp(s.code);
+  r.outcome = outcome_for_smtp_reply(s.verb, s.code, s.text);
   r.code = s.code;
   r.enhanced = parse_enhanced(s.text);
   if (r.enhanced.empty()) r.enhanced = default_enhanced(s.code);
   r.text = "upstream " + describe(s);
+  if (c == Cause::QuotaExceeded) r.retry_after = kQuotaRetryAfter;
   return r;
 }
 
 RcptResult rcpt_from(const std::string& addr, const SmtpStep& s) {
-  return RcptResult{addr, outcome_for_smtp(s.code), s.code, s.text};
+  return RcptResult{addr, outcome_for_smtp_reply(s.verb, s.code, s.text), s.code, s.text};
 }
 
 }  // namespace

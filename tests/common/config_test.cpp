@@ -438,3 +438,24 @@ TEST_CASE("gmail provider: defaults, added keys, credentials required") {
   CHECK(error_of(kBase + "  g: {type: gmail, service_account_file: a, user: nobody}\n").find("providers.g.user") !=
         std::string::npos);
 }
+
+TEST_CASE("smtp credentials need TLS unless the upstream is on loopback") {
+  // tls: starttls (opportunistic) or none with a username: a stripped
+  // STARTTLS would put the password on the wire in clear.
+  CHECK(error_of("providers:\n  up: {type: smtp, host: smtp.example.com, username: u, password: p,\n"
+                 "        tls: starttls}\n") ==
+        "/etc/relay/t.yaml:3: providers.up.tls: expected starttls-required or implicit when username is set "
+        "(credentials are only sent without TLS to a loopback upstream)");
+  CHECK(error_of("providers:\n  up: {type: smtp, host: 192.0.2.7,\n        tls: none, username: u, password: p}\n")
+            .find("/etc/relay/t.yaml:3: providers.up.tls: expected starttls-required or implicit") == 0);
+  CHECK(error_of("providers:\n  up: {type: smtp, host: 128.0.0.1, tls: none, username: u, password: p}\n")
+            .find("providers.up.tls") != std::string::npos);
+  for (const char* ok : {"host: smtp.example.com, tls: starttls-required", "host: smtp.example.com, tls: implicit",
+                         "host: smtp.example.com", "host: 127.0.0.1, tls: none", "host: 127.8.9.1, tls: starttls",
+                         "host: '::1', tls: none", "host: localhost, tls: starttls"}) {
+    CAPTURE(ok);
+    CHECK(error_of(std::string("providers:\n  up: {type: smtp, ") + ok + ", username: u, password: p}\n") == "(no error)");
+  }
+  // Without credentials opportunistic STARTTLS stays allowed anywhere.
+  CHECK(error_of("providers:\n  up: {type: smtp, host: smtp.example.com, tls: starttls}\n") == "(no error)");
+}

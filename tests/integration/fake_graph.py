@@ -16,6 +16,9 @@ It checks what the real services check (documented wire formats):
   requests per mailbox (more = 429 and a recorded violation), 4 MB bodies (413).
 - Faults: add_fault(path_re, status=..., retry_after=..., code=..., delay=...,
   cut=True, count=n) or POST /_control/fault with the same JSON; expire_tokens().
+  Upload PUTs also take accept=True (store the range, then answer `status`)
+  and ranges=[...] (store, answer 200 with these nextExpectedRanges); GET on
+  an upload URL answers the session's nextExpectedRanges.
 - Records: token_requests, sent (mailbox, mime, attachments), violations,
   calls (method, path, status, start/end time of every answered request).
 
@@ -198,7 +201,7 @@ def _handler(fg):
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
-            if fault and fault.get("status"):
+            if fault and fault.get("status") and not fault.get("accept"):
                 hdr = {}
                 if fault.get("retry_after") is not None:
                     hdr["Retry-After"] = str(fault["retry_after"])
@@ -210,7 +213,9 @@ def _handler(fg):
             if re.match(r"^/[^/]+/oauth2/v2\.0/token$", path) and method == "POST":
                 return self.token(path.split("/")[1], data)
             if path.startswith("/upload/") and method == "PUT":
-                return self.upload(path, data)
+                return self.upload(path, data, fault)
+            if path.startswith("/upload/") and method == "GET":
+                return self.upload_status(path)
             if path.startswith("/v1.0/"):
                 return self.graph(method, path, data)
             self.graph_error(404, "BadRequest", f"Resource not found for the segment '{path}'.")
@@ -448,13 +453,33 @@ def _handler(fg):
                 return self.reply(202)
             self.graph_error(400, "ErrorInvalidRequest", "Unsupported draft operation.")
 
-        def upload(self, path, data):
+        def session_of(self, path):
             u = urllib.parse.urlsplit(path)
             sid = u.path.split("/")[2]
             s = fg.sessions.get(sid)
             q = urllib.parse.parse_qs(u.query)
             if not s or q.get("authtoken") != [s["token"]]:
-                return self.graph_error(404, "ErrorItemNotFound", "Upload session not found.")
+                self.graph_error(404, "ErrorItemNotFound", "Upload session not found.")
+                return None, None
+            return sid, s
+
+        def upload_status(self, path):
+            # GET on the upload URL: the session's state (Graph's resume protocol).
+            sid, s = self.session_of(path)
+            if s is None:
+                return
+            if "Authorization" in self.headers:
+                fg.violations.append("Authorization header sent to a pre-authenticated upload URL")
+            return self.reply(200, {"expirationDateTime": "2099-01-01T00:00:00Z",
+                                    "nextExpectedRanges": [f"{len(s['buf'])}-{s['size'] - 1}"]})
+
+        def upload(self, path, data, fault=None):
+            # fault {"accept": True, "status": 5xx}: store the range, answer the error
+            # (the range arrived, the answer did not say so); {"ranges": [..]}: store
+            # it, answer 200 with these nextExpectedRanges.
+            sid, s = self.session_of(path)
+            if s is None:
+                return
             if "Authorization" in self.headers:
                 fg.violations.append("Authorization header sent to a pre-authenticated upload URL")
                 return self.graph_error(400, "InvalidAuthenticationToken", "Do not send an Authorization header to the upload URL.")
@@ -466,6 +491,11 @@ def _handler(fg):
                 fg.violations.append(f"upload range out of order: {start}-{end}/{total} at {len(s['buf'])}")
                 return self.graph_error(416, "ErrorInvalidRange", "The range is not the next expected range.")
             s["buf"] += data
+            if fault and fault.get("accept") and fault.get("status"):
+                return self.graph_error(fault["status"], fault.get("code", "InjectedError"), "injected after storing")
+            if fault and "ranges" in fault:
+                return self.reply(200, {"expirationDateTime": "2099-01-01T00:00:00Z",
+                                        "nextExpectedRanges": fault["ranges"]})
             if len(s["buf"]) < s["size"]:
                 return self.reply(200, {"expirationDateTime": "2099-01-01T00:00:00Z",
                                         "nextExpectedRanges": [f"{len(s['buf'])}"]})

@@ -23,6 +23,11 @@ Options:
   --require-auth USER:PASS offer AUTH PLAIN LOGIN XOAUTH2 (XOAUTH2 bearer
                            token = PASS); MAIL without AUTH gets 530
   --ready-file F           touched once the server listens
+  --auth-reply LINE        answer every AUTH with LINE ("550 5.7.30 ...")
+  --data-reply-line LINE   answer the end of DATA with LINE (nothing recorded)
+  --record-commands        append each command verb (EHLO, STARTTLS, AUTH,
+                           MAIL, ...) to DIR/commands, one per line, never
+                           its arguments
 
 Stops on SIGTERM/SIGINT. Example:
   /usr/bin/python3 tests/integration/smtp_upstream.py --port 2600 --dir /tmp/up \
@@ -66,6 +71,9 @@ class Recorder:
             addr, _, code = item.rpartition(":")
             self.refuse[addr.lower()] = int(code)
         self.data_reply = args.data_reply
+        self.data_reply_line = args.data_reply_line
+        self.auth_reply = args.auth_reply
+        self.record_commands = args.record_commands
         self.user, _, self.password = (args.require_auth or "").partition(":")
         self.counter = itertools.count(1)
         self.conn_counter = itertools.count(1)
@@ -86,6 +94,8 @@ class Recorder:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_reply_line:
+            return self.data_reply_line
         if self.data_reply:
             return reply_for(self.data_reply)
         with self.lock:
@@ -132,12 +142,37 @@ class Recorder:
         return AuthResult(success=ok, handled=False)
 
 
+    def command(self, verb):
+        if self.record_commands:
+            with self.lock, open(os.path.join(self.dir, "commands"), "a") as f:
+                f.write(verb + "\n")
+
+
 class CountingSMTP(SMTP):
     recorder = None
 
     def connection_made(self, transport):
         super().connection_made(transport)
         self.session.relay_conn = self.recorder.new_connection()
+
+    async def smtp_EHLO(self, arg):
+        self.recorder.command("EHLO")
+        return await super().smtp_EHLO(arg)
+
+    async def smtp_STARTTLS(self, arg):
+        self.recorder.command("STARTTLS")
+        return await super().smtp_STARTTLS(arg)
+
+    async def smtp_AUTH(self, arg):
+        self.recorder.command("AUTH")
+        if self.recorder.auth_reply:
+            await self.push(self.recorder.auth_reply)
+            return
+        return await super().smtp_AUTH(arg)
+
+    async def smtp_MAIL(self, arg):
+        self.recorder.command("MAIL")
+        return await super().smtp_MAIL(arg)
 
 
 def make_authenticator(user, password):
@@ -175,6 +210,9 @@ def main():
     p.add_argument("--implicit-tls", action="store_true")
     p.add_argument("--require-auth")
     p.add_argument("--ready-file")
+    p.add_argument("--auth-reply")
+    p.add_argument("--data-reply-line")
+    p.add_argument("--record-commands", action="store_true")
     args = p.parse_args()
     os.makedirs(args.dir, exist_ok=True)
 

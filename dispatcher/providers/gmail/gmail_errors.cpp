@@ -4,6 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
 #include <nlohmann/json.hpp>
 
 #include "dispatcher/providers/cloud/http.hpp"
@@ -26,7 +30,58 @@ bool rate_reason(const std::string& r) {
          r == "concurrentLimitExceeded" || r == "quotaExceeded" || r == "backendError";
 }
 
+int digits(std::string_view s, std::size_t at, std::size_t n) {
+  if (at + n > s.size()) return -1;
+  int v = 0;
+  for (std::size_t i = at; i < at + n; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
 }  // namespace
+
+std::optional<std::int64_t> parse_retry_after_text(std::string_view text, std::time_t now) {
+  static constexpr std::string_view kKey = "retry after ";
+  std::string lower(text);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto at = lower.find(kKey);
+  if (at == std::string::npos) return std::nullopt;
+  const std::string_view t = std::string_view(text).substr(at + kKey.size());
+  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)
+  const int Y = digits(t, 0, 4), M = digits(t, 5, 2), D = digits(t, 8, 2), h = digits(t, 11, 2), m = digits(t, 14, 2),
+            sec = digits(t, 17, 2);
+  if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 60 ||
+      t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') || t[13] != ':' || t[16] != ':') {
+    return std::nullopt;
+  }
+  std::size_t i = 19;
+  bool fraction = false;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    for (; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i) fraction = fraction || t[i] != '0';
+  }
+  std::int64_t offset = 0;
+  if (i < t.size() && (t[i] == 'Z' || t[i] == 'z')) {
+    ++i;
+  } else if (i < t.size() && (t[i] == '+' || t[i] == '-')) {
+    const int oh = digits(t, i + 1, 2), om = digits(t, i + 4, 2);
+    if (oh < 0 || om < 0 || t[i + 3] != ':') return std::nullopt;
+    offset = (t[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+  } else {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = Y - 1900;
+  tm.tm_mon = M - 1;
+  tm.tm_mday = D;
+  tm.tm_hour = h;
+  tm.tm_min = m;
+  tm.tm_sec = sec;
+  const std::int64_t when = static_cast<std::int64_t>(timegm(&tm)) - offset + (fraction ? 1 : 0);
+  return std::clamp<std::int64_t>(when - static_cast<std::int64_t>(now), 0, 86400);
+}
 
 ApiError parse_api_error(std::string_view body) {
   ApiError e;
@@ -81,8 +136,16 @@ Result classify_api(long status, std::string_view body, std::string_view retry_a
   if (status == 429 || (status == 403 && rate_reason(e.reason))) {
     r = with(Cause::RateLimited, status, fmt::format("Gmail rate limit for {}: {}", user, what));
     r.retry_after = cloud::parse_retry_after(retry_after, now);
+    // Gmail names the time in the message instead of a header:
+    // "User-rate limit exceeded.  Retry after 2026-12-03T07:00:00.000Z".
+    if (!r.retry_after) r.retry_after = parse_retry_after_text(e.message, now);
   } else if (status == 401) {
     r = with(Cause::AuthFailed, status, fmt::format("access token refused for {}: {}", user, what));
+  } else if (e.reason == "failedPrecondition" || e.status == "FAILED_PRECONDITION") {
+    // "Mail service not enabled", "Precondition check failed": the user's
+    // account or the domain's setup (Gmail off, account suspended), not the
+    // message: held like any configuration error.
+    r = with(Cause::ConfigError, status, fmt::format("Gmail account of {} not ready: {}", user, what));
   } else if (status == 403) {
     r = with(Cause::ConfigError, status, fmt::format("Gmail refused access for {}: {}", user, what));
   } else if (status == 413) {

@@ -10,16 +10,20 @@
 //     config_error (mail stays queued; TokenCache backs off so the endpoint
 //     is not hammered); 429/5xx -> transient.
 //   API: 2xx sent; 429 and 403 {rate,userRate,daily,concurrent}LimitExceeded
-//     / quotaExceeded -> transient with Retry-After; other 403 (domainPolicy,
+//     / quotaExceeded -> transient with Retry-After (the header, else the
+//     "Retry after <RFC 3339 time>" Gmail writes into the message); 400
+//     failedPrecondition (Gmail not enabled for the user, account state) ->
+//     transient config_error; other 403 (domainPolicy,
 //     insufficientPermissions, accessNotConfigured, forbidden) and 401 ->
 //     transient config_error; 413 -> permanent 5.3.4; 400 invalidArgument /
-//     failedPrecondition / badRequest and other 4xx -> permanent; 408/5xx ->
-//     transient.
+//     badRequest and other 4xx -> permanent; 408/5xx -> transient.
 // Texts are safe to log (first line of Google's message, no tokens).
 // Does not: I/O, retry timing. Runs on: any thread; pure.
 // Fails: unknown bodies classify by HTTP status alone.
 #pragma once
+#include <cstdint>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +45,10 @@ struct TokenContext {
   std::string client;     // client_email or client_id, for texts
 };
 Result classify_token(long status, std::string_view body, const TokenContext& ctx);
+
+// Seconds until the "Retry after 2026-12-03T07:00:00.000Z" (RFC 3339, Z or
+// +hh:mm) in `text`, clamped to [0, 1 day]; nullopt when there is none.
+std::optional<std::int64_t> parse_retry_after_text(std::string_view text, std::time_t now);
 
 // `user` names the mailbox in texts; `retry_after` is the header value.
 Result classify_api(long status, std::string_view body, std::string_view retry_after, std::string_view user,

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dispatcher/providers/mail_util.hpp"  // first_line
+#include "dispatcher/providers/outcome_table.hpp"  // is_submission_quota, kQuotaRetryAfter
 
 namespace relay::provider::m365 {
 namespace {
@@ -49,6 +50,14 @@ Result classify_token(long status, std::string_view body, const TokenContext& ct
   }
   TokenError e = parse_token_error(body);
   const std::string desc = e.description.empty() ? fmt::format("HTTP {}", status) : e.description;
+  // Entra's own hiccups (RFC 6749 temporarily_unavailable; AADSTS90024 request
+  // budget exceeded; AADSTS90033 a transient error) pass within seconds: a
+  // short transient retry (TokenCache: 10 s), not a configuration error.
+  if (e.error == "temporarily_unavailable" || e.aadsts == 90024 || e.aadsts == 90033) {
+    Result r = make(Outcome::Transient, status, "4.4.3", fmt::format("token endpoint temporarily unavailable: {}", desc));
+    r.retry_after = kTokenHiccupRetry;
+    return r;
+  }
   switch (e.aadsts) {
     case 90002:
       return config_error(status, fmt::format("tenant not found: tenant '{}' does not exist at {} (AADSTS90002); check tenant_id",
@@ -111,10 +120,19 @@ Result classify_graph(long status, std::string_view body, std::string_view retry
     return make(Outcome::Permanent, status, "5.7.1",
                 fmt::format("mailbox {} may not send as this From address: {}", mailbox, what));
   }
+  if (is_submission_quota(e.code) || is_submission_quota(e.message)) {
+    Result r = make(Outcome::Transient, status, "4.5.3",
+                    fmt::format("sending quota of mailbox {} exceeded, retrying in an hour: {}", mailbox, what));
+    r.retry_after = kQuotaRetryAfter;
+    return r;
+  }
   if (e.code == "ErrorAccessDenied" || e.code == "Authorization_RequestDenied" || status == 403) {
-    return make(Outcome::Permanent, status, "5.7.1",
-                fmt::format("missing permission: access denied for mailbox {} (Mail.Send not granted, or an application access policy excludes it): {}",
-                            mailbox, what));
+    // Missing Mail.Send, missing admin consent, or an application access
+    // policy (possibly still propagating): the provider's setup, not this
+    // message. Held, alerted, fallback allowed.
+    return config_error(status, fmt::format("missing permission: access denied for mailbox {} (Mail.Send not granted, "
+                                            "admin consent missing, or an application access policy excludes it): {}",
+                                            mailbox, what));
   }
   if (e.code == "MailboxNotEnabledForRESTAPI" || e.code == "MailboxNotSupportedForRESTAPI") {
     return make(Outcome::Permanent, status, "5.2.1",

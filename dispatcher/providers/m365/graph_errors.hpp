@@ -34,11 +34,27 @@ struct TokenContext {
 };
 // Classifies a failed token request. Credential/config problems come back
 // Transient with config_error = true (mail stays queued; operator alerted).
+// temporarily_unavailable / AADSTS90024 / AADSTS90033 are plain transient
+// with retry_after = kTokenHiccupRetry; 429/5xx are plain transient.
+constexpr std::int64_t kTokenHiccupRetry = 10;
 Result classify_token(long status, std::string_view body, const TokenContext& ctx);
 
 // Classifies a Graph response (any call). `mailbox` names the sender in texts.
 // 2xx = Sent. 401 InvalidAuthenticationToken = Transient (caller refreshes
-// the token once and retries). 429/503 carry retry_after.
+// the token once and retries). 429/503 carry retry_after. The table:
+//   429/503/504                         transient 4.7.0, Retry-After
+//   401                                 transient 4.7.0
+//   413, ErrorMessageSizeExceeded       permanent 5.3.4
+//   ErrorInvalidRecipients              permanent 5.1.1 (per message)
+//   ErrorSendAsDenied                   permanent 5.7.1 (per message)
+//   *SubmissionQuotaExceeded*           transient 4.5.3, retry_after 1 h
+//   403 (ErrorAccessDenied, Authorization_RequestDenied, any other 403)
+//                                       transient config_error 4.7.0
+//   MailboxNotEnabledForRESTAPI         permanent 5.2.1
+//   ErrorInvalidUser, *NotFound         permanent 5.1.8 (sendMail; the large
+//                                       path restarts the draft instead)
+//   5xx, 408                            transient 4.3.0
+//   anything else                       permanent 5.6.0
 Result classify_graph(long status, std::string_view body, std::string_view retry_after,
                       std::string_view mailbox, std::time_t now);
 

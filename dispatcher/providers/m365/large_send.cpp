@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,24 @@ namespace relay::provider::m365 {
 namespace {
 
 using nlohmann::json;
+
+Result transient(std::string text) {
+  Result r;
+  r.outcome = Outcome::Transient;
+  r.enhanced = "4.3.0";
+  r.text = std::move(text);
+  return r;
+}
+
+// A draft-scoped or upload URL answered 404/410: the draft or the upload
+// session is gone (expired, deleted by someone else), not the mailbox.
+bool vanished(const CallResult& cr) {
+  return cr.token_ok && cr.resp.ok() && (cr.resp.status == 404 || cr.resp.status == 410);
+}
+
+// An upload PUT that may have reached the server only partly: ask the
+// session where it stands instead of starting over.
+bool resumable(const Response& resp) { return !resp.ok() || resp.status >= 500; }
 
 Result permanent(std::string text, std::string enhanced = "5.3.4") {
   Result r;
@@ -33,6 +52,9 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
   std::size_t index = 0;        // current attachment
   std::string upload_url;
   std::size_t offset = 0;       // next byte of the current upload
+  int restarts = 0;             // drafts started over after a 404/410 (kMaxDraftRestarts)
+  int resumes = 0;              // upload PUTs resumed after a 5xx (kMaxUploadResumes per message)
+  bool force_session = false;   // the current small attachment got 413: upload it through a session
 
   std::string msg_url() const { return g->user_url(mailbox) + "/messages/" + url_escape(draft_id); }
 
@@ -53,6 +75,34 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     if (r.outcome == Outcome::Sent) return false;
     r.text = fmt::format("{}: {}", step, r.text);
     fail(std::move(r));
+    return true;
+  }
+
+  // 404/410 on the draft or an upload URL: delete what is left (best effort)
+  // and start over with a new draft, at most kMaxDraftRestarts times; then
+  // transient. Never "mailbox not found": the mailbox answered the draft POST.
+  bool restart_if_vanished(const CallResult& cr, const char* step) {
+    if (!vanished(cr)) return false;
+    if (restarts >= kMaxDraftRestarts) {
+      fail(transient(fmt::format("{}: draft or upload session vanished (HTTP {}) {} times; retrying later", step,
+                                 cr.resp.status, restarts + 1)));
+      return true;
+    }
+    ++restarts;
+    log::warn("m365 event=draft_restart mailbox={} step={} status={} restart={} reason=\"draft or upload session "
+              "not found\"", mailbox, log::quote(step), cr.resp.status, restarts);
+    if (!draft_id.empty()) {
+      Request del;
+      del.method = "DELETE";
+      del.url = msg_url();
+      g->call(std::move(del), [](CallResult) {});
+    }
+    draft_id.clear();
+    upload_url.clear();
+    index = 0;
+    offset = 0;
+    force_session = false;
+    create_draft();
     return true;
   }
 
@@ -81,7 +131,7 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
   void next_attachment() {
     if (index >= split.attachments.size()) return send();
     const Attachment& a = split.attachments[index];
-    if (a.bytes.size() < kSmallAttachment) return attach_small(a);
+    if (a.bytes.size() < kSmallAttachment && !force_session) return attach_small(a);
     create_session(a);
   }
 
@@ -98,8 +148,19 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     req.headers.push_back("Content-Type: application/json");
     req.body = body.dump();
     g->call(std::move(req), [self = shared_from_this()](CallResult cr) {
+      if (self->restart_if_vanished(cr, "add attachment")) return;
+      if (cr.token_ok && cr.resp.ok() && cr.resp.status == 413) {
+        // The JSON request (base64 grows it by a third) hit Graph's request
+        // size limit: the same attachment fits an upload session, whose
+        // ranges are small. A 413 there is permanent.
+        log::info("m365 event=attachment_via_session mailbox={} reason=\"attachment POST answered 413\"",
+                  self->mailbox);
+        self->force_session = true;
+        return self->next_attachment();
+      }
       if (self->failed(cr, "add attachment")) return;
       ++self->index;
+      self->force_session = false;
       self->next_attachment();
     });
   }
@@ -114,6 +175,7 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     req.headers.push_back("Content-Type: application/json");
     req.body = json{{"AttachmentItem", item}}.dump();
     g->call(std::move(req), [self = shared_from_this()](CallResult cr) {
+      if (self->restart_if_vanished(cr, "create upload session")) return;
       if (self->failed(cr, "create upload session")) return;
       auto j = json::parse(cr.resp.body, nullptr, false);
       if (j.is_discarded() || !j.contains("uploadUrl") || !j["uploadUrl"].is_string()) {
@@ -140,19 +202,58 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     perform(*g->curl, g->opt, std::move(req), [self = shared_from_this(), n](Response resp) {
       CallResult cr;
       cr.resp = std::move(resp);
+      if (self->restart_if_vanished(cr, "upload attachment range")) return;
+      if (resumable(cr.resp) && self->resumes < kMaxUploadResumes) return self->query_session(cr);
       if (self->failed(cr, "upload attachment range")) return;
-      self->offset += n;
-      if (cr.resp.status == 200) {  // more expected: follow the server's nextExpectedRanges
-        auto j = json::parse(cr.resp.body, nullptr, false);
-        if (!j.is_discarded() && j.contains("nextExpectedRanges") && j["nextExpectedRanges"].is_array() &&
-            !j["nextExpectedRanges"].empty() && j["nextExpectedRanges"][0].is_string()) {
-          self->offset = std::stoull(j["nextExpectedRanges"][0].get<std::string>());
-        }
-      }
-      if (cr.resp.status == 201 || self->offset >= self->split.attachments[self->index].bytes.size()) {
-        ++self->index;
-        return self->next_attachment();
-      }
+      if (cr.resp.status == 201) return self->attachment_done();
+      std::size_t next = self->offset + n;
+      if (cr.resp.status == 200 && !self->next_from(cr.resp.body, "upload attachment range", &next)) return;
+      self->offset = next;
+      if (self->offset >= self->split.attachments[self->index].bytes.size()) return self->attachment_done();
+      self->put_chunk();
+    });
+  }
+
+  void attachment_done() {
+    ++index;
+    force_session = false;
+    next_attachment();
+  }
+
+  // Where the session wants the next range, from a 200 answer. A body
+  // without nextExpectedRanges keeps *next; one we cannot parse fails the
+  // attempt (transient) — never a throw inside the HTTP callback.
+  bool next_from(const std::string& body, const char* step, std::size_t* next) {
+    const std::size_t size = split.attachments[index].bytes.size();
+    NextRange nr = parse_next_expected(body, size);
+    if (nr.state == NextRange::Absent) return true;
+    if (nr.state == NextRange::Offset) {
+      *next = nr.offset;
+      return true;
+    }
+    fail(transient(fmt::format("{}: malformed nextExpectedRanges in the upload session's answer", step)));
+    return false;
+  }
+
+  // A PUT failed with 5xx or in transport: GET the upload URL (Graph answers
+  // the session's status with nextExpectedRanges) and go on from there.
+  void query_session(const CallResult& failed_put) {
+    ++resumes;
+    log::warn("m365 event=upload_resume mailbox={} status={} curl={} resume={} reason={}", mailbox,
+              failed_put.resp.status, static_cast<int>(failed_put.resp.curl), resumes,
+              log::quote(failed_put.resp.ok() ? "upload range answered 5xx" : failed_put.resp.curl_error));
+    Request req;
+    req.method = "GET";
+    req.url = upload_url;  // pre-authenticated, like the PUTs
+    req.timeout = g->timeout;
+    perform(*g->curl, g->opt, std::move(req), [self = shared_from_this()](Response resp) {
+      CallResult cr;
+      cr.resp = std::move(resp);
+      if (self->restart_if_vanished(cr, "upload session status")) return;
+      if (self->failed(cr, "upload session status")) return;
+      std::size_t next = self->offset;
+      if (!self->next_from(cr.resp.body, "upload session status", &next)) return;
+      self->offset = next;
       self->put_chunk();
     });
   }
@@ -163,6 +264,7 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     req.url = msg_url() + "/send";
     req.headers.push_back("Content-Length: 0");
     g->call(std::move(req), [self = shared_from_this()](CallResult cr) {
+      if (self->restart_if_vanished(cr, "send draft")) return;
       if (self->failed(cr, "send draft")) return;
       Result r = classify(cr, self->mailbox);
       r.text = fmt::format("accepted: draft sent with {} attachment(s)", self->split.attachments.size());
@@ -173,6 +275,25 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
 };
 
 }  // namespace
+
+NextRange parse_next_expected(std::string_view body, std::size_t size) {
+  NextRange out;
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return out;
+  auto it = j.find("nextExpectedRanges");
+  if (it == j.end()) return out;
+  out.state = NextRange::Malformed;
+  if (!it->is_array() || it->empty() || !(*it)[0].is_string()) return out;
+  const std::string r = (*it)[0].get<std::string>();  // "3276800-" or "3276800-6553599" or "3276800"
+  const std::size_t dash = r.find('-');
+  const std::string_view start = std::string_view(r).substr(0, dash);
+  std::size_t v = 0;
+  auto [end, ec] = std::from_chars(start.data(), start.data() + start.size(), v);
+  if (start.empty() || ec != std::errc() || end != start.data() + start.size() || v >= size) return out;
+  out.state = NextRange::Offset;
+  out.offset = v;
+  return out;
+}
 
 void send_large(Graph& g, const std::string& mailbox, Split split, ResultDone done) {
   auto s = std::make_shared<LargeSend>();

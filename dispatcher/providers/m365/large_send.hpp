@@ -11,6 +11,17 @@
 // uploadUrl with Content-Range and WITHOUT Authorization (the URL is
 // pre-authenticated), following nextExpectedRanges -> POST .../send (202).
 // On failure after the draft exists, the draft is deleted (best effort).
+// Errors on the way (the m365 table in graph_errors.hpp decides the rest):
+//   404/410 on a draft-scoped call or an upload URL -> the draft or session
+//     vanished: delete the draft, start over with a new one (at most
+//     kMaxDraftRestarts times, then transient) — never "mailbox not found";
+//   5xx or a transport error on an upload PUT -> GET the upload URL for the
+//     session's status and resume at its nextExpectedRanges (at most
+//     kMaxUploadResumes per message, then transient);
+//   a nextExpectedRanges we cannot parse -> transient failure, no throw;
+//   413 on a small attachment's JSON POST (base64 makes it 4/3 bigger) ->
+//     the same attachment goes through an upload session; 413 there is
+//     permanent.
 // Also the path used when save_to_sent_items must go through a draft.
 // Does not: pace per mailbox (the caller holds the mailbox slot throughout).
 // Runs on: the loop thread (split_attachments: any thread). Fails: Results,
@@ -18,6 +29,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dispatcher/providers/m365/graph_send.hpp"
@@ -39,6 +51,16 @@ struct Split {
 
 // nullopt when GMime cannot parse the message.
 std::optional<Split> split_attachments(const std::string& mime);
+
+constexpr int kMaxDraftRestarts = 2;
+constexpr int kMaxUploadResumes = 3;
+
+// The first of nextExpectedRanges in an upload session's answer.
+struct NextRange {
+  enum State { Absent, Offset, Malformed } state = Absent;
+  std::size_t offset = 0;  // when Offset: where the next range starts (< size)
+};
+NextRange parse_next_expected(std::string_view body, std::size_t size);
 
 constexpr std::size_t kUploadChunk = 10 * 320 * 1024;
 constexpr std::size_t kSmallAttachment = 3 * 1000 * 1000;

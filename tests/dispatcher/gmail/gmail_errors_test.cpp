@@ -55,7 +55,34 @@ TEST_CASE("Gmail API answers: sent / transient / permanent / config error") {
   CHECK(r401.outcome == Outcome::Transient);
   CHECK(r401.config_error);
 
-  for (const char* reason : {"invalidArgument", "failedPrecondition", "badRequest"}) {
+  // failedPrecondition ("Mail service not enabled", "Precondition check
+  // failed"): the account's state, not the message: held, alerted.
+  Result pre = c(400, api_body(400, "FAILED_PRECONDITION", "failedPrecondition", "Precondition check failed."));
+  CHECK(pre.outcome == Outcome::Transient);
+  CHECK(pre.config_error);
+  CHECK(pre.text.find("Precondition check failed") != std::string::npos);
+  CHECK(c(400, api_body(400, "INVALID_ARGUMENT", "failedPrecondition", "Mail service not enabled")).config_error);
+
+  // "Retry after <RFC 3339>" in the message counts when no header says.
+  Result ra = c(403, api_body(403, "PERMISSION_DENIED", "userRateLimitExceeded",
+                              "User-rate limit exceeded.  Retry after 2023-11-14T22:15:20.000Z"));
+  CHECK(ra.outcome == Outcome::Transient);
+  CHECK_FALSE(ra.config_error);
+  CHECK(ra.retry_after == 1700000120 - now);
+  Result ra2 = c(429, api_body(429, "RESOURCE_EXHAUSTED", "rateLimitExceeded", "Retry after 2023-11-14T23:13:20+01:00"));
+  CHECK(ra2.retry_after == 0);  // 22:13:20Z is `now`
+  Result hdr = c(429, api_body(429, "RESOURCE_EXHAUSTED", "rateLimitExceeded", "Retry after 2023-11-14T22:15:20Z"), "5");
+  CHECK(hdr.retry_after == 5);  // the header wins
+  CHECK(parse_retry_after_text("retry after 2023-11-14T22:13:30.5Z", now) == 11);
+  CHECK(parse_retry_after_text("Retry after 2099-01-01T00:00:00Z", now) == 86400);
+  for (const char* bad : {"Retry after soon", "Retry after 2023-13-14T22:15:20Z", "Retry after 2023-11-14T22:15:20",
+                          "Retry after 2023-11-14 22:15:20Z", "Retry after 2023-11-14T22:15:20+0100", "no hint",
+                          "Retry after 2023-11-14T22:15"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_retry_after_text(bad, now));
+  }
+
+  for (const char* reason : {"invalidArgument", "badRequest"}) {
     Result r = c(400, api_body(400, "INVALID_ARGUMENT", reason, "Invalid To header"));
     CHECK(r.outcome == Outcome::Permanent);
     CHECK(r.code == 400);

@@ -42,6 +42,17 @@ TEST_CASE("token errors are config errors with exact texts") {
   r = classify_token(503, "", ctx);
   CHECK_FALSE(r.config_error);
   CHECK(r.outcome == Outcome::Transient);
+  // Entra's own hiccups: short plain transient retries, not max_backoff.
+  r = classify_token(400, "{\"error\":\"temporarily_unavailable\",\"error_description\":\"AADSTS50000: busy\"}", ctx);
+  CHECK_FALSE(r.config_error);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.retry_after == kTokenHiccupRetry);
+  r = classify_token(400, body(90024, "invalid_request", "AADSTS90024: RequestBudgetExceededError"), ctx);
+  CHECK_FALSE(r.config_error);
+  CHECK(r.retry_after == kTokenHiccupRetry);
+  r = classify_token(400, body(90033, "invalid_request", "AADSTS90033: A transient error has occurred."), ctx);
+  CHECK_FALSE(r.config_error);
+  CHECK(r.text.find("temporarily unavailable") != std::string::npos);
 }
 
 TEST_CASE("Graph error table") {
@@ -54,9 +65,32 @@ TEST_CASE("Graph error table") {
   r = classify_graph(403, err("ErrorSendAsDenied"), "", "mb", now);
   CHECK(r.outcome == Outcome::Permanent);
   CHECK(r.text.find("send as") != std::string::npos);
-  r = classify_graph(403, err("ErrorAccessDenied"), "", "mb", now);
+  // 403 ErrorAccessDenied is a missing permission/consent or an access
+  // policy still propagating: held as a configuration error, not bounced.
+  for (const char* code : {"ErrorAccessDenied", "Authorization_RequestDenied", "SomethingElse"}) {
+    CAPTURE(code);
+    r = classify_graph(403, err(code), "", "mb", now);
+    CHECK(r.outcome == Outcome::Transient);
+    CHECK(r.config_error);
+    CHECK(r.text.rfind("missing permission", 0) == 0);
+  }
+  r = classify_graph(403, "", "", "mb", now);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.config_error);
+  r = classify_graph(403, err("ErrorSendAsDenied"), "", "mb", now);  // per message: still permanent
+  CHECK_FALSE(r.config_error);
+  r = classify_graph(404, err("ErrorInvalidUser"), "", "mb", now);
   CHECK(r.outcome == Outcome::Permanent);
-  CHECK(r.text.rfind("missing permission", 0) == 0);
+  CHECK(r.enhanced == "5.1.8");
+  r = classify_graph(403, std::string("{\"error\":{\"code\":\"ErrorSubmissionQuotaExceeded\",\"message\":\"x\"}}"), "", "mb", now);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK_FALSE(r.config_error);
+  CHECK(r.retry_after == 3600);
+  r = classify_graph(400, std::string("{\"error\":{\"code\":\"ErrorMessageSubmissionBlocked\",\"message\":"
+                                      "\"STOREDRV.Submission.Exception:SubmissionQuotaExceededException\"}}"),
+                     "", "mb", now);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.retry_after == 3600);
   r = classify_graph(404, err("MailboxNotEnabledForRESTAPI"), "", "mb", now);
   CHECK(r.outcome == Outcome::Permanent);
   CHECK(r.text.rfind("mailbox not enabled", 0) == 0);
@@ -79,4 +113,25 @@ TEST_CASE("Graph error table") {
   r = classify_transport(7, "Couldn't connect");
   CHECK(r.outcome == Outcome::Transient);
   CHECK(r.code == 0);
+}
+
+#include "dispatcher/providers/m365/large_send.hpp"
+
+TEST_CASE("upload session nextExpectedRanges: parsed defensively, never a throw") {
+  using NR = NextRange;
+  auto p = [](const char* body) { return parse_next_expected(body, 1000); };
+  CHECK(p(R"({"nextExpectedRanges":["500-"]})").state == NR::Offset);
+  CHECK(p(R"({"nextExpectedRanges":["500-"]})").offset == 500);
+  CHECK(p(R"({"nextExpectedRanges":["320-999","12-13"]})").offset == 320);
+  CHECK(p(R"({"nextExpectedRanges":["7"]})").offset == 7);
+  CHECK(p(R"({"expirationDateTime":"2099-01-01T00:00:00Z"})").state == NR::Absent);
+  CHECK(p("not json").state == NR::Absent);
+  for (const char* bad : {R"({"nextExpectedRanges":["abc-"]})", R"({"nextExpectedRanges":["-5"]})",
+                          R"({"nextExpectedRanges":["99999999999999999999999-"]})",
+                          R"({"nextExpectedRanges":["1000-"]})", R"({"nextExpectedRanges":["5x-"]})",
+                          R"({"nextExpectedRanges":[]})", R"({"nextExpectedRanges":[12]})",
+                          R"({"nextExpectedRanges":"12-"})", R"({"nextExpectedRanges":[""]})"}) {
+    CAPTURE(bad);
+    CHECK(p(bad).state == NR::Malformed);
+  }
 }

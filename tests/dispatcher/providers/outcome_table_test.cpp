@@ -155,3 +155,97 @@ TEST_CASE("transcript: MAIL refused, AUTH refused, connection lost, never connec
   CHECK(nr.enhanced == "4.4.1");
   CHECK(nr.rcpts.empty());
 }
+
+TEST_CASE("SMTP table: AUTH and MAIL configuration refusals are held, per-message refusals stay permanent") {
+  struct Row {
+    const char* verb;
+    int code;
+    const char* text;
+    Cause cause;
+    Outcome outcome;
+  };
+  const Row rows[] = {
+      {"AUTH", 535, "5.7.8 Authentication credentials invalid", Cause::AuthFailed, Outcome::Transient},
+      {"AUTH", 534, "5.7.9 Please log in with your web browser", Cause::AuthFailed, Outcome::Transient},
+      {"AUTH", 454, "4.7.0 Temporary authentication failure", Cause::AuthFailed, Outcome::Transient},
+      {"AUTH", 550, "5.7.30 Basic authentication is not supported for Client Submission", Cause::ConfigError,
+       Outcome::Transient},
+      {"AUTH", 504, "5.7.4 Unrecognized authentication type", Cause::ConfigError, Outcome::Transient},
+      {"AUTH", 530, "5.7.0 Must issue a STARTTLS command first", Cause::ConfigError, Outcome::Transient},
+      {"AUTH", 538, "5.7.11 Encryption required for requested authentication mechanism", Cause::ConfigError,
+       Outcome::Transient},
+      {"MAIL", 530, "5.7.57 Client not authenticated to send mail during MAIL FROM", Cause::ConfigError,
+       Outcome::Transient},
+      {"MAIL", 530, "5.7.0 Authentication required", Cause::ConfigError, Outcome::Transient},
+      {"MAIL", 550, "5.7.57 Client was not authenticated", Cause::ConfigError, Outcome::Transient},
+      {"MAIL", 550, "5.7.60 Client does not have permissions to send as this sender", Cause::UpstreamPermanent,
+       Outcome::Permanent},
+      {"RCPT", 550, "5.1.1 User unknown", Cause::UpstreamPermanent, Outcome::Permanent},
+      {"RCPT", 530, "5.7.0 odd but per recipient", Cause::UpstreamPermanent, Outcome::Permanent},
+      {"EOD", 554, "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message",
+       Cause::QuotaExceeded, Outcome::Transient},
+      {"RCPT", 554, "5.2.0 STOREDRV.Submission.Exception:submissionquotaexceededexception", Cause::QuotaExceeded,
+       Outcome::Transient},
+      {"EOD", 554, "5.6.0 Transaction failed", Cause::UpstreamPermanent, Outcome::Permanent},
+      {"EOD", 552, "5.3.4 Message too big", Cause::MessageTooBig, Outcome::Permanent},
+      {"AUTH", 235, "2.7.0 ok", Cause::Sent, Outcome::Sent},
+  };
+  for (const Row& r : rows) {
+    CAPTURE(r.verb);
+    CAPTURE(r.code);
+    CAPTURE(r.text);
+    CHECK(cause_for_smtp_reply(r.verb, r.code, r.text) == r.cause);
+    CHECK(outcome_for_smtp_reply(r.verb, r.code, r.text) == r.outcome);
+  }
+  CHECK(lookup(Cause::ConfigError).config_error);
+  CHECK(lookup(Cause::QuotaExceeded).outcome == Outcome::Transient);
+  CHECK_FALSE(lookup(Cause::QuotaExceeded).config_error);
+  CHECK(is_submission_quota("x SubmissionQuotaExceeded y"));
+  CHECK_FALSE(is_submission_quota("QuotaExceeded"));
+}
+
+TEST_CASE("transcript: AUTH 550 5.7.30 and MAIL 530 5.7.57 are config errors; quota is 1 h transient") {
+  SmtpTranscript a;
+  in(a, "220 up\r\n");
+  out(a, "EHLO relay\r\n");
+  in(a, "250 AUTH LOGIN PLAIN\r\n");
+  out(a, "AUTH PLAIN AHUAcA==\r\n");
+  in(a, "550 5.7.30 Basic authentication is not supported for Client Submission\r\n");
+  Result ar = classify_delivery(a, CURLE_LOGIN_DENIED, {"a@x"});
+  CHECK(ar.outcome == Outcome::Transient);
+  CHECK(ar.config_error);
+  CHECK(ar.code == 550);
+  CHECK(ar.text.find("5.7.30") != std::string::npos);
+
+  SmtpTranscript m;
+  in(m, "220 up\r\n");
+  out(m, "EHLO relay\r\n");
+  in(m, "250 up\r\n");
+  out(m, "MAIL FROM:<s@x>\r\n");
+  in(m, "530 5.7.57 Client not authenticated to send mail during MAIL FROM\r\n");
+  Result mr = classify_delivery(m, CURLE_SEND_ERROR, {"a@x", "b@x"});
+  CHECK(mr.outcome == Outcome::Transient);
+  CHECK(mr.config_error);
+  REQUIRE(mr.rcpts.size() == 2);
+  CHECK(mr.rcpts[0].outcome == Outcome::Transient);
+  CHECK(mr.rcpts[1].outcome == Outcome::Transient);
+
+  SmtpTranscript q = session_until_rcpt();
+  out(q, "RCPT TO:<a@x>\r\n");
+  in(q, "250 OK\r\n");
+  out(q, "DATA\r\n");
+  in(q, "354 go\r\n");
+  in(q, "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message\r\n");
+  Result qr = classify_delivery(q, CURLE_WEIRD_SERVER_REPLY, {"a@x"});
+  CHECK(qr.outcome == Outcome::Transient);
+  CHECK_FALSE(qr.config_error);
+  CHECK(qr.retry_after == kQuotaRetryAfter);
+  CHECK(qr.rcpts.at(0).outcome == Outcome::Transient);
+
+  SmtpTranscript r = session_until_rcpt();  // a recipient refused: still permanent
+  out(r, "RCPT TO:<a@x>\r\n");
+  in(r, "550 5.1.1 User unknown\r\n");
+  Result rr = classify_delivery(r, CURLE_RECV_ERROR, {"a@x"});
+  CHECK(rr.outcome == Outcome::Permanent);
+  CHECK_FALSE(rr.config_error);
+}

@@ -1,0 +1,38 @@
+// ConfigAlerts: one alert per provider configuration-error state change.
+#include <doctest/doctest.h>
+
+#include "dispatcher/config_alert.hpp"
+
+using relay::dispatch::ConfigAlerts;
+using relay::provider::Outcome;
+using relay::provider::Result;
+
+namespace {
+Result res(Outcome o, bool config_error) {
+  Result r;
+  r.outcome = o;
+  r.config_error = config_error;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("config alerts: raised once, quiet while held, cleared by a delivery, raised again") {
+  ConfigAlerts a;
+  using C = ConfigAlerts::Change;
+  CHECK(a.on_result("m365", res(Outcome::Transient, true)) == C::Raised);
+  CHECK(a.active("m365"));
+  for (int i = 0; i < 5; ++i) CHECK(a.on_result("m365", res(Outcome::Transient, true)) == C::None);
+  CHECK(a.on_result("smtp", res(Outcome::Transient, true)) == C::Raised);  // per provider
+  CHECK(a.on_result("m365", res(Outcome::Transient, false)) == C::None);   // a timeout proves nothing
+  CHECK(a.on_result("m365", res(Outcome::Permanent, false)) == C::None);
+  CHECK(a.active("m365"));
+  CHECK(a.on_result("m365", res(Outcome::Sent, false)) == C::Cleared);
+  CHECK_FALSE(a.active("m365"));
+  CHECK(a.on_result("m365", res(Outcome::Sent, false)) == C::None);
+  CHECK(a.on_result("m365", res(Outcome::Transient, true)) == C::Raised);
+  Result partial = res(Outcome::Permanent, false);  // one recipient accepted: the credentials work
+  partial.rcpts.push_back({"a@x", Outcome::Sent, 250, "ok"});
+  partial.rcpts.push_back({"b@x", Outcome::Permanent, 550, "5.1.1 no"});
+  CHECK(a.on_result("m365", partial) == C::Cleared);
+  CHECK(a.active("smtp"));
+}
