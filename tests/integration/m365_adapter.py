@@ -190,11 +190,14 @@ def test_server_and_transport_errors_are_transient():
 def test_permanent_errors():
     with Env() as e:
         for code, status, want in (("ErrorInvalidRecipients", 400, "invalid recipients"),
-                                   ("ErrorSendAsDenied", 403, "may not send as"),
-                                   ("ErrorAccessDenied", 403, "missing permission")):
+                                   ("ErrorSendAsDenied", 403, "may not send as")):
             e.fg.add_fault("sendMail", status=status, code=code)
             r = e.send(SIMPLE, "scan@example.com", ["a@x.org"])[0][0]
             assert r["outcome"] == "permanent" and want in r["text"], r
+        # A missing permission/consent is the provider's setup, not the message: held.
+        e.fg.add_fault("sendMail", status=403, code="ErrorAccessDenied")
+        r = e.send(SIMPLE, "scan@example.com", ["a@x.org"])[0][0]
+        assert r["outcome"] == "transient" and r["config_error"] and "missing permission" in r["text"], r
         e.fg.disabled.add("scan@example.com")
         r = e.send(SIMPLE, "scan@example.com", ["a@x.org"])[0][0]
         assert r["outcome"] == "permanent" and r["text"].startswith("mailbox not enabled"), r
