@@ -130,6 +130,7 @@ class Dispatcher {
   // within heartbeat_interval instead of secret_interval).
   void report_secrets(bool only_changed = false);
   void secret_notice(const std::string& provider, const provider::SecretStatus& s);  // secret_notice_hook.cpp
+  void config_notice(const std::string& provider, const std::string& reason);  // config_notice_hook.cpp
   void on_signal(int signum);
   void drain_tick();
   void release_sending();

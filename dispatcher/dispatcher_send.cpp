@@ -101,11 +101,13 @@ void Dispatcher::on_sent(const std::string& id, std::uint64_t seq, provider::Res
   if (alert == ConfigAlerts::Change::Cleared)
     log::warn("{} event=provider_config_cleared provider={} reason=\"the provider accepted a delivery\"", id, job.provider);
   if (r.outcome == provider::Outcome::Transient && r.config_error && pending) {
-    if (alert == ConfigAlerts::Change::Raised)  // once per state change, not per held message
+    if (alert == ConfigAlerts::Change::Raised) {  // once per state change, not per held message
       log::error("{} event=provider_config_error provider={} reason={} action=\"mail held, not bounced; fix the "
                  "provider configuration\"", id, job.provider, log::quote(r.text));
-    else
+      config_notice(job.provider, r.text);
+    } else {
       log::info("{} event=config_error_held provider={} reason={}", id, job.provider, log::quote(r.text));
+    }
     if (!job.fallback_tried && !stopping_ && settings_.router.fallback_on_config_error(job.provider)) {
       job.fallback_tried = true;
       log::warn("{} event=fallback from={} to={} reason=config_error", id, job.provider, settings_.router.fallback());

@@ -36,3 +36,19 @@ TEST_CASE("config alerts: raised once, quiet while held, cleared by a delivery, 
   CHECK(a.on_result("m365", partial) == C::Cleared);
   CHECK(a.active("smtp"));
 }
+
+TEST_CASE("config notice: one key per provider and UTC day, says what is wrong and that mail is held") {
+  const std::int64_t now = 1764072000;  // 2025-11-25 12:00:00 UTC
+  CHECK(relay::dispatch::config_notice_key("m365", now) == "config-error-m365-2025-11-25");
+  CHECK(relay::dispatch::config_notice_key("m365", now + 11 * 3600) == "config-error-m365-2025-11-25");
+  CHECK(relay::dispatch::config_notice_key("m365", now + 12 * 3600) == "config-error-m365-2025-11-26");
+  CHECK(relay::dispatch::config_notice_key("a/../b", now) == "config-error-a____b-2025-11-25");
+  std::string n = relay::dispatch::build_config_notice("m365", "missing permission: access denied\r\nBcc: x@y",
+                                                        "ops@example.com", "", "relay.example", "k", now);
+  CHECK(n.find("From: Mail Delivery System <MAILER-DAEMON@relay.example>\r\n") == 0);
+  CHECK(n.find("To: <ops@example.com>\r\n") != std::string::npos);
+  CHECK(n.find("Subject: relay: provider m365 has a configuration error; mail is held\r\n") != std::string::npos);
+  CHECK(n.find("missing permission: access denied  Bcc: x@y") != std::string::npos);  // no header injection
+  CHECK(n.find("\r\nBcc:") == std::string::npos);
+  CHECK(n.find("Auto-Submitted: auto-generated") != std::string::npos);
+}

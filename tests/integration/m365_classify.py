@@ -2,8 +2,9 @@
 """Microsoft 365 error classes through the whole pipeline (real receiver,
 dispatcher, PostgreSQL, fake_graph.py), issue 10 items 2 and 3:
 - 403 ErrorAccessDenied (missing Mail.Send / consent / access policy) holds
-  the queue: deferred, not failed, ONE event=provider_config_error line for
-  many messages, cleared by the first delivery afterwards; with a
+  the queue: deferred, not failed, ONE event=provider_config_error line and
+  ONE notice mail to failure_notice_to for many messages, cleared by the
+  first delivery afterwards; with a
   fallback_provider the same message goes out through it at once;
   ErrorSendAsDenied (per message) still fails;
 - Entra temporarily_unavailable / AADSTS90033 on the token endpoint: a short
@@ -31,7 +32,7 @@ def alerts(p, name="dispatcher0"):
 
 
 def test_403_access_denied_is_held_with_one_alert_then_delivered():
-    with Pipeline() as p:
+    with Pipeline(overrides={"dispatcher": {"failure_notice_to": "ops@example.com"}}) as p:
         p.start()
         p.fg.add_fault("POST .*/sendMail$", count=1000, status=403, code="ErrorAccessDenied",
                        message="Access is denied. Check credentials and try again.")
@@ -48,7 +49,12 @@ def test_403_access_denied_is_held_with_one_alert_then_delivered():
         p.fg.faults.clear()  # the permission is granted
         for i in ids:
             wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{i}'", "sent", timeout=20)
-        assert len(p.fg.sent) == 4
+        # ... and one notice mail about it (held with the rest, then delivered)
+        notices = wait_for(lambda: [x for x in p.fg.sent if "ops@example.com" in x["rcpts"]], 20, what="the notice")
+        time.sleep(1)
+        assert len(notices) == 1 and len(p.fg.sent) == 5, [x["rcpts"] for x in p.fg.sent]
+        assert b"provider m365 has a configuration error" in notices[0]["mime"], notices[0]["mime"][:400]
+        assert b"missing permission" in notices[0]["mime"]
         assert "event=provider_config_cleared provider=m365" in p.log()
         assert len(alerts(p)) == 1
         # A true per-message refusal is still permanent.
