@@ -274,11 +274,32 @@ TEST_CASE("smtp: AUTH PLAIN, LOGIN and XOAUTH2; a bad password is a config error
   Result t = f.probe(*bad);
   CHECK(t.config_error);
   CHECK(t.code == 535);
-  // Without credentials the upstream refuses MAIL (530): permanent per its code.
+  // Without credentials the upstream refuses MAIL (530 5.7.0 authentication
+  // required): the provider's setup, so held as a config error, not bounced.
   auto anon = f.make(f.cfg(up.port));
   Result ra = f.send(*anon, f.msg({"a@example.com"}));
   CHECK(ra.code == 530);
+  CHECK(ra.outcome == Outcome::Transient);
+  CHECK(ra.config_error);
   CHECK(up.count() == 3);
+}
+
+TEST_CASE("smtp: with credentials, opportunistic STARTTLS not offered sends no AUTH") {
+  Fixture f;
+  Upstream up(f.tmp.path(), {"--require-auth", "relayuser:s3cret", "--record-commands"});
+  auto c = f.cfg(up.port);
+  c.tls = config::TlsMode::StartTls;
+  c.username = "relayuser";
+  c.password = "s3cret";
+  auto p = f.make(c);
+  Result r = f.send(*p, f.msg({"a@example.com"}));
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.config_error);
+  CHECK(r.text.find("TLS is required, but was not offered") == 0);
+  const std::string cmds = relay::test::read_file(up.dir / "commands");
+  CHECK(cmds.find("EHLO") != std::string::npos);
+  CHECK(cmds.find("AUTH") == std::string::npos);  // the password never went out in clear
+  CHECK(up.count() == 0);
 }
 
 TEST_CASE("smtp: Postfix smtp-sink injecting 4xx and 5xx") {
