@@ -58,13 +58,17 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
 
   std::string msg_url() const { return g->user_url(mailbox) + "/messages/" + url_escape(draft_id); }
 
+  void delete_draft() {
+    if (draft_id.empty()) return;
+    Request del;  // best effort: do not leave drafts behind
+    del.method = "DELETE";
+    del.url = msg_url();
+    g->call(std::move(del), [](CallResult) {});
+    draft_id.clear();
+  }
+
   void fail(Result r) {
-    if (!draft_id.empty()) {  // best effort: do not leave drafts behind
-      Request del;
-      del.method = "DELETE";
-      del.url = msg_url();
-      g->call(std::move(del), [](CallResult) {});
-    }
+    delete_draft();
     auto d = std::move(done);
     d(std::move(r));
   }
@@ -91,13 +95,7 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     ++restarts;
     log::warn("m365 event=draft_restart mailbox={} step={} status={} restart={} reason=\"draft or upload session "
               "not found\"", mailbox, log::quote(step), cr.resp.status, restarts);
-    if (!draft_id.empty()) {
-      Request del;
-      del.method = "DELETE";
-      del.url = msg_url();
-      g->call(std::move(del), [](CallResult) {});
-    }
-    draft_id.clear();
+    delete_draft();
     upload_url.clear();
     index = 0;
     offset = 0;
