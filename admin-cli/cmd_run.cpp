@@ -16,6 +16,7 @@ int cmd_run(Context& ctx) {
   const config::Config* cfg = ctx.config();
   if (!cfg) return kFail;
   log::set_level(cfg->log.level);
+  for (const auto& w : cfg->warnings) log::warn("supervisor event=config_warning reason={}", log::quote(w));
   SupervisorOptions opt;
   std::string tried;
   auto receiver = find_program("relay-receiver", "receiver", "RELAY_RECEIVER_BIN", &tried);
