@@ -3,6 +3,7 @@
 // errors point at the line of the key that is wrong or missing.
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <set>
@@ -16,17 +17,20 @@ namespace {
 std::string idx(std::string_view base, size_t i) { return std::string(base) + "[" + std::to_string(i) + "]"; }
 
 // True when every address of `c` is loopback, private (RFC 1918, RFC 6598
-// shared, link-local) or unique-local / link-local IPv6: hosts on the
-// Internet at large cannot be in it.
+// shared, link-local), unique-local / link-local IPv6, or documentation
+// space (RFC 5737, RFC 3849; never routed): hosts on the Internet at large
+// cannot be in it.
 bool private_network(const net::Cidr& c) {
   struct Range {
     int family;
-    std::uint8_t b0, b1;
+    std::array<std::uint8_t, 4> head;
     int prefix;
   };
   static constexpr Range kPrivate[] = {
-      {AF_INET, 127, 0, 8},    {AF_INET, 10, 0, 8},     {AF_INET, 172, 16, 12}, {AF_INET, 192, 168, 16},
-      {AF_INET, 169, 254, 16}, {AF_INET, 100, 64, 10},  {AF_INET6, 0xfc, 0, 7}, {AF_INET6, 0xfe, 0x80, 10},
+      {AF_INET, {127}, 8},          {AF_INET, {10}, 8},           {AF_INET, {172, 16}, 12},
+      {AF_INET, {192, 168}, 16},    {AF_INET, {169, 254}, 16},    {AF_INET, {100, 64}, 10},
+      {AF_INET, {192, 0, 2}, 24},   {AF_INET, {198, 51, 100}, 24}, {AF_INET, {203, 0, 113}, 24},
+      {AF_INET6, {0xfc}, 7},        {AF_INET6, {0xfe, 0x80}, 10}, {AF_INET6, {0x20, 0x01, 0x0d, 0xb8}, 32},
   };
   if (c.family == AF_INET6 && c.prefix == 128) {  // ::1
     bool loop = c.addr[15] == 1;
@@ -36,8 +40,7 @@ bool private_network(const net::Cidr& c) {
   for (const auto& r : kPrivate) {
     if (r.family != c.family || c.prefix < r.prefix) continue;
     std::array<std::uint8_t, 16> net{};
-    net[0] = r.b0;
-    net[1] = r.b1;
+    std::copy(r.head.begin(), r.head.end(), net.begin());
     net::Cidr range{r.family, net, r.prefix};
     if (range.contains(c.family, c.addr.data())) return true;
   }

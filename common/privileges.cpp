@@ -2,6 +2,9 @@
 #include "common/privileges.hpp"
 
 #include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -95,6 +98,34 @@ bool drop_to(const Account& who, std::string* error) {
     return false;
   }
   if (who.uid != 0 && (::setuid(0) == 0 || ::geteuid() == 0)) {
+    *error = "switch to " + who.name + ": root could be regained";
+    return false;
+  }
+  return true;
+}
+
+bool drop_to_keeping_bind(const Account& who, std::string* error) {
+  if (::geteuid() != 0 || who.uid == 0) {
+    *error = "keeping CAP_NET_BIND_SERVICE needs root switching to another user";
+    return false;
+  }
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 || ::setgroups(1, &who.gid) != 0 || ::setgid(who.gid) != 0 ||
+      ::setuid(who.uid) != 0) {
+    *error = "switch to " + who.name + ": " + errtext(errno);
+    return false;
+  }
+  // Only CAP_NET_BIND_SERVICE stays permitted; the rest went with the uid
+  // (KEEPCAPS kept the permitted set, which is cut down here).
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  const unsigned bit = 1u << CAP_NET_BIND_SERVICE;  // < 32: word 0
+  data[0].permitted = data[0].inheritable = bit;  // effective: none (the supervisor binds nothing)
+  if (::syscall(SYS_capset, &hdr, data) != 0 || ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0 ||
+      ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0) != 0) {
+    *error = "keep CAP_NET_BIND_SERVICE as " + who.name + ": " + errtext(errno);
+    return false;
+  }
+  if (::setuid(0) == 0 || ::geteuid() == 0) {
     *error = "switch to " + who.name + ": root could be regained";
     return false;
   }

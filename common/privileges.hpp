@@ -44,6 +44,12 @@ bool ensure_owned_dir(const std::filesystem::path& dir, const Account& who, std:
 // that setuid(0) now fails. No-op (true) when already running as who.uid.
 bool drop_to(const Account& who, std::string* error);
 
+// drop_to() that keeps one capability, CAP_NET_BIND_SERVICE, as an ambient
+// capability inherited across exec (the receiver a supervisor starts may
+// then bind ports below 1024 without being root), and verifies that root
+// cannot be regained. Root only; false + *error otherwise.
+bool drop_to_keeping_bind(const Account& who, std::string* error);
+
 // Switches the effective uid/gid to `who` for its lifetime (root only;
 // a no-op otherwise). ok() false when the switch failed.
 class EffectiveUser {

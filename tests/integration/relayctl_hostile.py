@@ -102,6 +102,30 @@ def test_daemons_drop_to_user_and_requeue_as_root_stays_readable():
                  what="the delivered entry leaving the spool")
 
 
+def cap_eff(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    raise AssertionError("no CapEff line")
+
+
+def test_run_as_root_becomes_user_keeping_only_the_bind_capability():
+    from relayctl_common import by_name, children_of
+    with nobody_relay({"dispatcher": {"processes": 1}}, port=low_port()) as r:
+        run = r.start_run()  # waits until the receiver listens on the port below 1024
+        wait_for(lambda: uid_of(run.pid) == [NOBODY.pw_uid] * 4, 10, what="relayctl run as nobody")
+        wait_for(lambda: len(by_name(children_of(run.pid), "relay-dispatcher")) == 1, 10, what="dispatcher")
+        kids = children_of(run.pid)
+        rec, disp = by_name(kids, "relay-receiver")[0], by_name(kids, "relay-dispatcher")[0]
+        assert uid_of(rec) == [NOBODY.pw_uid] * 4 and uid_of(disp) == [NOBODY.pw_uid] * 4
+        assert cap_eff(rec) == 1 << 10, hex(cap_eff(rec))  # CAP_NET_BIND_SERVICE only
+        assert cap_eff(disp) == 0 and cap_eff(run.pid) == 0, (hex(cap_eff(disp)), hex(cap_eff(run.pid)))
+        qid = send_mail_id(r.port)
+        wait_for(lambda: os.path.exists(os.path.join(r.outbox, qid + ".eml")), 20, what="delivery")
+        assert owned_by_nobody(os.path.join(r.outbox, qid + ".eml"))
+
+
 def test_first_use_as_root_creates_the_spool_for_user_only():
     with nobody_relay() as r:
         assert not os.path.exists(r.spool)
@@ -197,6 +221,7 @@ if __name__ == "__main__":
         print("relayctl_hostile: needs root (skipped)")
         sys.exit(0)
     run_tests([test_daemons_drop_to_user_and_requeue_as_root_stays_readable,
+               test_run_as_root_becomes_user_keeping_only_the_bind_capability,
                test_first_use_as_root_creates_the_spool_for_user_only,
                test_planted_symlinks_are_not_followed_and_escapes_are_shown_escaped,
                test_receiver_does_not_open_provider_credentials,
