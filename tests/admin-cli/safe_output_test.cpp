@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "admin-cli/format.hpp"
 #include "admin-cli/queue_format.hpp"
 #include "admin-cli/safe_output.hpp"
 
@@ -64,4 +65,15 @@ TEST_CASE("queue list/show fields from a hostile sender are printed escaped") {
     CHECK(text.find("550 \\x1b[8mhidden") != std::string::npos);
   }
   CHECK(format_envelope(env).find("helo\\x1b[2J") != std::string::npos);
+}
+
+TEST_CASE("json_string: no raw control characters, valid UTF-8 kept, so --json passes the filter unchanged") {
+  CHECK(json_string("a\x1b[31m\x7f") == "\"a\\u001b[31m\\u007f\"");
+  CHECK(json_string("\xc2\x9b" "1m caf\xc3\xa9 \xe9") == "\"\\u009b1m caf\xc3\xa9 \\u00e9\"");
+  const std::string j = json_string("evil\x1b]0;x\x07 \xc2\x85 \xff \xf0\x9f\x93\xa7");
+  ControlFilter f(true);
+  std::string out;
+  f.feed(j, out);
+  f.finish(out);
+  CHECK(out == j);
 }
