@@ -35,7 +35,10 @@ relayctl=$build/admin-cli/relayctl
 if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$src" 2>/dev/null; then
   mkdir -p var
   pgdir=$(cat var/pg-location 2>/dev/null || true)
-  if [ -z "$pgdir" ] || [ -L "$pgdir" ] || [ ! -d "$pgdir" ] || [ "$(stat -c %U "$pgdir")" != postgres ]; then
+  # Reused only if still ours: a real directory owned by root (mktemp) or
+  # postgres (after pg-test-server's chown -h), mode 0700.
+  if [ -z "$pgdir" ] || [ -L "$pgdir" ] || [ ! -d "$pgdir" ] ||
+     ! [[ "$(stat -c %U:%a "$pgdir")" =~ ^(root|postgres):700$ ]]; then
     pgdir=$(mktemp -d /var/tmp/relay-quickstart-pg.XXXXXXXX)
     echo "$pgdir" > var/pg-location
   fi
