@@ -20,7 +20,8 @@ std::string describe_status(int status) {
 
 // fork + exec with the child in its own process group and a parent-death
 // signal. Only async-signal-safe calls after fork(). Returns -1 on failure.
-pid_t spawn_process(const std::filesystem::path& prog, const std::vector<std::string>& args, const sigset_t& mask) {
+pid_t spawn_process(const std::filesystem::path& prog, const std::vector<std::string>& args, const sigset_t& mask,
+                    bool keep_ambient_caps) {
   std::vector<std::string> all{prog.string()};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -36,6 +37,7 @@ pid_t spawn_process(const std::filesystem::path& prog, const std::vector<std::st
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) _exit(1);
   sigprocmask(SIG_SETMASK, &mask, nullptr);
+  if (!keep_ambient_caps) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   execv(argv[0], argv.data());
   static const char msg[] = "relayctl: exec of child program failed\n";
   ssize_t ignored = write(2, msg, sizeof msg - 1);

@@ -16,7 +16,10 @@
 
 namespace relay::admin {
 
-pid_t spawn_process(const std::filesystem::path& prog, const std::vector<std::string>& args, const sigset_t& mask);
+// keep_ambient_caps=false clears the ambient capabilities before exec (the
+// dispatchers never get the receiver's CAP_NET_BIND_SERVICE).
+pid_t spawn_process(const std::filesystem::path& prog, const std::vector<std::string>& args, const sigset_t& mask,
+                    bool keep_ambient_caps = true);
 // "exit=1", "signal=KILL"
 std::string describe_status(int status);
 

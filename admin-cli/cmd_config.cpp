@@ -61,6 +61,7 @@ std::string prompt(std::FILE* err, const char* text) {
 int cmd_config_check(Context& ctx) {
   const config::Config* cfg = ctx.config();
   if (!cfg) return kFail;
+  for (const auto& w : cfg->warnings) fmt::print(ctx.err(), "relayctl: warning: {}\n", w);
   fmt::print(ctx.out(), "OK: {} ({} listener{}, {} provider{}, {} dispatcher process{})\n", cfg->file.string(),
              cfg->receiver.listeners.size(), cfg->receiver.listeners.size() == 1 ? "" : "s", cfg->providers.size(),
              cfg->providers.size() == 1 ? "" : "s", cfg->dispatcher.processes,

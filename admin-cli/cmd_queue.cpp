@@ -4,14 +4,21 @@
 // daemons do; an entry a dispatcher is working on is never touched.
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
-#include <fstream>
 
 #include "admin-cli/command.hpp"
 #include "admin-cli/format.hpp"
 #include "admin-cli/handlers.hpp"
 #include "admin-cli/queue_format.hpp"
+#include "admin-cli/safe_output.hpp"
 #include "admin-cli/spool_access.hpp"
 #include "common/config.hpp"
 
@@ -42,7 +49,7 @@ int run_bulk(Context& ctx, const BulkOp& op, const std::vector<std::string>& wor
     for (const auto& w : words) {
       auto id = spool::QueueId::parse(w);
       if (!id) {
-        fmt::print(ctx.err(), "relayctl: '{}' is not a queue id (or ALL)\n", w);
+        fmt::print(ctx.err(), "relayctl: '{}' is not a queue id (or ALL)\n", printable(w));
         return kFail;
       }
       ids.push_back(*id);
@@ -55,7 +62,7 @@ int run_bulk(Context& ctx, const BulkOp& op, const std::vector<std::string>& wor
       fmt::print(ctx.out(), "{}: {}\n", id.str(), op.past);
       ++done;
     } else if (!(all && st.err == ENOENT)) {
-      fmt::print(ctx.err(), "relayctl: {}: {}\n", id.str(), st.message);
+      fmt::print(ctx.err(), "relayctl: {}: {}\n", id.str(), printable(st.message));
       ++failed;
     }
   }
@@ -63,16 +70,39 @@ int run_bulk(Context& ctx, const BulkOp& op, const std::vector<std::string>& wor
   return failed ? kFail : kOk;
 }
 
+// The message as stored, headers only unless `body`; never through a
+// symlink or from anything but a regular file; control characters escaped
+// (a sender must not put terminal escapes on the operator's screen).
 std::string read_headers(const std::filesystem::path& p, bool body) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return "(message data unreadable)\n";
-  std::string out, line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  struct stat st{};
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    std::string why = fd < 0 ? std::strerror(errno) : "not a regular file";
+    if (fd >= 0) ::close(fd);
+    return "(message data unreadable: " + why + ")\n";
+  }
+  std::FILE* in = ::fdopen(fd, "rb");
+  if (!in) {
+    ::close(fd);
+    return "(message data unreadable)\n";
+  }
+  ControlFilter filter(true);
+  std::string out;
+  char* buf = nullptr;
+  size_t cap = 0;
+  ssize_t n;
+  while ((n = ::getline(&buf, &cap, in)) > 0) {
+    std::string_view line(buf, static_cast<size_t>(n));
+    if (line.ends_with('\n')) line.remove_suffix(1);
+    if (line.ends_with('\r')) line.remove_suffix(1);
     if (!body && line.empty()) break;
-    out += line + "\n";
+    filter.feed(line, out);
+    filter.finish(out);
+    out += '\n';
     if (!body && out.size() > (1u << 20)) break;  // headers bigger than 1 MB: enough
   }
+  std::free(buf);
+  std::fclose(in);
   return out;
 }
 

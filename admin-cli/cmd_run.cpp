@@ -1,6 +1,8 @@
 // relayctl run — the foreground supervisor (see supervisor.hpp): checks the
 // config, finds relay-receiver and relay-dispatcher (programs.hpp), and runs
 // them until SIGTERM/SIGINT. Under systemd: Type=simple, KillMode=mixed.
+// Started as root with `user:` set, it becomes that user first (keeping
+// only CAP_NET_BIND_SERVICE for the receiver).
 #include <fmt/format.h>
 
 #include "admin-cli/command.hpp"
@@ -9,6 +11,7 @@
 #include "admin-cli/supervisor.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/run_as.hpp"
 
 namespace relay::admin {
 
@@ -16,6 +19,7 @@ int cmd_run(Context& ctx) {
   const config::Config* cfg = ctx.config();
   if (!cfg) return kFail;
   log::set_level(cfg->log.level);
+  for (const auto& w : cfg->warnings) log::warn("supervisor event=config_warning reason={}", log::quote(w));
   SupervisorOptions opt;
   std::string tried;
   auto receiver = find_program("relay-receiver", "receiver", "RELAY_RECEIVER_BIN", &tried);
@@ -48,6 +52,17 @@ int cmd_run(Context& ctx) {
   };
   log::info("supervisor event=config file={} receiver={} dispatcher={}", config_path.string(), receiver->string(),
             dispatcher->string());
+  // Started as root with `user:`: the whole tree runs as that user. Only
+  // CAP_NET_BIND_SERVICE is kept (ambient), and only the receiver inherits
+  // it (spawn_process clears it for the dispatchers).
+  std::string error;
+  auto start_as = priv::prepare_start(*cfg, &error);
+  if (!start_as || (start_as->switch_user && !priv::drop_to_keeping_bind(start_as->account, &error))) {
+    fmt::print(ctx.err(), "relayctl: {}\n", error);
+    return kFail;
+  }
+  if (start_as->switch_user)
+    log::info("supervisor event=user_switched user={} kept=CAP_NET_BIND_SERVICE", start_as->account.name);
   Supervisor sup(std::move(opt));
   return sup.run();
 }

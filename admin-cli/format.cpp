@@ -37,9 +37,39 @@ std::string utc_time(std::int64_t t) {
   return buf;
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i] (2-4), or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  return n;
+}
+
+}  // namespace
+
 std::string json_string(std::string_view s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // Valid UTF-8 stays; C1 controls (U+0080..U+009F) and stray bytes
+      // become \u00XX, so the output is valid JSON and carries no control
+      // character for a terminal (safe_output.hpp leaves it untouched).
+      std::size_t n = utf8_length(s, i);
+      bool c1 = n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) <= 0x9f;
+      if (n != 0 && !c1) {
+        out.append(s.substr(i, n));
+        i += n;
+      } else {
+        out += fmt::format("\\u{:04x}", c1 ? static_cast<unsigned char>(s[i + 1]) : c);
+        i += c1 ? 2 : 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -47,9 +77,10 @@ std::string json_string(std::string_view s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
+        if (c < 0x20 || c == 0x7f) out += fmt::format("\\u{:04x}", c);
         else out += static_cast<char>(c);
     }
+    ++i;
   }
   return out + "\"";
 }

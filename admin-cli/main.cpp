@@ -3,11 +3,13 @@
 // Exit codes: 0 ok, 1 failure, 2 usage.
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "admin-cli/command.hpp"
+#include "admin-cli/safe_output.hpp"
 #include "common/log.hpp"
 
 int main(int argc, char** argv) {
@@ -39,5 +41,12 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<std::string> rest(argv + i, argv + argc);
-  return relay::admin::dispatch(rest, config);
+  // Everything a command prints may carry bytes from messages, the database
+  // or remote servers: filter both streams (safe_output.hpp).
+  std::FILE* out = relay::admin::escaping_stream(stdout);
+  std::FILE* err = relay::admin::escaping_stream(stderr);
+  int rc = relay::admin::dispatch(rest, config, out, err);
+  if (out != stdout) std::fclose(out);
+  if (err != stderr) std::fclose(err);
+  return rc;
 }

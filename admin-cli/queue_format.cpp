@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "admin-cli/format.hpp"
+#include "admin-cli/safe_output.hpp"
 
 namespace relay::admin {
 
@@ -22,20 +23,20 @@ std::string format_entry(const spool::EntryInfo& e, std::int64_t now) {
   std::string state(spool::dir_name(e.state));
   if (e.locked && e.state != spool::State::Active) state += "*";  // someone works on it
   if (!e.envelope) {
-    return fmt::format("{}  {:<8}  unreadable: {}\n", e.id.str(), state, e.error);
+    return fmt::format("{}  {:<8}  unreadable: {}\n", e.id.str(), state, printable(e.error));
   }
   const spool::Envelope& env = *e.envelope;
   std::string out = fmt::format("{}  {:<8}  {:>6}  {}  attempts={}  from=<{}>\n", e.id.str(), state,
-                                human_size(env.size), utc_time(env.received_at), env.attempts, env.mail_from);
+                                human_size(env.size), utc_time(env.received_at), env.attempts, printable(env.mail_from));
   for (const auto& r : env.rcpts) {
-    out += fmt::format("    to=<{}> {}", r.address, spool::to_string(r.state));
-    if (!r.last_reply.empty()) out += fmt::format(" ({})", r.last_reply);
+    out += fmt::format("    to=<{}> {}", printable(r.address), spool::to_string(r.state));
+    if (!r.last_reply.empty()) out += fmt::format(" ({})", printable(r.last_reply));
     out += "\n";
   }
   if (e.state == spool::State::Deferred && env.next_attempt > 0) {
     out += fmt::format("    next attempt {} (in {})\n", utc_time(env.next_attempt), human_age(env.next_attempt - now));
   }
-  if (!env.last_error.empty()) out += fmt::format("    last error: {}\n", env.last_error);
+  if (!env.last_error.empty()) out += fmt::format("    last error: {}\n", printable(env.last_error));
   return out;
 }
 
@@ -58,7 +59,10 @@ std::string entry_json(const spool::EntryInfo& e) {
 
 std::string format_envelope(const spool::Envelope& env) {
   std::string out;
-  auto line = [&](std::string_view k, std::string_view v) { out += fmt::format("{:<13} {}\n", fmt::format("{}:", k), v); };
+  // Every value may come from a client or a remote server: printable().
+  auto line = [&](std::string_view k, std::string_view v) {
+    out += fmt::format("{:<13} {}\n", fmt::format("{}:", k), printable(v));
+  };
   line("id", env.id.str());
   line("received", utc_time(env.received_at));
   line("client", fmt::format("{} (helo {})", env.client_addr, env.client_helo.empty() ? "-" : env.client_helo));

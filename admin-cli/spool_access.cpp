@@ -2,14 +2,61 @@
 #include "admin-cli/spool_access.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "admin-cli/queue_format.hpp"
 #include "common/config.hpp"
+#include "common/privileges.hpp"
 
 namespace relay::admin {
 
+bool act_as_spool_owner(const config::Config& cfg, std::FILE* err) {
+  if (::geteuid() != 0) return true;  // not root: the kernel checks what we may do
+  const auto& dir = cfg.spool.directory;
+  std::string error;
+  std::optional<priv::Account> configured;
+  if (!cfg.user.empty() && !(configured = priv::lookup_user(cfg.user, &error))) {
+    fmt::print(err, "relayctl: {}: user: {}\n", cfg.file.string(), error);
+    return false;
+  }
+  auto owner = priv::owner_of(dir, &error);
+  if (!owner && !error.empty()) {
+    fmt::print(err, "relayctl: spool {}: {}\n", dir.string(), error);
+    return false;
+  }
+  if (!owner) {  // first use: create it for the configured user, never for root by accident
+    if (!configured) {
+      fmt::print(err,
+                 "relayctl: spool {} does not exist; relayctl running as root will not create it owned by root. "
+                 "Start relay first (it creates the spool), or set `user:` in {}\n",
+                 dir.string(), cfg.file.string());
+      return false;
+    }
+    if (!priv::ensure_owned_dir(dir, *configured, &error)) {
+      fmt::print(err, "relayctl: spool: {}\n", error);
+      return false;
+    }
+    owner = configured;
+  }
+  if (configured && configured->uid != owner->uid) {
+    fmt::print(err, "relayctl: spool {} belongs to {}, but {} says user: {}; refusing to act for either "
+                    "(run: chown -R {}: {})\n",
+               dir.string(), owner->name, cfg.file.string(), cfg.user, cfg.user, dir.string());
+    return false;
+  }
+  if (owner->uid == 0) return true;  // a root-owned spool: root is its owner
+  if (!priv::drop_to(*owner, &error)) {
+    fmt::print(err, "relayctl: cannot act as the spool's owner: {}\n", error);
+    return false;
+  }
+  return true;
+}
+
 std::optional<spool::Spool> open_spool(const config::Config& cfg, std::FILE* err) {
   std::string error;
+  // As root, act as the spool's owner: whatever relayctl writes (a requeued
+  // envelope, a missing folder) must stay readable by the daemons.
+  if (!act_as_spool_owner(cfg, err)) return std::nullopt;
   auto s = spool::Spool::open(cfg.spool.directory, &error);
   if (!s) fmt::print(err, "relayctl: spool {}: {}\n", cfg.spool.directory.string(), error);
   return s;

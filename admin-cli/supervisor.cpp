@@ -70,7 +70,7 @@ struct Supervisor::Impl {
   void start(Child& c) {
     const auto& prog = c.role == Role::Receiver ? opt.receiver : opt.dispatcher;
     c.restart_at = 0;
-    pid_t pid = spawn_process(prog, opt.child_args, child_mask);
+    pid_t pid = spawn_process(prog, opt.child_args, child_mask, /*keep_ambient_caps=*/c.role == Role::Receiver);
     if (pid < 0) {
       std::int64_t delay = c.backoff.next(0);
       c.restart_at = now_ms() + delay;

@@ -2,6 +2,7 @@
 // table, validate. See config.hpp for the contract.
 #include "common/config.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -60,8 +61,21 @@ std::string describe(const YAML::Node& node) {
 void Loader::fail(int line, std::string_view path, std::string_view message) const {
   std::string m = file_ + ":" + std::to_string(line) + ": ";
   if (!path.empty()) m += std::string(path) + ": ";
-  m += message;
+  m += redact(std::string(message));
   throw ConfigError(m);
+}
+
+std::string Loader::redact(std::string message) const {
+  auto by_length = expanded_;  // longest first: a whole value before its pieces
+  std::sort(by_length.begin(), by_length.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& [value, ref] : by_length) {
+    if (value.empty()) continue;
+    for (size_t at = message.find(value); at != std::string::npos; at = message.find(value, at + ref.size())) {
+      message.replace(at, value.size(), ref);
+    }
+  }
+  return message;
 }
 
 int Loader::line_of(std::string_view path) const {
@@ -144,11 +158,11 @@ const ProviderConfig* Config::provider(std::string_view name) const {
   return nullptr;
 }
 
-Config load_string(const std::string& yaml, const std::filesystem::path& file_name) {
+Config load_string(const std::string& yaml, const std::filesystem::path& file_name, const LoadOptions& opt) {
   std::error_code ec;
   auto abs = std::filesystem::absolute(file_name, ec);
   if (ec) abs = file_name;
-  detail::Loader loader(file_name.string(), abs.parent_path());
+  detail::Loader loader(file_name.string(), abs.parent_path(), opt.expand_secrets);
   YAML::Node root;
   try {
     root = YAML::Load(yaml);
@@ -163,16 +177,17 @@ Config load_string(const std::string& yaml, const std::filesystem::path& file_na
     loader.fail(e.mark.line >= 0 ? e.mark.line + 1 : 1, "", std::string("YAML error: ") + e.msg);
   }
   loader.validate(cfg);
+  cfg.secrets_expanded = opt.expand_secrets;
   return cfg;
 }
 
-Config load(const std::filesystem::path& file) {
+Config load(const std::filesystem::path& file, const LoadOptions& opt) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw ConfigError(file.string() + ": cannot open: " + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw ConfigError(file.string() + ": read error");
-  return load_string(ss.str(), file);
+  return load_string(ss.str(), file, opt);
 }
 
 }  // namespace relay::config

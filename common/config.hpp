@@ -76,8 +76,11 @@ struct ReceiverConfig {
   TlsConfig tls;
   AuthMode auth = AuthMode::Off;
   std::vector<AuthUser> users;
-  std::vector<std::string> client_networks{"127.0.0.0/8", "::1/128"};  // CIDR
+  std::vector<std::string> client_networks{"127.0.0.0/8", "::1/128"};  // CIDR; "any" is 0.0.0.0/0 + ::/0
   Limits limits;
+  // Acknowledges a listener that accepts unauthenticated mail from
+  // networks beyond private address space (an open relay); warned at start.
+  bool allow_open_relay = false;
 };
 
 struct SenderConfig {
@@ -210,14 +213,28 @@ struct Config {
   std::string default_provider;            // "" = the only provider, if exactly one
   std::string fallback_provider;           // "" = none
   LogConfig log;
+  // Run as this system user when started as root (after binding ports);
+  // "" = keep the identity the program was started with.
+  std::string user;
+  // Set by load(): false when loaded with LoadOptions{.expand_secrets = false}.
+  bool secrets_expanded = true;
+  // Set by load(): "FILE:LINE: KEY: ..." lines the programs log at every
+  // start (e.g. an acknowledged open relay).
+  std::vector<std::string> warnings;
 
   const ProviderConfig* provider(std::string_view name) const;
 };
 
+struct LoadOptions {
+  // false: keys holding secrets (provider credentials, database.conninfo)
+  // keep their "${file:...}" text and no secret file is opened. The
+  // receiver loads this way: it never needs, so never reads, credentials.
+  bool expand_secrets = true;
+};
 // Loads and validates. Throws ConfigError (see above).
-Config load(const std::filesystem::path& file);
+Config load(const std::filesystem::path& file, const LoadOptions& opt = {});
 // For tests: parse YAML text as if it were `file_name`.
-Config load_string(const std::string& yaml, const std::filesystem::path& file_name);
+Config load_string(const std::string& yaml, const std::filesystem::path& file_name, const LoadOptions& opt = {});
 
 // Sender patterns: true when `address` matches any of `patterns`
 // (case-insensitive domain, exact local part). Empty list matches everything.

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "common/config.hpp"
 #include "common/config_table.hpp"
@@ -20,8 +22,8 @@ namespace relay::config::detail {
 
 class Loader {
  public:
-  Loader(std::string display_name, std::filesystem::path base_dir)
-      : file_(std::move(display_name)), base_(std::move(base_dir)) {}
+  Loader(std::string display_name, std::filesystem::path base_dir, bool expand_secret_keys = true)
+      : file_(std::move(display_name)), base_(std::move(base_dir)), expand_secret_keys_(expand_secret_keys) {}
 
   void load_root(const YAML::Node& root, Config& cfg);
   void validate(Config& cfg);
@@ -50,8 +52,14 @@ class Loader {
   void validate_providers(Config& cfg);
   void validate_routes(Config& cfg);
 
+  // Error text with every value that came from ${env:}/${file:} replaced by
+  // the reference as written: a config error never shows a secret.
+  std::string redact(std::string message) const;
+
   std::string file_;
   std::filesystem::path base_;
+  bool expand_secret_keys_ = true;  // false: Kind::Secret keys keep their ${...} text unread
+  mutable std::vector<std::pair<std::string, std::string>> expanded_;  // {value, "${...}"} seen so far
   std::unordered_map<std::string, int> lines_;
 };
 

@@ -1,9 +1,13 @@
 // relay::config — ${env:NAME} / ${file:PATH} references; see config_values.hpp.
 // Secret values never appear in error messages: only the name or path does.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+#include <cstring>
 
 #include "common/config_values.hpp"
 
@@ -11,20 +15,42 @@ namespace relay::config {
 namespace {
 
 std::optional<std::string> read_secret_file(const std::filesystem::path& p, std::string* why) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) {
-    *why = "cannot read ${file:" + p.string() + "}";
+  const std::string ref = "${file:" + p.string() + "}";
+  // O_NONBLOCK: opening a FIFO must not hang the loader; it is refused below.
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    *why = "cannot read " + ref + ": " + std::strerror(errno);
     return std::nullopt;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    *why = "error reading ${file:" + p.string() + "}";
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    *why = "cannot read " + ref + ": not a regular file";
     return std::nullopt;
   }
-  std::string s = ss.str();
+  std::string s;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      *why = "error reading " + ref + ": " + std::strerror(err);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    s.append(buf, static_cast<std::size_t>(n));
+    if (s.size() > kMaxSecretFileSize + 2) break;  // room for a trailing CRLF only
+  }
+  ::close(fd);
   if (!s.empty() && s.back() == '\n') s.pop_back();
   if (!s.empty() && s.back() == '\r') s.pop_back();
+  if (s.size() > kMaxSecretFileSize) {
+    *why = ref + " is larger than " + std::to_string(kMaxSecretFileSize / 1024) +
+           " KB (a secret file holds one secret; is the path right?)";
+    return std::nullopt;
+  }
   return s;
 }
 
@@ -60,7 +86,8 @@ std::optional<std::string> resolve(std::string_view ref, const std::filesystem::
 }  // namespace
 
 std::optional<std::string> expand_secrets(std::string_view text, const std::filesystem::path& base_dir,
-                                          std::string* why) {
+                                          std::string* why,
+                                          std::vector<std::pair<std::string, std::string>>* resolved) {
   std::string scratch;
   if (why == nullptr) why = &scratch;
   if (text.find("${") == text.npos) return std::string(text);
@@ -83,6 +110,7 @@ std::optional<std::string> expand_secrets(std::string_view text, const std::file
     }
     auto v = resolve(text.substr(i + 2, close - i - 2), base_dir, why);
     if (!v) return std::nullopt;
+    if (resolved) resolved->emplace_back(*v, std::string(text.substr(i, close - i + 1)));
     out += *v;
     i = close + 1;
   }

@@ -42,6 +42,8 @@ constexpr Key kKeys[] = {
     {S::User, "allowed_senders", K::SenderList, "[]", kNoMin, kNoMax, R, false, "", FLD(AuthUser, allowed_senders)},
     {S::Top, "receiver.client_networks", K::CidrList, "[127.0.0.0/8, \"::1/128\"]", kNoMin, kNoMax, R, false, "",
      FLD(Config, receiver.client_networks)},
+    {S::Top, "receiver.allow_open_relay", K::Bool, "false", kNoMin, kNoMax, R, false, "",
+     FLD(Config, receiver.allow_open_relay)},
     {S::Top, "receiver.limits", K::Section},
     {S::Top, "receiver.limits.max_message_size", K::Size, "35MB", 1024, 1024 * kMB * 1024, R, false, "",
      FLD(Config, receiver.limits.max_message_size)},
@@ -173,6 +175,7 @@ constexpr Key kKeys[] = {
     {S::Route, "provider", K::String, "", kNoMin, kNoMax, R, REQ, "", FLD(Route, provider)},
     {S::Top, "default_provider", K::String, "", kNoMin, kNoMax, R, false, "", FLD(Config, default_provider)},
     {S::Top, "fallback_provider", K::String, "", kNoMin, kNoMax, R, false, "", FLD(Config, fallback_provider)},
+    {S::Top, "user", K::String, "", kNoMin, kNoMax, NR, false, "", FLD(Config, user)},
     // ---- log ------------------------------------------------------------
     {S::Top, "log", K::Section},
     {S::Top, "log.level", K::Choice, "info", kNoMin, kNoMax, R, false, "debug|info|warn|error", FLD(Config, log.level)},

@@ -1,6 +1,11 @@
 // relay::config — rules that span several keys (required-one-of, references
 // between sections, TLS needing a certificate). Runs after the table walk;
 // errors point at the line of the key that is wrong or missing.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
 #include <set>
 
 #include "common/cidr.hpp"
@@ -11,6 +16,37 @@ namespace {
 
 std::string idx(std::string_view base, size_t i) { return std::string(base) + "[" + std::to_string(i) + "]"; }
 
+// True when every address of `c` is loopback, private (RFC 1918, RFC 6598
+// shared, link-local), unique-local / link-local IPv6, or documentation
+// space (RFC 5737, RFC 3849; never routed): hosts on the Internet at large
+// cannot be in it.
+bool private_network(const net::Cidr& c) {
+  struct Range {
+    int family;
+    std::array<std::uint8_t, 4> head;
+    int prefix;
+  };
+  static constexpr Range kPrivate[] = {
+      {AF_INET, {127}, 8},          {AF_INET, {10}, 8},           {AF_INET, {172, 16}, 12},
+      {AF_INET, {192, 168}, 16},    {AF_INET, {169, 254}, 16},    {AF_INET, {100, 64}, 10},
+      {AF_INET, {192, 0, 2}, 24},   {AF_INET, {198, 51, 100}, 24}, {AF_INET, {203, 0, 113}, 24},
+      {AF_INET6, {0xfc}, 7},        {AF_INET6, {0xfe, 0x80}, 10}, {AF_INET6, {0x20, 0x01, 0x0d, 0xb8}, 32},
+  };
+  if (c.family == AF_INET6 && c.prefix == 128) {  // ::1
+    bool loop = c.addr[15] == 1;
+    for (int i = 0; i < 15; ++i) loop = loop && c.addr[static_cast<size_t>(i)] == 0;
+    if (loop) return true;
+  }
+  for (const auto& r : kPrivate) {
+    if (r.family != c.family || c.prefix < r.prefix) continue;
+    std::array<std::uint8_t, 16> net{};
+    std::copy(r.head.begin(), r.head.end(), net.begin());
+    net::Cidr range{r.family, net, r.prefix};
+    if (range.contains(c.family, c.addr.data())) return true;
+  }
+  return false;
+}
+
 // 127.0.0.0/8, ::1 or "localhost": nobody between us and the upstream.
 bool loopback_host(const std::string& host) {
   auto a = net::parse_address(host);
@@ -19,6 +55,37 @@ bool loopback_host(const std::string& host) {
   for (size_t i = 0; i < 15; ++i)
     if (a->bytes[i] != 0) return false;
   return a->bytes[15] == 1;
+}
+
+// An unauthenticated listener reachable from outside that accepts clients
+// from public address space relays anyone's mail through the providers.
+// Refused unless receiver.allow_open_relay says it is meant; then warned.
+void check_open_relay(Loader& ld, Config& cfg) {
+  auto& rc = cfg.receiver;
+  if (rc.client_networks.empty())
+    ld.fail(ld.line_of("receiver.client_networks"), "receiver.client_networks",
+            "expected at least one network (an empty list admits nobody; write [0.0.0.0/0, \"::/0\"] for any client)");
+  if (rc.auth == AuthMode::Required) return;
+  std::string wide;
+  for (const auto& text : rc.client_networks) {
+    auto c = net::Cidr::parse(text);
+    if (c && !private_network(*c)) wide += (wide.empty() ? "" : ", ") + text;
+  }
+  if (wide.empty()) return;
+  for (size_t i = 0; i < rc.listeners.size(); ++i) {
+    const auto& l = rc.listeners[i];
+    if (loopback_host(l.host)) continue;
+    std::string p = idx("receiver.listeners", i);
+    std::string what = "listener " + l.host + ":" + std::to_string(l.port) + " with auth " +
+                       std::string(to_string(rc.auth)) + " accepts mail from public networks (" + wide +
+                       ") without a password: an open relay";
+    if (!rc.allow_open_relay)
+      ld.fail(ld.line_of(p + ".address"), p + ".address",
+              what + "; set receiver.auth: required, narrow receiver.client_networks, or set "
+                     "receiver.allow_open_relay: true if that is intended");
+    cfg.warnings.push_back(cfg.file.string() + ":" + std::to_string(ld.line_of("receiver.allow_open_relay")) +
+                           ": receiver.allow_open_relay: " + what + " (acknowledged)");
+  }
 }
 
 }  // namespace
@@ -32,6 +99,14 @@ void Loader::validate(Config& cfg) {
     fail(line_of("dispatcher.retry.min_backoff"), "dispatcher.retry.min_backoff",
          "expected a duration no longer than dispatcher.retry.max_backoff");
   if (cfg.dispatcher.journal.empty()) cfg.dispatcher.journal = cfg.spool.directory / "journal";
+  // A message being received sits in tmp/ for up to data_timeout: a shorter
+  // grace lets the sweeper delete it under the receiver.
+  if (cfg.spool.orphan_grace <= cfg.receiver.limits.data_timeout)
+    fail(line_of("spool.orphan_grace"), "spool.orphan_grace",
+         "expected a duration longer than receiver.limits.data_timeout (" +
+             std::to_string(cfg.receiver.limits.data_timeout) + "s; got " + std::to_string(cfg.spool.orphan_grace) +
+             "s)");
+  check_open_relay(*this, cfg);
   if (cfg.senders.policy == SenderPolicy::Rewrite && cfg.senders.default_sender.empty())
     fail(line_of("senders.policy"), "senders.default_sender", "required when senders.policy is rewrite");
 }

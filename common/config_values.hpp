@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 #include <string_view>
 
 namespace relay::config {
@@ -35,7 +37,13 @@ bool valid_address(std::string_view address);
 // literal "${". Relative file paths resolve against `base_dir`; one trailing
 // newline (LF or CRLF) of a file is dropped. On failure returns nullopt and
 // sets *why (naming the variable or file, never a secret value).
+// A ${file:} larger than kMaxSecretFileSize is refused ("... is larger
+// than 64 KB"), and so is anything but a regular file (a FIFO would block).
+// `resolved`, when given, receives {value, "${env:NAME}"} per reference so
+// that error messages can hide the values (Loader::fail).
+inline constexpr std::size_t kMaxSecretFileSize = 64 * 1024;
 std::optional<std::string> expand_secrets(std::string_view text, const std::filesystem::path& base_dir,
-                                          std::string* why);
+                                          std::string* why,
+                                          std::vector<std::pair<std::string, std::string>>* resolved = nullptr);
 
 }  // namespace relay::config

@@ -4,7 +4,10 @@
 #   1. installs the Debian packages (contrib/install-deps.sh; root or sudo),
 #   2. builds relay-receiver, relay-dispatcher and relayctl into build/,
 #   3. starts a private PostgreSQL: data in var/pg, unix socket in
-#      /tmp/relay-quickstart (short path; etc/relay.yaml points there),
+#      /tmp/relay-quickstart (short path; etc/relay.yaml points there). Both
+#      are made mode 0700 for the server's user; a symlink or a directory of
+#      someone else's at either path is refused (contrib/pg-test-server.sh),
+#      so no other local user can reach the trust-authenticated socket.
 #      creates the database `relay` if missing, runs `relayctl db migrate`,
 #   4. runs `relayctl run -c etc/relay.yaml` in the foreground: the receiver
 #      on 127.0.0.1:2525 and two dispatchers delivering to var/outbox.
@@ -26,9 +29,19 @@ cmake --build "$build" -j"$(nproc)" --target relay-receiver relay-dispatcher rel
 relayctl=$build/admin-cli/relayctl
 
 # The server runs as the `postgres` user, which must be able to reach var/pg
-# (a clone under /root is not): fall back to a directory it can reach.
+# (a clone under /root is not): fall back to a private directory made with
+# mktemp (never a fixed name in a shared directory: anyone could plant it),
+# remembered in var/pg-location so that the next run finds its database.
 if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$src" 2>/dev/null; then
-  pgdir=/var/tmp/relay-quickstart-pg
+  mkdir -p var
+  pgdir=$(cat var/pg-location 2>/dev/null || true)
+  # Reused only if still ours: a real directory owned by root (mktemp) or
+  # postgres (after pg-test-server's chown -h), mode 0700.
+  if [ -z "$pgdir" ] || [ -L "$pgdir" ] || [ ! -d "$pgdir" ] ||
+     ! [[ "$(stat -c %U:%a "$pgdir")" =~ ^(root|postgres):700$ ]]; then
+    pgdir=$(mktemp -d /var/tmp/relay-quickstart-pg.XXXXXXXX)
+    echo "$pgdir" > var/pg-location
+  fi
   echo "quickstart: postgres cannot reach $src; PostgreSQL data goes to $pgdir"
 fi
 mkdir -p var/spool var/outbox

@@ -18,6 +18,8 @@
 #include "common/config.hpp"
 #include "common/curl_multi.hpp"
 #include "common/log.hpp"
+#include "common/privileges.hpp"
+#include "common/run_as.hpp"
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/dlog/delivery_log.hpp"
 #include "dispatcher/message_info.hpp"
@@ -62,6 +64,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   log::set_level(cfg.log.level);
+  {
+    // No ports to bind: started as root with `user:`, become that user
+    // before touching the spool, the journal or any provider.
+    std::string err;
+    auto start_as = priv::prepare_start(cfg, &err);
+    if (!start_as || (start_as->switch_user && !priv::drop_to(start_as->account, &err))) {
+      log::error("- event=start_failed reason={}", log::quote(err));
+      return 1;
+    }
+    if (start_as->switch_user) log::info("- event=user_switched user={}", start_as->account.name);
+  }
   std::signal(SIGPIPE, SIG_IGN);
   dispatch::gmime_init_once();
 

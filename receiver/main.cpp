@@ -12,10 +12,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/privileges.hpp"
+#include "common/run_as.hpp"
 #include "receiver/server/server.hpp"
 #include "receiver/server/tls_context.hpp"
 #include "receiver/smtp/policy.hpp"
@@ -58,12 +61,21 @@ int main(int argc, char** argv) {
 
   config::Config cfg;
   try {
-    cfg = config::load(file);
+    // The receiver never needs provider credentials or the database
+    // password: it does not even open those ${file:} secrets.
+    cfg = config::load(file, {.expand_secrets = false});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "relay-receiver: %s\n", e.what());
     return 2;
   }
   log::set_level(cfg.log.level);
+  for (const auto& w : cfg.warnings) log::warn("- event=config_warning reason={}", log::quote(w));
+  std::string start_err;
+  auto start_as = priv::prepare_start(cfg, &start_err);
+  if (!start_as) {
+    std::fprintf(stderr, "relay-receiver: %s\n", start_err.c_str());
+    return 1;
+  }
   std::string err;
   auto policy = smtp::Policy::from_config(cfg, &err);
   if (!policy) {
@@ -81,7 +93,17 @@ int main(int argc, char** argv) {
   const spool::SyncMode sync = cfg.spool.sync == "filesystem" ? spool::SyncMode::Filesystem
                                : cfg.spool.sync == "files"    ? spool::SyncMode::Files
                                                               : spool::auto_sync_mode(cfg.spool.directory);
-  auto spool = spool::Spool::open(cfg.spool.directory, &err, sync);
+  // As root with `user:`, the spool's folders are made as that user.
+  std::optional<spool::Spool> spool;
+  {
+    std::optional<priv::EffectiveUser> as_user;
+    if (start_as->switch_user) as_user.emplace(start_as->account);
+    if (as_user && !as_user->ok()) {
+      std::fprintf(stderr, "relay-receiver: cannot act as %s\n", start_as->account.name.c_str());
+      return 1;
+    }
+    spool = spool::Spool::open(cfg.spool.directory, &err, sync);
+  }
   const std::string sync_note = fmt::format("spool_sync={} setting={}",
                                             sync == spool::SyncMode::Filesystem ? "filesystem" : "files",
                                             cfg.spool.sync);
@@ -106,8 +128,14 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "relay-receiver: %s\n", err.c_str());
       rc = 1;
       uv_stop(loop);
+    } else if (start_as->switch_user && !priv::drop_to(start_as->account, &err)) {
+      // Listeners are bound: nothing after this point needs root.
+      log::error("event=start_failed reason={}", log::quote(err));
+      std::fprintf(stderr, "relay-receiver: %s\n", err.c_str());
+      rc = 1;
+      uv_stop(loop);
     } else {
-      log::info("event=started {}", sync_note);
+      log::info("event=started {} user={}", sync_note, start_as->switch_user ? start_as->account.name : "-");
       uv_run(loop, UV_RUN_DEFAULT);
     }
   }

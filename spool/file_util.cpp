@@ -77,15 +77,18 @@ int take_recycled(const Dirs& dirs, const std::string& tmp_name) noexcept {
       std::string name = std::move(dirs.recycle_names.back());
       dirs.recycle_names.pop_back();
       lk.unlock();
+      // Its mtime must say "made now" *before* it appears in tmp/: the
+      // orphan sweep removes tmp/ files by age, and this one may have
+      // waited in recycle/ for hours (the sweep also looks at ctime, which
+      // the rename refreshes; this keeps the mtime honest too).
+      (void)::utimensat(dirs.fd[Dirs::Recycle], name.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
       if (rename_noreplace(dirs.fd[Dirs::Recycle], name, dirs.fd[Dirs::Tmp], tmp_name) == 0) {
         int fd = ::openat(dirs.fd[Dirs::Tmp], tmp_name.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         // Only a plain file with no other name is overwritten (never a
-        // FIFO, device or a hard link to something else). Its mtime must
-        // say "made now": the orphan sweep removes tmp/ files by age, and
-        // this one may have waited in recycle/ for hours.
+        // FIFO, device or a hard link to something else).
         struct stat st{};
         if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-            ::futimens(fd, nullptr) == 0 && ::fcntl(fd, F_SETFL, 0) == 0) {
+            ::fcntl(fd, F_SETFL, 0) == 0) {
           return fd;
         }
         if (fd >= 0) ::close(fd);
@@ -126,8 +129,13 @@ int write_all(int fd, std::string_view bytes) noexcept {
 }
 
 int read_file(int dirfd, const std::string& name, std::string* out) {
-  Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  // Never through a symlink, never blocking on a FIFO planted in the spool.
+  Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
   if (!fd) return errno;
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode)) return EINVAL;
+  if (st.st_size > kMaxSmallFile) return EFBIG;
   out->clear();
   char buf[8192];
   for (;;) {
@@ -138,6 +146,7 @@ int read_file(int dirfd, const std::string& name, std::string* out) {
     }
     if (n == 0) return 0;
     out->append(buf, static_cast<std::size_t>(n));
+    if (out->size() > static_cast<std::size_t>(kMaxSmallFile)) return EFBIG;
   }
 }
 

@@ -82,7 +82,11 @@ int retire(const Dirs& dirs, int dir, const std::string& name, std::int64_t size
 
 // Write all bytes (retrying EINTR / short writes); 0 or errno.
 int write_all(int fd, std::string_view bytes) noexcept;
-// Reads a whole (small) file relative to a dir fd; 0 or errno.
+// Reads a whole (small) file relative to a dir fd; 0 or errno. Refuses a
+// symlink (ELOOP), anything but a regular file (EINVAL) and files above
+// kMaxSmallFile (EFBIG): envelopes are small, a planted file must not
+// block or exhaust the reader.
+inline constexpr std::int64_t kMaxSmallFile = 16 << 20;
 int read_file(int dirfd, const std::string& name, std::string* out);
 // Creates dir/name with O_EXCL, writes bytes, fdatasync, checked close.
 // Removes the file on failure. `mtime` (unix s) is set when nonzero.

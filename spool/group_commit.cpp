@@ -1,6 +1,10 @@
 // relay::spool::GroupCommit — leader/follower batching of Spool::commit.
 #include "spool/group_commit.hpp"
 
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
 namespace relay::spool {
 
 Status GroupCommit::commit(NewEntry& entry) {
@@ -20,7 +24,7 @@ Status GroupCommit::commit(NewEntry& entry) {
     std::vector<NewEntry*> entries;
     entries.reserve(batch.size());
     for (Waiter* w : batch) entries.push_back(w->entry);
-    std::vector<Status> st = spool_.commit(std::span<NewEntry* const>(entries));
+    std::vector<Status> st = run_batch(std::span<NewEntry* const>(entries));
     lk.lock();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       batch[i]->status = std::move(st[i]);
@@ -32,6 +36,26 @@ Status GroupCommit::commit(NewEntry& entry) {
     cv_.notify_all();
   }
   return std::move(self.status);
+}
+
+// Never throws: an exception here would leave leader_busy_ set and every
+// later caller waiting on cv_ forever.
+std::vector<Status> GroupCommit::run_batch(std::span<NewEntry* const> entries) noexcept {
+  std::string why;
+  try {
+    std::vector<Status> st = commit_fn_ ? commit_fn_(entries) : spool_.commit(entries);
+    if (st.size() == entries.size()) return st;
+    why = "group commit: " + std::to_string(st.size()) + " results for " + std::to_string(entries.size()) + " entries";
+  } catch (const std::exception& e) {
+    why = std::string("group commit: ") + e.what();
+  } catch (...) {
+    why = "group commit: unknown exception";
+  }
+  try {
+    return std::vector<Status>(entries.size(), Status{EIO, why});
+  } catch (...) {
+    std::abort();  // cannot even report the failure: abort loudly (STYLE 9)
+  }
 }
 
 std::uint64_t GroupCommit::batches() const {

@@ -11,10 +11,15 @@
 // the per-file fdatasyncs are the callers' own); reorder entries.
 // Thread-safety: commit() may be called from any number of threads; the
 // GroupCommit must outlive those calls (it keeps its own copy of the Spool).
-// Fails: like Spool::commit — a Status per entry.
+// Fails: like Spool::commit — a Status per entry. A leader whose batch
+// throws (std::bad_alloc, a broken invariant) fails that batch's entries
+// with EIO "group commit: <what>" and hands leadership on: no caller waits
+// forever.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <mutex>
 #include <vector>
 
@@ -24,7 +29,9 @@ namespace relay::spool {
 
 class GroupCommit {
  public:
-  explicit GroupCommit(const Spool& spool) : spool_(spool) {}
+  // How a batch is committed; Spool::commit unless a test injects another.
+  using CommitFn = std::function<std::vector<Status>(std::span<NewEntry* const>)>;
+  explicit GroupCommit(const Spool& spool, CommitFn commit_fn = {}) : spool_(spool), commit_fn_(std::move(commit_fn)) {}
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
@@ -40,7 +47,10 @@ class GroupCommit {
     Status status;
     bool done = false;
   };
+  std::vector<Status> run_batch(std::span<NewEntry* const> entries) noexcept;
+
   const Spool spool_;  // a copy: root path + shared directory handles
+  CommitFn commit_fn_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Waiter*> queue_;

@@ -74,7 +74,9 @@ std::optional<Spool> Spool::open(const std::filesystem::path& root, std::string*
       if (error) *error = fail(errno, "mkdir " + p.string()).message;
       return std::nullopt;
     }
-    dirs->fd[static_cast<std::size_t>(i)] = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    // O_NOFOLLOW: a symlink planted as new/ or data/ must not lead the
+    // spool (and an operator's relayctl) somewhere else.
+    dirs->fd[static_cast<std::size_t>(i)] = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (dirs->fd[static_cast<std::size_t>(i)] < 0) {
       if (error) *error = fail(errno, "open " + p.string()).message;
       return std::nullopt;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <unordered_set>
@@ -33,6 +34,17 @@ bool mtime_of(int dirfd, const std::string& name, std::int64_t* out) {
   struct stat st;
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
   *out = static_cast<std::int64_t>(st.st_mtime);
+  return true;
+}
+
+// The newer of mtime and ctime: a file renamed into tmp/ or data/ (a
+// recycled inode, a commit) has a fresh ctime even when its mtime is old,
+// so it is never taken for an orphan before whoever renamed it could
+// write it (rename(2) updates ctime on Linux filesystems).
+bool changed_at(int dirfd, const std::string& name, std::int64_t* out) {
+  struct stat st;
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  *out = static_cast<std::int64_t>(std::max(st.st_mtime, st.st_ctime));
   return true;
 }
 
@@ -124,7 +136,7 @@ void Spool::sweep_tmp(std::int64_t cutoff, SweepReport& r) const {
   (void)detail::list_names(dir, &names);
   for (const auto& n : names) {
     std::int64_t m = 0;
-    if (!mtime_of(dir, n, &m) || m > cutoff) continue;
+    if (!changed_at(dir, n, &m) || m > cutoff) continue;
     if (::unlinkat(dir, n.c_str(), 0) == 0) {
       ++r.orphans_removed;
       r.log.push_back("tmp/" + n + " event=sweep action=remove reason=\"orphan tmp file older than grace\"");
@@ -141,7 +153,7 @@ void Spool::sweep_data(std::int64_t cutoff, SweepReport& r) const {
   for (const QueueId& id : detail::list_ids(data, ".eml")) {
     if (named.count(id.str())) continue;
     std::int64_t m = 0;
-    if (!mtime_of(data, detail::data_name(id), &m) || m > cutoff) continue;
+    if (!changed_at(data, detail::data_name(id), &m) || m > cutoff) continue;
     detail::Fd lock;
     if (detail::lock_data(*dirs_, id, &lock) != 0) continue;
     // Re-check under the lock. tmp/ first: a commit renames tmp/ -> new/

@@ -74,12 +74,21 @@ bool finish(Fd& f) {
   return ::close(f.release()) == 0;
 }
 
+// A temporary file of our own: never through a symlink or onto a file
+// someone planted under our (predictable) name. A leftover of a crashed
+// run with the same pid is removed first (unlink does not follow links);
+// a name that reappears in between makes this attempt fail (transient).
+int create_private(const fs::path& p) {
+  ::unlink(p.c_str());
+  return ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+}
+
 std::optional<Result> copy_data(const Job& j, const fs::path& tmp) {
-  Fd in(::open(j.data_path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd in(::open(j.data_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (in.fd < 0) {
     return make_result(Cause::SpoolError, j.data_path.filename().string() + ": " + std::strerror(errno));
   }
-  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  Fd out(create_private(tmp));
   if (out.fd < 0) return io_failure(errno, "create " + tmp.string());
   std::vector<char> buf(1 << 16);
   std::uint64_t total = 0;
@@ -104,7 +113,7 @@ std::optional<Result> copy_data(const Job& j, const fs::path& tmp) {
 std::optional<Result> write_json(const Job& j, const fs::path& tmp) {
   nlohmann::json doc = {{"queue_id", j.id}, {"mail_from", j.mail_from}, {"rcpts", j.rcpts}};
   std::string text = doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  Fd out(create_private(tmp));
   if (out.fd < 0) return io_failure(errno, "create " + tmp.string());
   if (!write_all(out.fd, text.data(), text.size())) return io_failure(errno, "write " + tmp.string());
   if (!finish(out)) return io_failure(errno, "fsync " + tmp.string());
@@ -144,7 +153,7 @@ Result probe(const Job& j) {
   if (::stat(j.dir.c_str(), &st) != 0) return io_failure(errno, "outbox directory " + j.dir.string());
   if (!S_ISDIR(st.st_mode)) return io_failure(ENOTDIR, "outbox directory " + j.dir.string());
   fs::path tmp = j.dir / (".relay-test." + std::to_string(::getpid()) + ".tmp");
-  Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  Fd f(create_private(tmp));
   if (f.fd < 0) return io_failure(errno, "outbox directory " + j.dir.string() + " not writable");
   bool ok = write_all(f.fd, "x", 1) && finish(f);
   int err = errno;

@@ -106,7 +106,7 @@ void Server::reload() {
   log::info("event=reload file={}", cfg_.file.string());
   config::Config next;
   try {
-    next = config::load(cfg_.file);
+    next = config::load(cfg_.file, {.expand_secrets = false});  // never read provider credentials
   } catch (const std::exception& e) {
     log::error("event=reload_failed reason={} (keeping the running config)", log::quote(e.what()));
     return;

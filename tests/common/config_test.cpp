@@ -217,7 +217,7 @@ TEST_CASE("unresolvable ${env:}") {
 
 TEST_CASE("missing ${file:}") {
   std::string e = error_of("providers:\n  m: {type: m365, tenant_id: t, client_id: c, client_secret: \"${file:nope.txt}\"}\n");
-  CHECK(e == "/etc/relay/t.yaml:2: providers.m.client_secret: cannot read ${file:/etc/relay/nope.txt}");
+  CHECK(e == "/etc/relay/t.yaml:2: providers.m.client_secret: cannot read ${file:/etc/relay/nope.txt}: No such file or directory");
 }
 
 TEST_CASE("secret expansion: literal $${ and embedded references") {

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <set>
 #include <thread>
+#include <stdexcept>
+#include <future>
 
 #include "spool/file_util.hpp"
 #include "spool/group_commit.hpp"
@@ -190,6 +192,45 @@ TEST_CASE("batch commit and group commit across threads") {
   CHECK(gc.entries() == 80);
   CHECK(gc.batches() <= 80);
   CHECK(t.count("new") == 84);
+}
+
+TEST_CASE("group commit: a leader that throws fails its batch and hands leadership on") {
+  TempSpool t;
+  std::atomic<int> calls{0};
+  const Spool sp = *t;
+  GroupCommit gc(*t, [&](std::span<NewEntry* const> batch) -> std::vector<Status> {
+    if (calls++ == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the others queue up
+      throw std::runtime_error("injected");
+    }
+    return sp.commit(batch);
+  });
+  std::atomic<int> ok{0}, injected{0}, other{0};
+  auto worker = [&] {
+    for (int k = 0; k < 5; ++k) {
+      Status st;
+      auto e = t->create(sample_envelope(), &st);
+      if (!e || !e->append("x").ok() || !e->prepare().ok()) continue;
+      Status r = gc.commit(*e);
+      if (r.ok() && e->committed()) ++ok;
+      else if (r.err == EIO && r.message == "group commit: injected" && !e->committed()) ++injected;
+      else ++other;
+    }
+  };
+  auto all = std::async(std::launch::async, [&] {
+    std::vector<std::thread> th;
+    for (int i = 0; i < 4; ++i) th.emplace_back(worker);
+    for (auto& x : th) x.join();
+  });
+  if (all.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    FAIL_CHECK("group commit hung after a throwing leader");
+    std::_Exit(1);  // the stuck threads cannot be joined
+  }
+  CHECK(injected >= 1);
+  CHECK(other == 0);
+  CHECK(ok + injected == 20);
+  CHECK(t.count("new") == static_cast<std::size_t>(ok.load()));
+  CHECK(calls >= 2);
 }
 
 TEST_CASE("claim: exactly one owner; lost races return nullopt") {

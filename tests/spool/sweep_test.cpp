@@ -3,6 +3,8 @@
 // period, unreadable envelopes (truncated, empty, garbage, wrong version)
 // are quarantined with a reason and never crash anything or get deleted.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "test_util.hpp"
 
@@ -62,15 +64,18 @@ TEST_CASE("orphans are removed only after the grace period") {
   SweepReport r = t->sweep({.orphan_grace = 3600});
   CHECK(r.orphans_removed == 0);
   CHECK(t.count("tmp") == 2);
+  // An old mtime alone does not make a file an orphan: its ctime (set by
+  // the rename that put it there, or by this utime) must be old too.
   age_file(t.dir("tmp") / "junk", 7200);
   age_file(t.dir("data") / (orphan.str() + ".eml"), 7200);
-  r = t->sweep({.orphan_grace = 3600});
-  CHECK(r.orphans_removed == 2);
-  CHECK(t.count("tmp") == 1);
-  CHECK_FALSE(fs::exists(t.dir("data") / (orphan.str() + ".eml")));
-  r = t->sweep({.orphan_grace = 0});
-  CHECK(r.orphans_removed == 1);
+  CHECK(t->sweep({.orphan_grace = 3600}).orphans_removed == 0);
+  const std::int64_t now = time(nullptr);
+  r = t->sweep({.now = now + 1800, .orphan_grace = 3600});
+  CHECK(r.orphans_removed == 0);
+  r = t->sweep({.now = now + 7200, .orphan_grace = 3600});
+  CHECK(r.orphans_removed == 3);
   CHECK(t.count("tmp") == 0);
+  CHECK_FALSE(fs::exists(t.dir("data") / (orphan.str() + ".eml")));
   // Committed entries are never orphans, whatever their age.
   age_file(t->data_path(keep), 7200);
   CHECK(t->sweep({.orphan_grace = 0}).orphans_removed == 0);
@@ -84,6 +89,29 @@ TEST_CASE("orphans are removed only after the grace period") {
   fs::rename(t.dir("tmp") / (e->id().str() + ".eml"), t->data_path(e->id()));
   CHECK(t->sweep({.orphan_grace = 3600}).orphans_removed == 0);
   CHECK(fs::exists(t->data_path(e->id())));
+}
+
+TEST_CASE("a recycled file just renamed into tmp/ is not an orphan, however old its mtime") {
+  // The moment between take_recycled's rename and the first write: the
+  // inode kept the mtime it had in recycle/ (here 2001). The sweep must not
+  // unlink it under the receiver that is about to write the message.
+  TempSpool t;
+  const fs::path in_recycle = t.dir("recycle") / "old", in_tmp = t.dir("tmp") / "0123456789ABCDEFGHJK.eml";
+  std::ofstream(in_recycle) << "a finished message";
+  struct timespec old_times[2] = {{1000000000, 0}, {1000000000, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, in_recycle.c_str(), old_times, 0) == 0);
+  fs::rename(in_recycle, in_tmp);
+  SweepReport r = t->sweep({.orphan_grace = 3600});
+  CHECK(r.orphans_removed == 0);
+  CHECK(fs::exists(in_tmp));
+  // The same for a data file a commit has just renamed into data/.
+  QueueId id = QueueId::generate();
+  const fs::path d = t.dir("data") / (id.str() + ".eml");
+  std::ofstream(t.dir("tmp") / "x") << "data";
+  REQUIRE(::utimensat(AT_FDCWD, (t.dir("tmp") / "x").c_str(), old_times, 0) == 0);
+  fs::rename(t.dir("tmp") / "x", d);
+  CHECK(t->sweep({.orphan_grace = 3600}).orphans_removed == 0);
+  CHECK(fs::exists(d));
 }
 
 TEST_CASE("failed entries expire only when failed_keep is set") {

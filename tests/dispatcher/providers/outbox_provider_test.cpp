@@ -125,3 +125,37 @@ TEST_CASE("outbox: uncreatable directory and unreadable data are transient") {
   }
   loop.close();
 }
+
+TEST_CASE("outbox: temporary files never follow a planted symlink") {
+  // The temporary names are predictable (.<id>.<pid>.eml.tmp): someone who
+  // can write to the outbox directory plants symlinks there, pointing at
+  // files the dispatcher's user may write. They must stay untouched.
+  TempDir tmp;
+  auto out = tmp.path() / "outbox";
+  std::filesystem::create_directory(out);
+  relay::test::write_file(tmp.path() / "data.eml", "Subject: x\r\n\r\nbody\r\n");
+  relay::test::write_file(tmp.path() / "victim-eml", "precious eml");
+  relay::test::write_file(tmp.path() / "victim-json", "precious json");
+  relay::test::write_file(tmp.path() / "victim-test", "precious test");
+  Loop loop;
+  {
+    provider::Context ctx{loop.get(), nullptr, nullptr};
+    provider::OutboxProvider box("box", config::OutboxProvider{out}, ctx);
+    auto m = message(tmp.path() / "data.eml", {"a@x"});
+    const std::string stem = "." + m.id.str() + "." + std::to_string(::getpid());
+    std::filesystem::create_symlink(tmp.path() / "victim-eml", out / (stem + ".eml.tmp"));
+    std::filesystem::create_symlink(tmp.path() / "victim-json", out / (stem + ".json.tmp"));
+    std::filesystem::create_symlink(tmp.path() / "victim-test",
+                                    out / (".relay-test." + std::to_string(::getpid()) + ".tmp"));
+    std::vector<provider::Result> rs;
+    box.send(m, [&](provider::Result r) { rs.push_back(std::move(r)); });
+    box.test([&](provider::Result r) { rs.push_back(std::move(r)); });
+    REQUIRE(loop.run_until([&] { return rs.size() == 2; }, 20));
+    CHECK(relay::test::read_file(tmp.path() / "victim-eml") == "precious eml");
+    CHECK(relay::test::read_file(tmp.path() / "victim-json") == "precious json");
+    CHECK(relay::test::read_file(tmp.path() / "victim-test") == "precious test");
+    // The stale names were ours to replace: the delivery itself succeeds.
+    CHECK(relay::test::read_file(out / (m.id.str() + ".eml")) == "Subject: x\r\n\r\nbody\r\n");
+  }
+  loop.close();
+}
