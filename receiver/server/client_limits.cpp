@@ -12,10 +12,13 @@ constexpr std::uint64_t kMinute = 60000;
 
 std::string client_key(const std::string& ip) {
   auto a = net::parse_address(ip);
-  if (!a || a->family != AF_INET6) return ip;  // IPv4 (v4-mapped already unmapped): the address
+  if (!a) return ip;
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (a->family == AF_INET) {  // also a v4-mapped IPv6 address: the IPv4 address
+    return inet_ntop(AF_INET, a->bytes.data(), buf, sizeof buf) ? std::string(buf) : ip;
+  }
   std::array<std::uint8_t, 16> net = a->bytes;
   for (int i = 8; i < 16; ++i) net[i] = 0;
-  char buf[INET6_ADDRSTRLEN] = {};
   if (!inet_ntop(AF_INET6, net.data(), buf, sizeof buf)) return ip;
   return std::string(buf) + "/64";
 }
