@@ -7,6 +7,10 @@
 // flushes the session's replies in one write after each batch of input
 // (PIPELINING), runs password checks and the commit (NewEntry::prepare +
 // GroupCommit) on the libuv thread pool, closes after the final reply.
+// Hostile clients: stops reading (and the session stops handling input)
+// while more than kMaxPendingOutput bytes of replies are unsent, resumes
+// below kResumeOutput; enforces the per-command, TLS-handshake, min data
+// rate and output-stall deadlines (connection_deadlines.cpp).
 // Does not: decide anything about SMTP (Session) or about admission and
 // timeouts (Server).
 // Thread: the loop thread; jobs hold no pointer to a closed connection.

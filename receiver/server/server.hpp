@@ -5,7 +5,9 @@
 //
 // Does: accepts on every configured listener; refuses clients outside
 // client_networks (554 5.7.1) and beyond max_connections /
-// max_connections_per_ip (421 4.7.0) at greeting time; times out idle
+// max_connections_per_ip / max_connection_rate (421 4.7.0) at greeting time,
+// counting an IPv6 client per /64 (client_key); gates password checks
+// (server_auth.cpp); times out idle
 // sessions once a second; on SIGTERM stops listening, lets transfers in
 // progress finish within shutdown_grace and answers the others 421 4.3.2;
 // on SIGHUP reloads policy and certificate (keeps the old ones if the new

@@ -11,6 +11,10 @@
 // one of those is pending (or a STARTTLS handshake is), input is buffered,
 // not processed. PIPELINING falls out of feed(): every complete command in
 // the buffer is handled and the host flushes the replies once afterwards.
+// Hostile input (issue 9): a refused BDAT still consumes its N octets as
+// data; a command line with a bare LF or CR is refused (500 5.5.2); HTTP or
+// header lines drop the connection (554 5.5.1); handling stops while the
+// host reports output_blocked() (replies not read) until resume().
 // Does not: touch sockets, files, clocks or threads; the host supplies time.
 // Thread: the host's loop thread only.
 // Fails: a protocol error is a reply; the session never throws on any input

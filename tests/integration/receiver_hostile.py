@@ -414,8 +414,10 @@ def test_hostile_crowd_rss():
         peak = max(peak, rss_kb(proc.pid))
         for t in ths:
             t.join(15)
+        floods = sorted(str(x[1]) for x in stats if x[0] == "flood")
         print(f"  100 hostile clients for 20 s: RSS {base / 1024:.1f} MB -> peak {peak / 1024:.1f} MB; "
-              f"well-behaved client: {good.count(250)}/{len(good)} accepted", flush=True)
+              f"well-behaved client: {good.count(250)}/{len(good)} accepted; header floods answered "
+              f"{ {k: floods.count(k) for k in set(floods)} }", flush=True)
         assert proc.poll() is None, "receiver died"
         assert peak < 64 * 1024, f"receiver RSS peaked at {peak / 1024:.1f} MB (limit 64 MB)"
         assert len(good) >= 5 and good.count(250) == len(good), f"well-behaved client: {good}"
