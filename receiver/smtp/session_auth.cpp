@@ -118,6 +118,10 @@ void Session::auth_credentials(std::string_view authzid, std::string_view user, 
     return auth_result(false);
   }
   wait_ = Wait::Auth;
+  if (host_.auth_blocked()) {  // the limit was reached while this client typed (AUTH LOGIN)
+    wipe(password);
+    return auth_throttled();
+  }
   host_.verify_password(pending_user_, std::move(password));
 }
 

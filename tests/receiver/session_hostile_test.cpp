@@ -171,3 +171,15 @@ TEST_CASE("a password check refused unverified by the host closes with 421 4.7.0
   CHECK(h.s->closed());
   CHECK(h.host.close_reason == "auth throttled");
 }
+
+TEST_CASE("AUTH LOGIN: failures reached meanwhile by other sessions stop the check before it runs") {
+  Harness h;
+  h.policy->auth = relay::config::AuthMode::Optional;
+  h.ehlo();
+  CHECK(h.talk("AUTH LOGIN\r\n") == "334 VXNlcm5hbWU6\r\n");
+  CHECK(h.talk("c2Nhbm5lcjE=\r\n") == "334 UGFzc3dvcmQ6\r\n");
+  for (int i = 0; i < 3; ++i) h.host.throttle.failure(h.host.client_ip, h.host.clock);  // parallel sessions
+  CHECK(h.talk("czNjcmV0\r\n") == "421 4.7.0 relay.test Error: too many failed authentications\r\n");
+  CHECK(h.s->auth_user().empty());
+  CHECK(h.s->closed());
+}
