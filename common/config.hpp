@@ -68,6 +68,11 @@ struct Limits {
   std::int64_t idle_timeout = 300;       // seconds, RFC 5321 4.5.3.2: 5 min
   std::int64_t data_timeout = 600;       // seconds per DATA/BDAT transfer
   std::int64_t shutdown_grace = 30;      // seconds allowed for DATA in progress at SIGTERM
+  // Hostile clients (issue 9): request deadlines and the connection rate.
+  std::int64_t command_timeout = 60;        // seconds for one command line; base of the DATA/BDAT deadline
+  std::uint64_t min_data_rate = 500;        // bytes/s a DATA/BDAT transfer must keep up; 0 = off
+  std::int64_t tls_handshake_timeout = 30;  // seconds from STARTTLS / connect (implicit) to an established TLS
+  int max_connection_rate = 0;              // new connections per client per minute; 0 = no limit
 };
 
 struct ReceiverConfig {

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "common/log.hpp"
+#include "receiver/server/client_limits.hpp"
 #include "receiver/server/jobs.hpp"
 #include "receiver/server/tls_context.hpp"
 
@@ -59,6 +60,7 @@ void Connection::accept(Server& server, uv_stream_t* listener, std::shared_ptr<c
   }
   uv_tcp_nodelay(&c->tcp_, 1);
   c->ip_ = peer_ip(&c->tcp_);
+  c->key_ = client_key(c->ip_);
   c->id_ = server.next_session_id();
   c->connected_at_ = c->last_activity_ = uv_now(server.loop());
   c->guarded([c] { c->start_session(); });
@@ -66,15 +68,18 @@ void Connection::accept(Server& server, uv_stream_t* listener, std::shared_ptr<c
 
 void Connection::start_session() {
   const auto& host = server_.policy()->hostname;
-  switch (server_.admit(ip_)) {
+  switch (server_.admit(ip_, key_)) {
     case Server::Admit::Ok: break;
     case Server::Admit::Network: return refuse("554 5.7.1 " + host + " Error: access denied", "client_network");
     case Server::Admit::Total: return refuse("421 4.7.0 " + host + " Error: too many connections", "max_connections");
     case Server::Admit::PerIp:
       return refuse("421 4.7.0 " + host + " Error: too many connections from your address", "max_connections_per_ip");
+    case Server::Admit::Rate:
+      return refuse("421 4.7.0 " + host + " Error: too many connections from your address, try again later",
+                    "max_connection_rate");
     case Server::Admit::Draining: return refuse("421 4.3.2 " + host + " Service shutting down", "shutdown");
   }
-  server_.attach(this, ip_);
+  server_.attach(this, key_);
   attached_ = true;
   log::info("{} event=connect client={} listener={} tls={}", id_, ip_, spec_->name,
             spec_->cfg.tls == config::TlsMode::Implicit ? "implicit" : "none");
@@ -83,6 +88,7 @@ void Connection::start_session() {
     auto tls = std::make_unique<TlsTransport>(*server_.tls());
     if (!tls->ok()) return abort("tls setup failed");
     transport_ = std::move(tls);
+    tls_begins();
   }
   session_->start();
   uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
@@ -114,6 +120,7 @@ void Connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
     return;
   }
   c->last_activity_ = uv_now(c->server_.loop());
+  if (c->transfer_start_ != 0) c->transfer_bytes_ += static_cast<std::uint64_t>(n);
   c->guarded([c, buf, n] { c->input(std::string_view(buf->base, static_cast<std::size_t>(n))); });
 }
 
@@ -125,6 +132,7 @@ void Connection::input(std::string_view wire) {
   if (!wire_out.empty()) write_raw(wire_out);
   if (!plain) return abort("tls error: " + transport_->error());
   if (transport_->take_established()) {
+    tls_since_ = 0;
     log::info("{} event=tls client={} tls={}", id_, ip_, log::quote(transport_->description()));
     session_->tls_established(transport_->description());
   }
@@ -133,20 +141,28 @@ void Connection::input(std::string_view wire) {
 
 void Connection::after_session() {
   if (closing_) return;
-  flush();
+  // A session stopped by the output bound still holds complete commands: go
+  // on as long as the kernel takes the replies (a client that reads them).
+  for (int round = 0; round < 64; ++round) {
+    bool stopped = session_ && output_blocked();
+    flush();
+    if (!stopped || closing_ || close_after_flush_ || tls_pending_ || output_blocked()) break;
+    session_->resume();
+    if (out_.empty()) break;
+  }
   if (tls_pending_ && !closing_) {
     tls_pending_ = false;
     auto tls = std::make_unique<TlsTransport>(*server_.tls());
     if (!tls->ok()) return abort("tls setup failed");
     transport_ = std::move(tls);
+    tls_begins();
   }
   if (close_after_flush_) return finish_close();
   if (!session_) return;
   std::uint64_t now = uv_now(server_.loop());
+  track_deadlines(now);
   bool transfer = session_->in_transfer();
-  if (transfer && transfer_start_ == 0) transfer_start_ = now;
-  if (!transfer) transfer_start_ = 0;
-  bool want = session_->wants_input();
+  bool want = session_->wants_input() && !output_blocked();
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   if (want && !reading_) uv_read_start(stream, on_alloc, on_read);
   if (!want && reading_) uv_read_stop(stream);
@@ -196,7 +212,20 @@ void Connection::on_write(uv_write_t* req, int status) {
   auto* w = static_cast<WriteReq*>(req->data);
   Connection* c = w->owner;
   delete w;
-  if (status < 0 && status != UV_ECANCELED && !c->closing_) c->abort(std::string("write: ") + uv_strerror(status));
+  if (c->closing_) return;
+  if (status < 0 && status != UV_ECANCELED) return c->abort(std::string("write: ") + uv_strerror(status));
+  // Backpressure (issue 9 item 4): the client read enough of its replies.
+  auto* stream = reinterpret_cast<uv_stream_t*>(&c->tcp_);
+  if (!c->reading_ && c->blocked_since_ != 0 && uv_stream_get_write_queue_size(stream) <= kResumeOutput) {
+    c->guarded([c] {
+      if (c->session_) c->session_->resume();
+    });
+  }
+}
+
+bool Connection::output_blocked() const {
+  auto* stream = reinterpret_cast<const uv_stream_t*>(&tcp_);
+  return out_.size() + uv_stream_get_write_queue_size(stream) > kMaxPendingOutput;
 }
 
 }  // namespace relay::receiver

@@ -7,6 +7,10 @@
 // flushes the session's replies in one write after each batch of input
 // (PIPELINING), runs password checks and the commit (NewEntry::prepare +
 // GroupCommit) on the libuv thread pool, closes after the final reply.
+// Hostile clients: stops reading (and the session stops handling input)
+// while more than kMaxPendingOutput bytes of replies are unsent, resumes
+// below kResumeOutput; enforces the per-command, TLS-handshake, min data
+// rate and output-stall deadlines (connection_deadlines.cpp).
 // Does not: decide anything about SMTP (Session) or about admission and
 // timeouts (Server).
 // Thread: the loop thread; jobs hold no pointer to a closed connection.
@@ -41,6 +45,7 @@ class Connection final : public smtp::SessionHost {
   std::int64_t now() const override;
   void verify_password(const std::string& user, std::string password) override;
   bool auth_blocked() override;
+  bool output_blocked() const override;
   std::optional<std::string> open_message(const smtp::Transaction& txn) override;
   bool write_message(std::string_view bytes) override;
   void commit_message() override;
@@ -53,6 +58,9 @@ class Connection final : public smtp::SessionHost {
   void reap_if_disconnected();
   void force_close();  // exit: also cuts a graceful close that is still writing          // closes if the peer already hung up (EOF pending)
   const std::string& ip() const noexcept { return ip_; }
+  const std::string& key() const noexcept { return key_; }  // client_key(ip_)
+  void auth_start();    // the server's AuthGate lets the prepared check run
+  void auth_refused();  // ... or refuses it unverified (failure limit reached meanwhile)
   Connection* next = nullptr;
   Connection* prev = nullptr;
 
@@ -89,6 +97,12 @@ class Connection final : public smtp::SessionHost {
   void write_raw(std::string_view bytes);
   void finish_close();
   void begin_closing();  // frees the slot, drops jobs and the entry
+  // Hostile-client deadlines (issue 9 items 4, 5): true when one fired.
+  bool check_deadlines(std::uint64_t now_ms);
+  void track_deadlines(std::uint64_t now_ms);  // after each session call
+  void tls_begins();
+  static constexpr std::size_t kMaxPendingOutput = 65536;  // unsent replies before we stop reading
+  static constexpr std::size_t kResumeOutput = 16384;      // ... and resume reading below this
 
   Server& server_;
   std::shared_ptr<const ListenerSpec> spec_;
@@ -100,7 +114,13 @@ class Connection final : public smtp::SessionHost {
   std::string out_;
   std::string ip_;
   std::string id_;
+  std::string key_;
   std::string close_reason_;
+  Job* auth_job_ = nullptr;           // a password check waiting in the server's AuthGate
+  std::uint64_t line_since_ = 0;      // uv_now ms when the pending command line began, 0 = none
+  std::uint64_t blocked_since_ = 0;   // ... when unsent replies passed kMaxPendingOutput
+  std::uint64_t tls_since_ = 0;       // ... when a TLS handshake began, 0 = none in progress
+  std::uint64_t transfer_bytes_ = 0;  // received during the current DATA/BDAT transfer
   std::uint64_t last_activity_ = 0;   // uv_now ms
   std::uint64_t transfer_start_ = 0;  // uv_now ms when the current transfer began, 0 = none
   std::uint64_t connected_at_ = 0;

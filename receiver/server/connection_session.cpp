@@ -66,24 +66,39 @@ void Connection::commit_message() {
 void Connection::discard_message() { entry_.reset(); }  // NewEntry's destructor rolls back
 
 void Connection::verify_password(const std::string& user, std::string password) {
-  auto* job = new Job;
+  auto job = std::make_unique<Job>();
   job->kind = Job::Kind::Auth;
   job->owner = this;
+  job->server = &server_;
+  job->client_key = key_;
   job->password = std::move(password);
   if (const auto* u = session_ ? server_.policy()->find_user(user) : nullptr) job->hash = u->password_hash;
-  job_ = job;
-  queue_job(server_.loop(), job);
+  auth_job_ = job.release();
+  server_.auth_request(this);  // starts now or when the client's earlier checks end
 }
 
-bool Connection::auth_blocked() { return server_.throttle().blocked(ip_, now()); }
+void Connection::auth_start() {
+  job_ = auth_job_;
+  auth_job_ = nullptr;
+  queue_job(server_.loop(), job_);
+}
+
+void Connection::auth_refused() {
+  std::unique_ptr<Job> job(auth_job_);
+  auth_job_ = nullptr;
+  guarded([this] {
+    if (session_) session_->auth_throttled();
+  });
+}
+
+bool Connection::auth_blocked() { return server_.throttle().blocked(key_, now()); }
 
 void Connection::job_done(Job* job) {
   std::unique_ptr<Job> owned(job);
   job_ = nullptr;
   guarded([this, job] {
     if (!session_) return;
-    if (job->kind == Job::Kind::Auth) {
-      if (!job->ok) server_.throttle().failure(ip_, now());
+    if (job->kind == Job::Kind::Auth) {  // the failure is counted by Server::auth_finished
       session_->auth_result(job->ok);
       return;
     }
@@ -94,24 +109,6 @@ void Connection::job_done(Job* job) {
     else log::error("{} event=spool_error op=commit id={} error={}", id_, job->queue_id, log::quote(r.error));
     session_->commit_result(r, job->queue_id);
   });
-}
-
-void Connection::check_timeout(std::uint64_t now_ms) {
-  auto* h = reinterpret_cast<uv_handle_t*>(&tcp_);
-  if (closing_) {
-    // a graceful close whose final write never drains (peer not reading)
-    if (now_ms - closing_since_ > 10000 && !uv_is_closing(h)) uv_close(h, on_closed);
-    return;
-  }
-  if (!session_ || job_) return;
-  const auto& lim = server_.policy()->limits;
-  bool transfer = session_->in_transfer();
-  std::uint64_t limit_ms = static_cast<std::uint64_t>(transfer ? lim.data_timeout : lim.idle_timeout) * 1000;
-  bool expired = now_ms - last_activity_ >= limit_ms ||
-                 (transfer && transfer_start_ != 0 && now_ms - transfer_start_ >= limit_ms);
-  if (!expired) return;
-  log::info("{} event=timeout client={} phase={}", id_, ip_, transfer ? "data" : "idle");
-  guarded([this] { session_->timeout(); });
 }
 
 void Connection::reap_if_disconnected() {
@@ -142,7 +139,12 @@ void Connection::begin_closing() {
     std::uint64_t ms = closing_since_ - connected_at_;
     log::info("{} event=disconnect client={} messages={} duration_ms={} reason={}", id_, ip_, messages_, ms,
               log::quote(close_reason_));
-    server_.release(ip_);
+    server_.release(key_);
+  }
+  if (auth_job_) {
+    server_.auth_cancel(this);
+    delete auth_job_;
+    auth_job_ = nullptr;
   }
   if (job_) job_->owner = nullptr;
   job_ = nullptr;

@@ -39,6 +39,7 @@ void work(uv_work_t* req) {
 void after(uv_work_t* req, int status) {
   auto* job = static_cast<Job*>(req->data);
   if (status == UV_ECANCELED && job->kind == Job::Kind::Commit) job->status = spool::Status{ECANCELED, "cancelled"};
+  if (job->kind == Job::Kind::Auth && job->server) job->server->auth_finished(job->client_key, job->ok);
   if (job->owner) {
     job->owner->job_done(job);  // takes ownership
   } else {

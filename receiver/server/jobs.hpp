@@ -21,6 +21,7 @@
 namespace relay::receiver {
 
 class Connection;
+class Server;
 
 struct Job {
   enum class Kind { Commit, Auth };
@@ -36,6 +37,8 @@ struct Job {
   std::string password;
   std::string hash;  // "" = unknown user
   bool ok = false;
+  Server* server = nullptr;  // told when the check ends, even if the owner has gone
+  std::string client_key;
 
   ~Job();
 };

@@ -90,45 +90,48 @@ void Server::on_connection(uv_stream_t* s, int status) {
   Connection::accept(*h->server, s, h->spec);
 }
 
-Server::Admit Server::check_limits(const std::string& ip) const {
+Server::Admit Server::check_limits(const std::string& ip, const std::string& key) const {
   if (draining_) return Admit::Draining;
   if (!policy_->client_allowed(ip)) return Admit::Network;
   if (count_ >= static_cast<std::size_t>(policy_->limits.max_connections)) return Admit::Total;
-  auto it = per_ip_.find(ip);
+  auto it = per_ip_.find(key);
   if (it != per_ip_.end() && it->second >= policy_->limits.max_connections_per_ip) return Admit::PerIp;
   return Admit::Ok;
 }
 
-Server::Admit Server::admit(const std::string& ip) {
-  Admit a = check_limits(ip);
-  if (a != Admit::Total && a != Admit::PerIp) return a;
-  // Clients that connected and hung up in the same accept batch (port
-  // probes, impatient clients) still hold a slot until we read their EOF:
-  // look before refusing someone for their sake.
-  reap_disconnected(a == Admit::PerIp ? &ip : nullptr);
-  return check_limits(ip);
+Server::Admit Server::admit(const std::string& ip, const std::string& key) {
+  Admit a = check_limits(ip, key);
+  if (a == Admit::Total || a == Admit::PerIp) {
+    // Clients that connected and hung up in the same accept batch (port
+    // probes, impatient clients) still hold a slot until we read their EOF:
+    // look before refusing someone for their sake.
+    reap_disconnected(a == Admit::PerIp ? &key : nullptr);
+    a = check_limits(ip, key);
+  }
+  if (a == Admit::Ok && !rate_.admit(key, uv_now(loop_), policy_->limits.max_connection_rate)) return Admit::Rate;
+  return a;
 }
 
-void Server::reap_disconnected(const std::string* ip) {
+void Server::reap_disconnected(const std::string* key) {
   for (Connection* c = head_; c;) {
     Connection* next = c->next;
-    if (!ip || c->ip() == *ip) c->reap_if_disconnected();
+    if (!key || c->key() == *key) c->reap_if_disconnected();
     c = next;
   }
 }
 
-void Server::attach(Connection* c, const std::string& ip) {
+void Server::attach(Connection* c, const std::string& key) {
   c->next = head_;
   c->prev = nullptr;
   if (head_) head_->prev = c;
   head_ = c;
   ++count_;
-  ++per_ip_[ip];
+  ++per_ip_[key];
 }
 
-void Server::release(const std::string& ip) {
+void Server::release(const std::string& key) {
   --count_;
-  auto it = per_ip_.find(ip);
+  auto it = per_ip_.find(key);
   if (it != per_ip_.end() && --it->second <= 0) per_ip_.erase(it);
   if (draining_) maybe_finish();
 }

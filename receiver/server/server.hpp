@@ -5,7 +5,9 @@
 //
 // Does: accepts on every configured listener; refuses clients outside
 // client_networks (554 5.7.1) and beyond max_connections /
-// max_connections_per_ip (421 4.7.0) at greeting time; times out idle
+// max_connections_per_ip / max_connection_rate (421 4.7.0) at greeting time,
+// counting an IPv6 client per /64 (client_key); gates password checks
+// (server_auth.cpp); times out idle
 // sessions once a second; on SIGTERM stops listening, lets transfers in
 // progress finish within shutdown_grace and answers the others 421 4.3.2;
 // on SIGHUP reloads policy and certificate (keeps the old ones if the new
@@ -18,12 +20,14 @@
 #pragma once
 #include <uv.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/config.hpp"
+#include "receiver/server/client_limits.hpp"
 #include "receiver/server/entry_pool.hpp"
 #include "receiver/server/tls_context.hpp"
 #include "receiver/smtp/policy.hpp"
@@ -61,12 +65,22 @@ class Server {
   bool draining() const noexcept { return draining_; }
   std::string next_session_id();
 
-  // Connection bookkeeping (called by Connection).
-  enum class Admit { Ok, Network, Total, PerIp, Draining };
-  Admit admit(const std::string& ip);
-  void attach(Connection* c, const std::string& ip);
-  void release(const std::string& ip);  // the connection started closing: its slot is free
+  // Connection bookkeeping (called by Connection). `key` is client_key(ip):
+  // the address, or its /64 for IPv6.
+  enum class Admit { Ok, Network, Total, PerIp, Rate, Draining };
+  Admit admit(const std::string& ip, const std::string& key);
+  void attach(Connection* c, const std::string& key);
+  void release(const std::string& key);  // the connection started closing: its slot is free
   void unlink(Connection* c);           // the handle is closed
+
+  // Password checks (server_auth.cpp, issue 9 item 6). A check starts only
+  // while the client's failures plus its checks in flight stay under
+  // max_auth_failures_per_ip, and at most kMaxHashJobs run at once (the
+  // rest wait here, so PBKDF2 never fills the thread pool commits need).
+  static constexpr int kMaxHashJobs = 4;
+  void auth_request(Connection* c);                        // c has a prepared job
+  void auth_finished(const std::string& key, bool ok);     // a check ended (owner alive or not)
+  void auth_cancel(Connection* c);                         // c closes while waiting
 
  private:
   struct ListenHandle;
@@ -77,8 +91,9 @@ class Server {
   bool listen_one(const config::Listener& l, std::string* error);
   void drain();
   void close_listeners();
-  Admit check_limits(const std::string& ip) const;
-  void reap_disconnected(const std::string* ip);
+  Admit check_limits(const std::string& ip, const std::string& key) const;
+  void reap_disconnected(const std::string* key);
+  void auth_pump();
   void reload();
   void maybe_finish();
   void close_own_handles();
@@ -98,7 +113,11 @@ class Server {
   std::vector<uv_signal_t*> signals_;
   Connection* head_ = nullptr;  // intrusive list of live connections
   std::size_t count_ = 0;
-  std::unordered_map<std::string, int> per_ip_;
+  std::unordered_map<std::string, int> per_ip_;  // by client key
+  ConnectionRate rate_;
+  std::deque<Connection*> auth_waiting_;
+  std::unordered_map<std::string, int> auth_running_;  // by client key
+  int auth_running_total_ = 0;
   std::uint64_t session_counter_ = 0;
   bool draining_ = false;
   bool finished_ = false;

@@ -35,7 +35,10 @@ void Server::on_sweep(uv_timer_t* t) {
   }
   static unsigned ticks = 0;
   if (!self->draining_) self->pool_.tick();
-  if (++ticks % 60 == 0) self->throttle_.prune(static_cast<std::int64_t>(std::time(nullptr)));
+  if (++ticks % 60 == 0) {
+    self->throttle_.prune(static_cast<std::int64_t>(std::time(nullptr)));
+    self->rate_.prune(now);
+  }
 }
 
 void Server::on_signal(uv_signal_t* s, int signum) {

@@ -12,6 +12,17 @@ CommandLine split_command(std::string_view line) noexcept {
   return c;
 }
 
+bool is_non_smtp_command(std::string_view line) noexcept {
+  std::string_view verb = split_command(line).verb;
+  static constexpr std::string_view kHttp[] = {"GET", "POST", "CONNECT", "HEAD", "PUT", "OPTIONS", "DELETE", "PATCH",
+                                               "TRACE"};
+  for (auto m : kHttp) {
+    if (iequals(verb, m)) return true;
+  }
+  // "Host:", "User-Agent:", "Content-Type:": no SMTP verb ends in a colon
+  return verb.size() > 1 && verb.back() == ':';
+}
+
 bool has_non_ascii(std::string_view s) noexcept {
   for (unsigned char ch : s) {
     if (ch >= 0x80) return true;

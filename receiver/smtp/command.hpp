@@ -23,6 +23,12 @@ struct CommandLine {
 };
 CommandLine split_command(std::string_view line) noexcept;
 
+// Another protocol talking to the SMTP port: an HTTP request line (GET,
+// POST, CONNECT, ...) or a header line ("Host: x", "User-Agent: y") — what
+// browsers, proxies and cross-protocol attacks send. The session drops such
+// a client at once (Postfix smtpd_forbidden_commands).
+bool is_non_smtp_command(std::string_view line) noexcept;
+
 enum class PathError { None, Syntax, BadAddress, NeedSmtpUtf8 };
 
 struct Param {

@@ -49,15 +49,14 @@ void AuthThrottle::expire(std::deque<std::int64_t>& q, std::int64_t now) const {
   while (!q.empty() && q.front() <= now - window_) q.pop_front();
 }
 
-bool AuthThrottle::blocked(const std::string& ip, std::int64_t now) {
-  auto it = failures_.find(ip);
-  if (it == failures_.end()) return false;
-  expire(it->second, now);
-  if (it->second.empty()) {
-    failures_.erase(it);
-    return false;
+bool AuthThrottle::blocked(const std::string& ip, std::int64_t now, int pending) {
+  int failed = 0;
+  if (auto it = failures_.find(ip); it != failures_.end()) {
+    expire(it->second, now);
+    failed = static_cast<int>(it->second.size());
+    if (failed == 0) failures_.erase(it);
   }
-  return max_ > 0 && static_cast<int>(it->second.size()) >= max_;
+  return max_ > 0 && failed + pending >= max_;
 }
 
 void AuthThrottle::failure(const std::string& ip, std::int64_t now) {

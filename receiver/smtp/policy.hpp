@@ -47,7 +47,8 @@ class AuthThrottle {
  public:
   AuthThrottle(int max_failures, std::int64_t window) : max_(max_failures), window_(window) {}
   void configure(int max_failures, std::int64_t window) { max_ = max_failures, window_ = window; }
-  bool blocked(const std::string& ip, std::int64_t now);
+  // `pending`: attempts still being verified count toward the limit too.
+  bool blocked(const std::string& ip, std::int64_t now, int pending = 0);
   void failure(const std::string& ip, std::int64_t now);
   void prune(std::int64_t now);  // drops expired entries (called periodically)
   std::size_t tracked() const noexcept { return failures_.size(); }

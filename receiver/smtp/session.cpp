@@ -39,12 +39,20 @@ void Session::close_with(std::string_view text, std::string_view reason) {
   host_.close(reason);
 }
 
-void Session::timeout() {
+void Session::timeout(std::string_view why) {
   if (closed_) return;
+  if (!why.empty()) {
+    return close_with("421 4.4.2 " + policy_->hostname + " Error: " + std::string(why) + ", closing connection", why);
+  }
   bool data = in_transfer();
   close_with(data ? "421 4.4.2 " + policy_->hostname + " Error: timeout exceeded during data transfer"
                   : "421 4.4.2 " + policy_->hostname + " Error: timeout exceeded",
              data ? "data timeout" : "idle timeout");
+}
+
+bool Session::line_pending() const noexcept {
+  if (closed_ || wait_ != Wait::None || (mode_ != Mode::Command && mode_ != Mode::AuthLine)) return false;
+  return discard_long_ || (!in_.empty() && in_.find('\n') == std::string::npos);
 }
 
 void Session::shutdown() {
@@ -79,7 +87,7 @@ std::size_t Session::process(std::string_view in) {
     ~Guard() { flag = false; }
   } guard(processing_);
   std::size_t pos = 0;
-  while (pos < in.size() && !closed_ && wait_ == Wait::None) {
+  while (pos < in.size() && !closed_ && wait_ == Wait::None && !host_.output_blocked()) {
     std::string_view rest = in.substr(pos);
     std::size_t n = 0;
     switch (mode_) {
@@ -90,10 +98,6 @@ std::size_t Session::process(std::string_view in) {
     }
     if (n == 0) break;  // need more input
     pos += n;
-  }
-  if (bdat_skip_ && wait_ == Wait::None) {  // what was pipelined is skipped; later input is commands again
-    bdat_skip_ = false;
-    mode_ = Mode::Command;
   }
   return pos;
 }
@@ -108,7 +112,8 @@ std::size_t Session::process_line_input(std::string_view in) {
     return in.size();
   }
   std::string_view line = in.substr(0, nl);
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  bool crlf = !line.empty() && line.back() == '\r';
+  if (crlf) line.remove_suffix(1);
   if (discard_long_ || line.size() + 2 > limit) {
     discard_long_ = false;
     if (mode_ == Mode::AuthLine) {
@@ -119,8 +124,27 @@ std::size_t Session::process_line_input(std::string_view in) {
     error_reply("500 5.5.2 Error: line too long");
     return nl + 1;
   }
+  if (!crlf || line.find('\r') != std::string_view::npos) {
+    bad_line_end(crlf);
+    return nl + 1;
+  }
   handle_line(line);
   return nl + 1;
+}
+
+// A command line must end in CRLF and hold no other CR (RFC 5321 2.3.8);
+// a bare LF or CR is how pipelines are smuggled past a front end that
+// splits lines differently. Like the DATA path (550 5.5.2): refused, not
+// executed, counted toward max_bad_commands; the session stays open.
+void Session::bad_line_end(bool crlf) {
+  if (mode_ == Mode::AuthLine) {
+    mode_ = Mode::Command;
+    auth_step_ = AuthStep::None;
+  }
+  log::info("{} event=refused reason={} client={}", id_, crlf ? "bare_cr_in_command" : "bare_lf_in_command",
+            client_ip_);
+  error_reply(crlf ? "500 5.5.2 Error: bare <CR> received in command line"
+                   : "500 5.5.2 Error: bare <LF> received (command lines must end with <CR><LF>)");
 }
 
 void Session::handle_line(std::string_view line) {
@@ -132,6 +156,12 @@ void Session::handle_line(std::string_view line) {
 }
 
 void Session::handle_command(std::string_view line) {
+  if (is_non_smtp_command(line)) {  // HTTP and friends: Postfix smtpd_forbidden_commands
+    log::warn("{} event=refused reason=non_smtp_command client={} command={}", id_, client_ip_,
+              log::quote(line.substr(0, 64)));
+    return close_with("554 5.5.1 " + policy_->hostname + " Error: non-SMTP command, closing connection",
+                      "non-SMTP command");
+  }
   if (bad_commands_ >= policy_->limits.max_bad_commands) {
     log::info("{} event=refused reason=too_many_errors errors={}", id_, bad_commands_);
     close_with("421 4.7.0 " + policy_->hostname + " Error: too many errors", "too many errors");

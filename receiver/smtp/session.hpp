@@ -11,6 +11,10 @@
 // one of those is pending (or a STARTTLS handshake is), input is buffered,
 // not processed. PIPELINING falls out of feed(): every complete command in
 // the buffer is handled and the host flushes the replies once afterwards.
+// Hostile input (issue 9): a refused BDAT still consumes its N octets as
+// data; a command line with a bare LF or CR is refused (500 5.5.2); HTTP or
+// header lines drop the connection (554 5.5.1); handling stops while the
+// host reports output_blocked() (replies not read) until resume().
 // Does not: touch sockets, files, clocks or threads; the host supplies time.
 // Thread: the host's loop thread only.
 // Fails: a protocol error is a reply; the session never throws on any input
@@ -68,6 +72,10 @@ class SessionHost {
   virtual bool write_message(std::string_view bytes) = 0;  // false on a spool error
   virtual void commit_message() = 0;   // asynchronous; answer with Session::commit_result()
   virtual void discard_message() = 0;  // roll the open entry back
+  // Hostile-client hardening (issue 9): true while the client's unsent
+  // replies pass the host's bound; the session then stops handling input
+  // until resume() (a client that never reads cannot grow our memory).
+  virtual bool output_blocked() const { return false; }
 };
 
 struct ListenerInfo {
@@ -88,8 +96,11 @@ class Session {
   void feed(std::string_view bytes);
   void tls_established(std::string description);  // handshake done (STARTTLS or implicit)
   void auth_result(bool ok);
+  void auth_throttled();  // the host refused the pending check unverified: 421 4.7.0 and close
   void commit_result(const CommitResult& result, const std::string& queue_id);
-  void timeout();   // idle/data timeout: 421 4.4.2 and close
+  // idle/data timeout: 421 4.4.2 and close. `why` (e.g. "command deadline
+  // exceeded", "data rate too low") names another deadline in the reply.
+  void timeout(std::string_view why = {});
   void shutdown();  // SIGTERM: 421 4.3.2 and close (host calls it only when !busy())
 
   bool closed() const noexcept { return closed_; }
@@ -101,6 +112,11 @@ class Session {
   const std::string& auth_user() const noexcept { return auth_user_; }
   const std::string& tls() const noexcept { return tls_; }
   void set_policy(std::shared_ptr<const Policy> p) { policy_ = std::move(p); }
+  // Hardening hooks: an incomplete command line is buffered (the host runs
+  // the per-command deadline on it); resume() handles buffered input after
+  // output_blocked() turned false.
+  bool line_pending() const noexcept;
+  void resume() { pump(); }
 
  private:
   enum class Mode { Command, AuthLine, Data, Bdat };
@@ -113,6 +129,7 @@ class Session {
   std::size_t process_data(std::string_view in);
   std::size_t process_bdat(std::string_view in);
   void handle_line(std::string_view line);
+  void bad_line_end(bool crlf);
   void handle_command(std::string_view line);
   void reply(std::string_view text);
   void error_reply(std::string_view text);  // counts toward max_bad_commands
@@ -188,7 +205,7 @@ class Session {
   bool bdat_active_ = false;  // a BDAT transaction is in progress (DATA is now out of sequence)
   bool bdat_message_ = false; // the open message came by BDAT (binary-safe: NUL allowed)
   std::string chunk_error_;   // sequence error for the chunk being skipped
-  bool bdat_skip_ = false;    // dropping the pipelined bytes of a refused BDAT chunk
+  bool bdat_skip_ = false;    // consuming the N octets of a refused BDAT chunk (RFC 3030)
 };
 
 }  // namespace relay::smtp

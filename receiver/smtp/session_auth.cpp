@@ -118,7 +118,19 @@ void Session::auth_credentials(std::string_view authzid, std::string_view user, 
     return auth_result(false);
   }
   wait_ = Wait::Auth;
+  if (host_.auth_blocked()) {  // the limit was reached while this client typed (AUTH LOGIN)
+    wipe(password);
+    return auth_throttled();
+  }
   host_.verify_password(pending_user_, std::move(password));
+}
+
+void Session::auth_throttled() {
+  if (wait_ != Wait::Auth || closed_) return;
+  wait_ = Wait::None;
+  pending_user_.clear();
+  log::warn("{} event=auth_throttled client={} reason=failure_limit_reached_while_queued", id_, client_ip_);
+  close_with("421 4.7.0 " + policy_->hostname + " Error: too many failed authentications", "auth throttled");
 }
 
 void Session::auth_result(bool ok) {

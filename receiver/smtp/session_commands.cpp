@@ -143,9 +143,10 @@ void Session::cmd_bdat(std::string_view arg) {
   }
   mode_ = Mode::Bdat;
   if (!chunk_error_.empty()) {
-    // Answer now (a client that waits for the reply sends no chunk), and
-    // drop only the chunk bytes that came pipelined with the command: see
-    // the end of Session::process().
+    // RFC 3030: the client sends the chunk without waiting, so its N octets
+    // follow whatever we answer. They are consumed as data (however the
+    // reads split them) and dropped; none is ever parsed as a command.
+    log::info("{} event=refused reason=bdat_out_of_sequence client={} size={}", id_, client_ip_, *size);
     error_reply(chunk_error_);
     bdat_skip_ = true;
   }

@@ -91,6 +91,9 @@ class FakeHost : public SessionHost {
     ++discarded;
     current.clear();
   }
+  // output_blocked(): the client does not read its replies (bytes of `out`)
+  std::size_t out_limit = std::string::npos;
+  bool output_blocked() const override { return out.size() >= out_limit; }
 };
 
 // A session plus its host; talk() feeds input and returns the new output.

@@ -158,9 +158,12 @@ TEST_CASE("NUL in a command is an error") {
   CHECK(h.talk(std::string("NOOP\0x\r\n", 8)).rfind("500 5.5.2", 0) == 0);
 }
 
-TEST_CASE("LF-only command lines are accepted") {
+TEST_CASE("LF-only command lines are refused, not executed (issue 9 item 7)") {
   Harness h;
-  CHECK(h.talk("EHLO c\nNOOP\n").find("250 2.0.0 Ok\r\n") != std::string::npos);
+  CHECK(h.talk("EHLO c\nNOOP\n") ==
+        "500 5.5.2 Error: bare <LF> received (command lines must end with <CR><LF>)\r\n"
+        "500 5.5.2 Error: bare <LF> received (command lines must end with <CR><LF>)\r\n");
+  CHECK(h.talk("NOOP\r\n") == "250 2.0.0 Ok\r\n");
 }
 
 TEST_CASE("STARTTLS discards pipelined input and resets the session") {
