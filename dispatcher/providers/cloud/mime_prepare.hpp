@@ -36,6 +36,8 @@ struct PrepareInput {
   const config::SenderConfig* senders = nullptr;
   std::string_view queue_id;
   std::time_t now = 0;
+  std::string_view auth_user;                                // the envelope's SMTP AUTH user ("" = none)
+  const std::vector<config::AuthUser>* users = nullptr;      // receiver.users: their allowed_senders
 };
 
 struct Prepared {
