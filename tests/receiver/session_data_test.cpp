@@ -176,6 +176,21 @@ TEST_CASE("header section over max_header_size: 552 5.3.4, nothing kept, session
   CHECK(h.host.discarded == 1);
 }
 
+TEST_CASE("BDAT header flood: 552 5.3.4 at LAST, chunks still consumed exactly") {
+  Harness h;
+  h.policy->limits.max_message_size = 1 << 30;
+  h.policy->limits.max_header_size = 4096;
+  h.ehlo();
+  h.envelope();
+  std::string flood;
+  for (int i = 0; i < 2000; ++i) flood += "From:a\r\n";
+  std::string out = h.talk("BDAT " + std::to_string(flood.size()) + "\r\n" + flood);
+  CHECK(out.rfind("552 5.3.4", 0) == 0);
+  out = h.talk("BDAT 6 LAST\r\nbody\r\nNOOP\r\n");
+  CHECK(out == "552 5.3.4 Error: message header size exceeds limit\r\n250 2.0.0 Ok\r\n");
+  CHECK(h.host.committed.empty());
+}
+
 TEST_CASE("leading continuation line: 554 5.6.0") {
   Harness h;
   CHECK(data(h, " folded\r\nFrom: a@example.com\r\n\r\n.\r\n").rfind("554 5.6.0", 0) == 0);
