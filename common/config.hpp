@@ -59,6 +59,7 @@ struct AuthUser {
 
 struct Limits {
   std::uint64_t max_message_size = 35ull << 20;
+  std::uint64_t max_header_size = 256ull << 10;  // the whole header section; over it 552 5.3.4
   int max_recipients = 100;
   int max_connections = 1000;
   int max_connections_per_ip = 100;

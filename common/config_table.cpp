@@ -47,6 +47,8 @@ constexpr Key kKeys[] = {
     {S::Top, "receiver.limits", K::Section},
     {S::Top, "receiver.limits.max_message_size", K::Size, "35MB", 1024, 1024 * kMB * 1024, R, false, "",
      FLD(Config, receiver.limits.max_message_size)},
+    {S::Top, "receiver.limits.max_header_size", K::Size, "256KB", 1024, 64 * kMB, R, false, "",
+     FLD(Config, receiver.limits.max_header_size)},
     {S::Top, "receiver.limits.max_recipients", K::Int, "100", 1, 100000, R, false, "",
      FLD(Config, receiver.limits.max_recipients)},
     {S::Top, "receiver.limits.max_connections", K::Int, "1000", 1, 1000000, R, false, "",

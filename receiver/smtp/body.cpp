@@ -3,13 +3,29 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/header_reader.hpp"
 #include "receiver/smtp/text.hpp"
 
 namespace relay::smtp {
 
-void BodyScanner::reset() { *this = BodyScanner{}; }
+void BodyScanner::reset(std::uint64_t max_header_size) { *this = BodyScanner(max_header_size); }
+
+void BodyScanner::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  in_headers_ = false;
+  keep_ = Keep::None;
+  line_ = std::string();
+  from_ = {};
+  sender_ = {};
+}
 
 void BodyScanner::step(char c) {
+  if (++header_size_ > max_header_) {
+    header_too_big_ = true;
+    stop();
+    return;
+  }
   if (prev_cr_ && c != '\n') bare_cr_ = true;
   if (c == '\n') {
     if (!prev_cr_) bare_lf_ = true;
@@ -20,7 +36,7 @@ void BodyScanner::step(char c) {
   prev_cr_ = c == '\r';
   if (c == '\0') nul_ = true;
   if (!prev_cr_ && ++line_len_ > kMaxLine) long_line_ = true;
-  if (in_headers_ && !prev_cr_ && line_.size() < kMaxHeaderLine) line_ += c;
+  if (!prev_cr_ && line_.size() <= kMaxLine) line_ += c;  // longer lines are refused anyway
 }
 
 void BodyScanner::feed(std::string_view content) {
@@ -28,7 +44,9 @@ void BodyScanner::feed(std::string_view content) {
   const char* d = content.data();
   const std::size_t n = content.size();
   std::size_t i = 0;
+  if (stopped_) return;
   for (; i < n && in_headers_; ++i) step(d[i]);
+  if (stopped_) return;
   // The body, a line at a time, with the same verdicts as step(): a CR is
   // bare unless it is the last octet before an LF, an LF is bare unless a
   // CR precedes it, CRs do not count towards the line length.
@@ -63,78 +81,52 @@ void BodyScanner::end_line() {
   line_len_ = 0;
   if (!in_headers_) return;
   if (line_.empty()) {  // the empty line ends the header section
-    finish_header();
     in_headers_ = false;
+    keep_ = Keep::None;
   } else if (line_.front() == ' ' || line_.front() == '\t') {
-    if (!header_.empty() && header_.size() < kMaxHeaderLine) header_ += line_;  // unfold
+    if (!any_field_) {
+      malformed_ = true;  // folded onto nothing: refused (the spool has Received: above it)
+      in_headers_ = false;
+      keep_ = Keep::None;
+    } else if (keep_ != Keep::None) {
+      append_kept("\r\n");
+      append_kept(line_);
+    }
   } else {
-    finish_header();
-    if (istarts_with(line_, "From:") || istarts_with(line_, "Sender:")) header_ = line_;
+    start_field();
   }
   line_.clear();
 }
 
-void BodyScanner::finish_header() {
-  if (header_.empty()) return;
-  if (istarts_with(header_, "From:")) {
-    from_.emplace_back(trim(std::string_view(header_).substr(5)));
-  } else {
-    sender_.emplace_back(trim(std::string_view(header_).substr(7)));
+void BodyScanner::start_field() {
+  std::size_t off = 0;
+  auto name = mail::field_name(line_, &off);
+  keep_ = Keep::None;
+  if (!name) {  // not a field: the body starts here (common/header_reader.hpp)
+    in_headers_ = false;
+    return;
   }
-  header_.clear();
+  any_field_ = true;
+  const bool from = iequals(*name, "From");
+  if (!from && !iequals(*name, "Sender")) return;
+  auto& list = from ? from_ : sender_;
+  if (list.size() >= kMaxKeptFields) return;  // already refused as duplicate
+  list.emplace_back();
+  keep_ = from ? Keep::From : Keep::Sender;
+  append_kept(std::string_view(line_).substr(off));
+}
+
+void BodyScanner::append_kept(std::string_view piece) {
+  std::string& v = (keep_ == Keep::From ? from_ : sender_).back();
+  const std::size_t room = mail::kMaxOriginatorField + 1 - v.size();
+  v.append(piece.substr(0, room));
 }
 
 void BodyScanner::finish() {
   if (prev_cr_) bare_cr_ = true;  // content ending in a lone CR
   prev_cr_ = false;
-  if (in_headers_) {
-    if (!line_.empty()) end_line();
-    finish_header();
-  }
-}
-
-namespace {
-// Drops RFC 5322 comments "( ... )" and quoted strings, which may contain
-// '@', '<' or ',' that are not address syntax.
-std::string strip_comments_and_quotes(std::string_view v) {
-  std::string out;
-  int depth = 0;
-  bool quoted = false;
-  for (char c : v) {
-    if (quoted) {
-      if (c == '"') quoted = false;
-      continue;
-    }
-    if (c == '(') ++depth;
-    else if (c == ')' && depth > 0) --depth;
-    else if (depth == 0 && c == '"') quoted = true;
-    else if (depth == 0) out += c;
-  }
-  return out;
-}
-}  // namespace
-
-std::vector<std::string> header_addresses(std::string_view value) {
-  std::vector<std::string> out;
-  std::string v = strip_comments_and_quotes(value);
-  std::string_view rest = v;
-  while (!rest.empty()) {
-    auto comma = rest.find(',');
-    std::string_view item = trim(rest.substr(0, comma));
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    auto lt = item.find('<');
-    if (lt != std::string_view::npos) {
-      auto gt = item.find('>', lt);
-      out.emplace_back(trim(item.substr(lt + 1, gt == std::string_view::npos ? gt : gt - lt - 1)));
-    } else if (item.find('@') != std::string_view::npos) {
-      // "group: a@x;" and "a@x" alike: take the word holding '@'
-      auto colon = item.find(':');
-      if (colon != std::string_view::npos) item = trim(item.substr(colon + 1));
-      while (!item.empty() && item.back() == ';') item.remove_suffix(1);
-      out.emplace_back(trim(item));
-    }
-  }
-  return out;
+  if (in_headers_ && !line_.empty()) end_line();  // a header-only message without a final CRLF
+  keep_ = Keep::None;
 }
 
 }  // namespace relay::smtp

@@ -9,8 +9,17 @@
 // SMTP smuggling is impossible because no other end marker exists here and
 // a message carrying one is never stored.
 // BodyScanner looks at the content as it streams by: size, NUL bytes, bare
-// CR / bare LF, over-long lines, and the header From:/Sender: values (for
-// the sender policy). It keeps at most one header line (capped) in memory.
+// CR / bare LF, over-long lines, the header section's size, and the
+// From:/Sender: field values (for the sender policy), kept as written
+// (folded) for common/header_reader's read_originator(), the reader the
+// dispatcher uses too. Field names and the end of the header section follow
+// that reader (white space before the colon names the field; a non-field
+// line starts the body). Memory is bounded: one physical line (a line
+// over kMaxLine is refused anyway), at most kMaxKeptFields values per name
+// of at most kMaxOriginatorField + 1 octets (one more than the reader
+// accepts, so an over-long field is refused, never truncated into a
+// different address), and nothing at all after stop() or once the header
+// section passes max_header_size.
 // Does not: store the content (the caller streams it to the spool) or
 // decide what is allowed.
 // Thread: plain values, one per session. Fails: never; flags are results.
@@ -41,39 +50,48 @@ class DotDecoder {
 class BodyScanner {
  public:
   static constexpr std::size_t kMaxLine = 998;  // octets without CRLF (RFC 5321 4.5.3.1.6: 1000 with CRLF)
-  static constexpr std::size_t kMaxHeaderLine = 4096;  // kept for From:/Sender: parsing
+  static constexpr std::size_t kMaxKeptFields = 2;    // per name: a second From/Sender already refuses
+  static constexpr std::uint64_t kDefaultMaxHeader = 256 * 1024;
 
+  explicit BodyScanner(std::uint64_t max_header_size = kDefaultMaxHeader) : max_header_(max_header_size) {}
   void feed(std::string_view content);
   void finish();  // end of message: completes a header still open
-  void reset();
+  void reset(std::uint64_t max_header_size);  // a new message
+  void reset() { reset(max_header_); }
+  // The message is refused already: count octets, look at nothing, keep nothing.
+  void stop();
 
   std::uint64_t size() const noexcept { return size_; }
   bool bare_cr() const noexcept { return bare_cr_; }
   bool bare_lf() const noexcept { return bare_lf_; }
   bool nul() const noexcept { return nul_; }
   bool long_line() const noexcept { return long_line_; }
-  // Unfolded values of every From:/Sender: header seen.
+  bool header_too_big() const noexcept { return header_too_big_; }
+  bool malformed_header() const noexcept { return malformed_; }  // a continuation before any field
+  // Folded values (after the colon) of the first kMaxKeptFields From:/Sender: fields.
   const std::vector<std::string>& from_headers() const noexcept { return from_; }
   const std::vector<std::string>& sender_headers() const noexcept { return sender_; }
 
  private:
+  enum class Keep { None, From, Sender };
   void step(char c);  // one octet, byte by byte (the header section)
   void end_line();
-  void finish_header();
+  void start_field();
+  void append_kept(std::string_view piece);
 
+  std::uint64_t max_header_;
   std::uint64_t size_ = 0;
+  std::uint64_t header_size_ = 0;  // octets of the header section so far
   std::size_t line_len_ = 0;
   bool prev_cr_ = false;
   bool bare_cr_ = false, bare_lf_ = false, nul_ = false, long_line_ = false;
+  bool header_too_big_ = false, malformed_ = false, stopped_ = false;
   bool in_headers_ = true;
-  std::string line_;    // current physical header line (capped)
-  std::string header_;  // current logical header (only kept for From/Sender)
+  bool any_field_ = false;
+  Keep keep_ = Keep::None;  // the field being read is kept (its last element)
+  std::string line_;        // current physical header line (capped at kMaxLine + 1)
   std::vector<std::string> from_, sender_;
 };
-
-// Addresses out of a From:/Sender: value ("A <a@x>, b@y (c)"): the text
-// inside <> when present, else the bare words containing '@'.
-std::vector<std::string> header_addresses(std::string_view value);
 
 template <typename Out>
 std::size_t DotDecoder::feed(std::string_view in, Out&& out) {

@@ -13,6 +13,7 @@ std::shared_ptr<const Policy> Policy::from_config(const config::Config& cfg, std
   p->users = r.users;
   p->senders_allowed = cfg.senders.allowed;
   p->sender_policy = cfg.senders.policy;
+  p->default_sender = cfg.senders.default_sender;
   std::string why;
   auto nets = net::CidrList::parse(r.client_networks, &why);
   if (!nets) {
@@ -31,13 +32,17 @@ const config::AuthUser* Policy::find_user(std::string_view name) const {
 }
 
 bool Policy::sender_allowed(std::string_view address, std::string_view auth_user) const {
-  const std::vector<std::string>* patterns = &senders_allowed;
-  if (!auth_user.empty()) {
-    if (const auto* u = find_user(auth_user); u && !u->allowed_senders.empty()) patterns = &u->allowed_senders;
-  }
-  if (patterns->empty()) return true;
-  if (address.empty()) return false;
-  return config::sender_allowed(address, *patterns);
+  return sender_rules(auth_user).allows(address);
+}
+
+mail::SenderRules Policy::sender_rules(std::string_view auth_user) const {
+  return mail::sender_rules(users, senders_allowed, auth_user);
+}
+
+mail::SenderRules Policy::enforced_rules(std::string_view auth_user) const {
+  mail::SenderRules r = sender_rules(auth_user);
+  if (sender_policy == config::SenderPolicy::Reject || r.per_user) return r;
+  return mail::SenderRules{};
 }
 
 // An empty list means no restriction (the config default is loopback only).

@@ -5,7 +5,11 @@
 // Does: built once from a config::Config (at start and on SIGHUP); sessions
 // hold a shared_ptr<const Policy>, so a reload never changes a session's
 // rules in the middle of a transaction. Answers "may this sender send?"
-// (per-user allowed_senders, else senders.allowed).
+// (per-user allowed_senders, else senders.allowed: common/sender_rules, the
+// same rules the dispatcher applies). With senders.policy rewrite the
+// global list is the dispatcher's to enforce (it rewrites), but a user's
+// own allowed_senders is still enforced here: rewriting would still send
+// mail for a user from a mailbox outside its list.
 // Does not: verify passwords (the server does that off the loop) or do I/O.
 // Thread: Policy is immutable after construction (share freely).
 // AuthThrottle belongs to the loop thread.
@@ -21,6 +25,7 @@
 
 #include "common/cidr.hpp"
 #include "common/config.hpp"
+#include "common/sender_rules.hpp"
 
 namespace relay::smtp {
 
@@ -31,6 +36,7 @@ struct Policy {
   std::vector<config::AuthUser> users;
   std::vector<std::string> senders_allowed;
   config::SenderPolicy sender_policy = config::SenderPolicy::Reject;
+  std::string default_sender;  // what the dispatcher sends a message without From as
   net::CidrList client_networks;
 
   static std::shared_ptr<const Policy> from_config(const config::Config& cfg, std::string* error);
@@ -40,6 +46,11 @@ struct Policy {
   // (empty list = any sender). The null sender "" is allowed only with an
   // empty list.
   bool sender_allowed(std::string_view address, std::string_view auth_user) const;
+  mail::SenderRules sender_rules(std::string_view auth_user) const;
+  // The rules a sender must pass at SMTP time: all of them with policy
+  // reject; with rewrite only the user's own list (the null SenderRules
+  // allows anything).
+  mail::SenderRules enforced_rules(std::string_view auth_user) const;
   bool client_allowed(std::string_view ip) const;
 };
 

@@ -154,6 +154,7 @@ class Session {
   // session_message.cpp
   bool open_message();
   void content(std::string_view bytes);
+  bool content_refused() const;  // refused at end of data whatever follows
   void finish_chunk();
   void end_of_message();
   std::string refusal() const;

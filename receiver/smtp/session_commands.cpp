@@ -78,7 +78,7 @@ void Session::cmd_mail(std::string_view arg) {
     case PathError::NeedSmtpUtf8: return reply("553 5.6.7 Error: non-ASCII address requires SMTPUTF8");
     default: return error_reply("501 5.1.7 Error: bad sender address syntax");
   }
-  if (policy_->sender_policy == config::SenderPolicy::Reject && !policy_->sender_allowed(path.address, auth_user_)) {
+  if (!policy_->enforced_rules(auth_user_).allows(path.address)) {
     log::info("{} event=refused reason=sender_not_allowed client={} auth={} from=<{}>", id_, client_ip_,
               log::quote(auth_user_), log::quote(path.address));
     return reply("550 5.7.1 <" + path.address + ">: Sender address not allowed");

@@ -2,6 +2,7 @@
 // header, streaming content, the end-of-message checks and the commit.
 #include <ctime>
 
+#include "common/header_reader.hpp"
 #include "common/log.hpp"
 #include "receiver/smtp/session.hpp"
 #include "receiver/smtp/text.hpp"
@@ -32,7 +33,7 @@ std::string Session::received_header(const std::string& queue_id) const {
 bool Session::open_message() {
   Transaction t{client_ip_, helo_, tls_, auth_user_, mail_from_, mail_params_, rcpts_};
   auto id = host_.open_message(t);
-  scan_.reset();
+  scan_.reset(policy_->limits.max_header_size);
   too_big_ = write_failed_ = false;
   if (!id) {
     log::error("{} event=refused reason=spool_create_failed from=<{}>", id_, log::quote(mail_from_));
@@ -47,11 +48,21 @@ bool Session::open_message() {
 void Session::content(std::string_view bytes) {
   scan_.feed(bytes);
   if (too_big_) return;
-  if (scan_.size() > policy_->limits.max_message_size) {
-    too_big_ = true;  // keep reading to the end, store nothing more
+  if (scan_.size() > policy_->limits.max_message_size || scan_.header_too_big()) {
+    too_big_ = true;  // keep reading to the end, store and scan nothing more
+    scan_.stop();
+    return;
+  }
+  if (content_refused()) {
+    scan_.stop();  // refused at the end of data whatever follows: look at nothing more
     return;
   }
   if (message_open_ && !write_failed_ && !host_.write_message(bytes)) write_failed_ = true;
+}
+
+bool Session::content_refused() const {
+  return scan_.bare_cr() || scan_.bare_lf() || scan_.long_line() || scan_.malformed_header() ||
+         (scan_.nul() && !bdat_message_);
 }
 
 std::size_t Session::process_data(std::string_view in) {
@@ -63,21 +74,31 @@ std::size_t Session::process_data(std::string_view in) {
   return n;
 }
 
+// The From/Sender fields read by common/header_reader, the reader the
+// dispatcher uses to choose the sending mailbox: what is checked here is
+// what is sent as. Unreadable or ambiguous fields are refused whatever the
+// policy (the dispatcher could not send them either).
 std::string Session::header_sender_refusal() const {
-  if (policy_->sender_policy != config::SenderPolicy::Reject) return {};
-  for (const auto* list : {&scan_.from_headers(), &scan_.sender_headers()}) {
-    for (const auto& value : *list) {
-      for (const auto& addr : header_addresses(value)) {
-        if (!policy_->sender_allowed(addr, auth_user_)) {
-          return "550 5.7.1 Error: header address <" + addr.substr(0, 256) + "> not allowed as sender";
-        }
-      }
+  const std::vector<std::string_view> from(scan_.from_headers().begin(), scan_.from_headers().end());
+  const std::vector<std::string_view> sender(scan_.sender_headers().begin(), scan_.sender_headers().end());
+  const mail::Originator o = mail::read_originator(from, sender);
+  if (!o.error.empty()) return "550 5.7.1 Error: From/Sender header refused: " + o.error;
+  const mail::SenderRules rules = policy_->enforced_rules(auth_user_);
+  if (o.from.empty()) {
+    // Sent as senders.default_sender then: a user with a list of its own must be allowed that.
+    if (rules.per_user && !rules.allows(policy_->default_sender)) {
+      return "550 5.7.1 Error: message has no From header";
     }
+    return {};
+  }
+  for (const auto& addr : o.addresses()) {
+    if (!rules.allows(addr)) return "550 5.7.1 Error: header address <" + addr.substr(0, 256) + "> not allowed as sender";
   }
   return {};
 }
 
 std::string Session::refusal() const {
+  if (too_big_ && scan_.header_too_big()) return "552 5.3.4 Error: message header size exceeds limit";
   if (too_big_) return "552 5.3.4 Error: message size exceeds fixed maximum message size";
   if (scan_.nul() && !bdat_message_) return "554 5.6.0 Error: message contains NUL characters";
   if (scan_.bare_cr() || scan_.bare_lf()) {
@@ -86,6 +107,7 @@ std::string Session::refusal() const {
   if (scan_.long_line()) {
     return "554 5.6.0 Error: message line longer than " + std::to_string(BodyScanner::kMaxLine) + " octets";
   }
+  if (scan_.malformed_header()) return "554 5.6.0 Error: malformed header (continuation line before the first field)";
   if (write_failed_ || !message_open_) return "451 4.3.0 Error: queue file write error";
   return header_sender_refusal();
 }

@@ -132,6 +132,70 @@ TEST_CASE("header From:/Sender: checked with policy reject") {
   CHECK(data(rewrite, "From: boss@evil.example\r\n\r\n.\r\n").rfind("250 2.0.0", 0) == 0);
 }
 
+TEST_CASE("header From: per-user list, obsolete syntax, ambiguity; rewrite keeps per-user lists (issue 9.2)") {
+  auto user_harness = [](relay::config::SenderPolicy p) {
+    auto h = std::make_unique<Harness>();
+    h->policy->senders_allowed = {"@example.com"};
+    h->policy->sender_policy = p;
+    h->policy->default_sender = "relay@example.com";
+    h->policy->users = {{"scanner1", "", {"scan@example.com"}}};
+    h->policy->auth = relay::config::AuthMode::Optional;
+    h->s->feed("EHLO x\r\n");
+    return h;
+  };
+  for (auto pol : {relay::config::SenderPolicy::Reject, relay::config::SenderPolicy::Rewrite}) {
+    CAPTURE(static_cast<int>(pol));
+    auto h = user_harness(pol);
+    REQUIRE(h->talk("AUTH PLAIN AHNjYW5uZXIxAHMzY3JldA==\r\n").rfind("235", 0) == 0);  // \0scanner1\0s3cret
+    for (const char* hdr : {"From : ceo@example.com\r\n", "From\t: ceo@example.com\r\n",
+                            "From: scan@example.com\r\nFrom: ceo@example.com\r\n",
+                            "From: Team: scan@example.com;\r\n", "From: scan@example.com (x\r\n",
+                            "X: 1\r\nno field\r\nFrom: scan@example.com\r\n"}) {
+      CAPTURE(hdr);
+      h->host.out.clear();
+      std::string out = h->talk("MAIL FROM:<scan@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n" +
+                                std::string(hdr) + "\r\nbody\r\n.\r\n");
+      CHECK(out.find("550 5.7.1") != std::string::npos);
+    }
+    std::string ok = h->talk("MAIL FROM:<scan@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
+                             "From : Scan <scan@example.com>\r\n\r\nbody\r\n.\r\n");
+    CHECK(ok.find("250 2.0.0") != std::string::npos);
+    CHECK(h->talk("MAIL FROM:<ceo@example.com>\r\n").rfind("550 5.7.1", 0) == 0);
+  }
+}
+
+TEST_CASE("header section over max_header_size: 552 5.3.4, nothing kept, session in sync (issue 9.3)") {
+  Harness h;
+  h.policy->limits.max_message_size = 1 << 30;
+  h.policy->limits.max_header_size = 4096;
+  std::string flood;
+  for (int i = 0; i < 20000; ++i) flood += "From:a\r\n";
+  CHECK(data(h, flood + "\r\nbody\r\n.\r\nNOOP\r\n") ==
+        "552 5.3.4 Error: message header size exceeds limit\r\n250 2.0.0 Ok\r\n");
+  CHECK(h.host.committed.empty());
+  CHECK(h.host.discarded == 1);
+}
+
+TEST_CASE("BDAT header flood: 552 5.3.4 at LAST, chunks still consumed exactly") {
+  Harness h;
+  h.policy->limits.max_message_size = 1 << 30;
+  h.policy->limits.max_header_size = 4096;
+  h.ehlo();
+  h.envelope();
+  std::string flood;
+  for (int i = 0; i < 2000; ++i) flood += "From:a\r\n";
+  std::string out = h.talk("BDAT " + std::to_string(flood.size()) + "\r\n" + flood);
+  CHECK(out.rfind("552 5.3.4", 0) == 0);
+  out = h.talk("BDAT 6 LAST\r\nbody\r\nNOOP\r\n");
+  CHECK(out == "552 5.3.4 Error: message header size exceeds limit\r\n250 2.0.0 Ok\r\n");
+  CHECK(h.host.committed.empty());
+}
+
+TEST_CASE("leading continuation line: 554 5.6.0") {
+  Harness h;
+  CHECK(data(h, " folded\r\nFrom: a@example.com\r\n\r\n.\r\n").rfind("554 5.6.0", 0) == 0);
+}
+
 TEST_CASE("spool failures answer 451 4.3.0") {
   Harness open;
   open.host.fail_open = true;

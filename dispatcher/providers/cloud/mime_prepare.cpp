@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <set>
 
+#include "common/header_reader.hpp"
+#include "common/sender_rules.hpp"
 #include "dispatcher/providers/outcome_table.hpp"
 
 namespace relay::provider::cloud {
@@ -16,6 +18,7 @@ struct Field {
   std::string name;   // as written
   std::string raw;    // full text including continuation lines and line ends
   std::string value;  // unfolded value, trimmed
+  std::string_view folded;  // the value as written (into the raw message), for the header reader
 };
 
 std::string lower(std::string_view s) {
@@ -34,29 +37,23 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
-// Splits the header block into fields; returns the offset of the body
-// (after the blank line) or raw.size() when there is none.
-std::size_t parse_header(std::string_view raw, std::vector<Field>* fields) {
-  std::size_t pos = 0;
-  while (pos < raw.size()) {
-    std::size_t eol = raw.find('\n', pos);
-    std::size_t next = eol == std::string_view::npos ? raw.size() : eol + 1;
-    std::string_view line = raw.substr(pos, next - pos);
-    if (line == "\r\n" || line == "\n") return next;  // end of header
-    if ((line[0] == ' ' || line[0] == '\t') && !fields->empty()) {
-      fields->back().raw.append(line);
-      fields->back().value += " " + trim(line);
-    } else {
-      Field f;
-      auto colon = line.find(':');
-      f.name = trim(line.substr(0, colon == std::string_view::npos ? 0 : colon));
-      f.raw = std::string(line);
-      f.value = colon == std::string_view::npos ? "" : trim(line.substr(colon + 1));
-      fields->push_back(std::move(f));
+// The header block as common/header_reader reads it (the reader the
+// receiver checked it with). Returns the offset of the body.
+struct HeaderInfo {
+  std::size_t body = 0;
+  bool separator_missing = false;  // the body starts at a non-field line: put the empty line in
+  std::string error;
+};
+HeaderInfo parse_header(std::string_view raw, std::vector<Field>* fields) {
+  mail::HeaderSection h = mail::read_header(raw);
+  for (const auto& f : h.fields) {
+    std::string unfolded;
+    for (char c : f.value) {
+      if (c != '\r' && c != '\n') unfolded += c;
     }
-    pos = next;
+    fields->push_back(Field{std::string(f.name), std::string(f.raw), trim(unfolded), f.value});
   }
-  return raw.size();
+  return HeaderInfo{h.body_offset, h.separator_missing, std::move(h.error)};
 }
 
 const Field* find(const std::vector<Field>& fields, std::string_view name) {
@@ -65,10 +62,14 @@ const Field* find(const std::vector<Field>& fields, std::string_view name) {
   return nullptr;
 }
 
-std::string first_address(const Field* f) {
-  if (!f) return {};
-  auto a = extract_addresses(f->value);
-  return a.empty() ? std::string() : a.front();
+// The From/Sender fields read together (common/header_reader), as the receiver read them.
+mail::Originator originator(const std::vector<Field>& fields) {
+  std::vector<std::string_view> from, sender;
+  for (const auto& f : fields) {
+    if (iequals(f.name, "From")) from.push_back(f.folded);
+    else if (iequals(f.name, "Sender")) sender.push_back(f.folded);
+  }
+  return mail::read_originator(from, sender);
 }
 
 std::string domain_of(std::string_view addr) {
@@ -98,95 +99,89 @@ std::string bcc_header(const std::vector<std::string>& addrs, const std::string&
 
 std::vector<std::string> extract_addresses(std::string_view v) {
   std::vector<std::string> out;
-  std::string cur, angle;
-  bool have_angle = false;
-  auto flush = [&] {
-    std::string a = have_angle ? trim(angle) : trim(cur);
-    if (a.find('@') != std::string::npos) out.push_back(a);
-    cur.clear();
-    angle.clear();
-    have_angle = false;
-  };
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    char c = v[i];
-    if (c == '"') {
-      for (++i; i < v.size() && v[i] != '"'; ++i)
-        if (v[i] == '\\') ++i;
-      cur += ' ';
-    } else if (c == '(') {
-      int depth = 1;
-      for (++i; i < v.size() && depth > 0; ++i) {
-        if (v[i] == '\\') ++i;
-        else if (v[i] == '(') ++depth;
-        else if (v[i] == ')') --depth;
-      }
-      --i;
-      cur += ' ';
-    } else if (c == '<') {
-      auto end = v.find('>', i);
-      angle = std::string(v.substr(i + 1, end == std::string_view::npos ? std::string_view::npos : end - i - 1));
-      have_angle = true;
-      if (end == std::string_view::npos) break;
-      i = end;
-    } else if (c == ',' || c == ';') {
-      flush();
-    } else if (c == ':') {
-      cur.clear();  // group display name
-    } else {
-      cur += c;
-    }
-  }
-  flush();
-  // A bare "a@b c@d" without commas is not valid; keep only the first token.
-  for (auto& a : out) {
-    auto sp = a.find_first_of(" \t");
-    if (sp != std::string::npos) a = trim(a.substr(a.rfind(' ') + 1));
-  }
+  for (auto& m : mail::parse_addresses(v, mail::ListKind::AddressList).mailboxes) out.push_back(std::move(m.address));
   return out;
 }
+
+namespace {
+
+struct SenderChoice {
+  std::string top;             // headers to add on top (From for a missing From, Reply-To)
+  std::string rewritten_from;  // replaces the From field when rewritten
+  bool drop_sender = false;
+};
+
+// The mailbox the message is sent as (p->mailbox), decided on the From and
+// Sender fields exactly as the receiver read them, and re-checked against
+// the envelope's AUTH user's allowed_senders (else senders.allowed). A
+// user's own list is never rewritten around: a violation is permanent.
+bool choose_sender(const PrepareInput& in, const std::vector<Field>& fields, const std::string& eol, Prepared* p,
+                   SenderChoice* c) {
+  const mail::Originator o = originator(fields);
+  if (!o.error.empty()) {
+    p->reject = reject("From/Sender header refused: " + o.error);
+    return false;
+  }
+  static const std::vector<config::AuthUser> kNoUsers;
+  const auto rules = mail::sender_rules(in.users ? *in.users : kNoUsers, in.senders->allowed, in.auth_user);
+  const std::string& def = in.senders->default_sender;
+  if (o.from.empty()) {
+    if (def.empty() || (rules.per_user && !rules.allows(def))) {
+      p->reject = reject(def.empty() ? std::string("message has no From address and senders.default_sender is not set")
+                                     : fmt::format("message has no From address and AUTH user {} may not send as "
+                                                   "senders.default_sender <{}>", in.auth_user, def));
+      return false;
+    }
+    p->mailbox = def;
+    c->top += "From: " + def + eol;
+    p->added.push_back("From");
+    return true;
+  }
+  std::string bad;  // the first address that is not allowed
+  for (const auto& a : o.addresses())
+    if (bad.empty() && !rules.allows(a)) bad = a;
+  const bool sender_ok = !o.sender || rules.allows(o.sender->address);
+  if (bad.empty() && !in.mail_from.empty() && !rules.allows(in.mail_from)) bad = std::string(in.mail_from);
+  if (bad.empty()) {
+    p->mailbox = o.sending_address();
+    return true;
+  }
+  if (in.senders->policy == config::SenderPolicy::Rewrite && !def.empty() && !rules.per_user) {
+    p->mailbox = def;
+    p->rewritten = true;
+    c->rewritten_from = "From: " + def + eol;
+    c->drop_sender = !sender_ok;
+    if (!find(fields, "Reply-To")) {
+      c->top += "Reply-To: " + find(fields, "From")->value + eol;
+      p->added.push_back("Reply-To");
+    }
+    p->added.push_back("From(rewritten)");
+    return true;
+  }
+  p->reject = reject(rules.per_user ? fmt::format("sender <{}> is not in the allowed_senders of AUTH user {}", bad,
+                                                  in.auth_user)
+                                    : fmt::format("sender <{}> is not allowed to send through this relay "
+                                                  "(senders.policy=reject)", bad));
+  return false;
+}
+
+}  // namespace
 
 Prepared prepare(const PrepareInput& in) {
   Prepared p;
   std::vector<Field> fields;
-  const std::size_t body = parse_header(in.raw, &fields);
+  const HeaderInfo hdr = parse_header(in.raw, &fields);
+  const std::size_t body = hdr.body;
   const std::string eol = in.raw.substr(0, body).find("\r\n") != std::string_view::npos || in.raw.empty() ? "\r\n" : "\n";
-  const auto& allowed = in.senders->allowed;
-  const std::string from = first_address(find(fields, "From"));
-  const Field* sender_f = find(fields, "Sender");
-  const std::string sender = first_address(sender_f);
-  const bool from_ok = !from.empty() && config::sender_allowed(from, allowed);
-  const bool sender_ok = !sender_f || sender.empty() || config::sender_allowed(sender, allowed);
-  const bool envelope_ok = in.mail_from.empty() || config::sender_allowed(in.mail_from, allowed);
-  const std::string& def = in.senders->default_sender;
-
-  std::string top;  // added headers, prepended
-  std::string rewritten_from;
-  bool drop_sender = false;
-  if (from.empty()) {
-    if (def.empty()) {
-      p.reject = reject("message has no From address and senders.default_sender is not set");
-      return p;
-    }
-    p.mailbox = def;
-    top += "From: " + def + eol;
-    p.added.push_back("From");
-  } else if (from_ok && sender_ok && envelope_ok) {
-    p.mailbox = from;
-  } else if (in.senders->policy == config::SenderPolicy::Rewrite && !def.empty()) {
-    p.mailbox = def;
-    p.rewritten = true;
-    rewritten_from = "From: " + def + eol;
-    drop_sender = !sender_ok;
-    if (!find(fields, "Reply-To")) {
-      top += "Reply-To: " + find(fields, "From")->value + eol;
-      p.added.push_back("Reply-To");
-    }
-    p.added.push_back("From(rewritten)");
-  } else {
-    const std::string who = !from_ok ? from : !sender_ok ? sender : std::string(in.mail_from);
-    p.reject = reject(fmt::format("sender <{}> is not allowed to send through this relay (senders.policy=reject)", who));
+  if (!hdr.error.empty()) {
+    p.reject = reject("header section cannot be read: " + hdr.error);
     return p;
   }
+  SenderChoice chosen;
+  if (!choose_sender(in, fields, eol, &p, &chosen)) return p;
+  std::string top = std::move(chosen.top);  // added headers, prepended
+  const std::string& rewritten_from = chosen.rewritten_from;
+  const bool drop_sender = chosen.drop_sender;
 
   std::set<std::string> listed;
   for (const auto& f : fields) {
@@ -216,6 +211,7 @@ Prepared prepare(const PrepareInput& in) {
     if (body == in.raw.size() && !in.raw.empty() && in.raw.substr(0, body).find("\n") != std::string_view::npos) {
       p.head += eol;  // header-only message: terminate the header block
     }
+    if (hdr.separator_missing) p.head += eol;  // the body starts at a non-field line: say so
   } else {
     for (const auto& f : fields) {
       if (iequals(f.name, "From")) p.head += rewritten_from;

@@ -2,12 +2,18 @@
 // MIME an API that takes recipients from the header (Graph sendMail, Gmail
 // users.messages.send) may send, and decides which mailbox sends it.
 //
-// Does: (1) sender policy: the header From (and Sender, and a non-null
-// envelope MAIL FROM) must match senders.allowed; then the message goes out
-// as the From mailbox unchanged. Otherwise policy `rewrite` replaces From
-// with senders.default_sender and keeps the original in Reply-To (unless a
-// Reply-To exists), dropping a disallowed Sender; policy `reject` fails the
-// message permanently (5.7.1). A missing From becomes default_sender.
+// Does: (1) sender policy: From and Sender are read by common/header_reader,
+// the reader the receiver checked them with (unreadable or ambiguous: fail
+// permanently, 5.7.1). Every From/Sender address and a non-null envelope
+// MAIL FROM must match the envelope AUTH user's allowed_senders when it has
+// any, else senders.allowed; then the message goes out as the From mailbox
+// (the Sender when From names several) unchanged. Otherwise policy
+// `rewrite` replaces From with senders.default_sender and keeps the
+// original in Reply-To (unless a Reply-To exists), dropping a disallowed
+// Sender — never for a user's own list; policy `reject` (and a user's list)
+// fails the message permanently (5.7.1). A missing From becomes
+// default_sender (if the user's list allows it). A body that starts at a
+// non-field line gets the empty line put in before it.
 // (2) Graph and Gmail take recipients from To/Cc/Bcc only: envelope
 // recipients not in them are added as one Bcc: header. (3) Message-ID and
 // Date are added when missing (Graph returns no id of its own). Added headers go on top,
@@ -36,6 +42,8 @@ struct PrepareInput {
   const config::SenderConfig* senders = nullptr;
   std::string_view queue_id;
   std::time_t now = 0;
+  std::string_view auth_user;                                // the envelope's SMTP AUTH user ("" = none)
+  const std::vector<config::AuthUser>* users = nullptr;      // receiver.users: their allowed_senders
 };
 
 struct Prepared {

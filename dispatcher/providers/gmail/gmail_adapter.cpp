@@ -38,7 +38,10 @@ void validate(const config::ProviderConfig& cfg, const Context& ctx) {
 
 Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx) : name_(cfg.name), cfg_(cfg.gmail) {
   validate(cfg, ctx);
-  if (ctx.config) senders_ = std::make_shared<const config::SenderConfig>(ctx.config->senders);
+  if (ctx.config) {
+    senders_ = std::make_shared<const config::SenderConfig>(ctx.config->senders);
+    users_ = std::make_shared<const std::vector<config::AuthUser>>(ctx.config->receiver.users);
+  }
   loop_ = ctx.loop;
   curl_ = ctx.curl;
   if (!cfg_.service_account_file.empty()) {
@@ -93,9 +96,10 @@ void Adapter::send(const Message& msg, Done done) {
   auto loaded = std::make_shared<cloud::Loaded>();
   offload(
       loop_,
-      [loaded, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, id] {
+      [loaded, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, users = users_,
+       auth = msg.auth_user, id] {
         *loaded = cloud::load_and_prepare(path, cloud::PrepareInput{{}, from, &rcpts, senders.get(), id,
-                                                                  std::time(nullptr)});
+                                                                  std::time(nullptr), auth, users.get()});
       },
       [this, alive = std::weak_ptr<const int>(alive_), loaded, id, post_done] {
         if (!alive.expired()) prepared(id, std::move(*loaded), post_done);

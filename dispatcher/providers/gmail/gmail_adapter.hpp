@@ -57,6 +57,8 @@ class Adapter final : public Provider {
   config::GmailProvider cfg_;
   // Shared with threadpool work (reading and preparing messages).
   std::shared_ptr<const config::SenderConfig> senders_ = std::make_shared<const config::SenderConfig>();
+  // receiver.users: the dispatcher re-checks the sending mailbox against the AUTH user's allowed_senders.
+  std::shared_ptr<const std::vector<config::AuthUser>> users_ = std::make_shared<const std::vector<config::AuthUser>>();
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);  // expires with the adapter
   uv_loop_t* loop_ = nullptr;
   net::CurlMulti* curl_ = nullptr;

@@ -61,6 +61,7 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
   validate(cfg, ctx);
   if (ctx.config) {
     senders_ = std::make_shared<const config::SenderConfig>(ctx.config->senders);
+    users_ = std::make_shared<const std::vector<config::AuthUser>>(ctx.config->receiver.users);
     hostname_ = ctx.config->receiver.hostname;
   }
   loop_ = ctx.loop;
@@ -129,8 +130,10 @@ void Adapter::send(const Message& msg, Done done) {
   const std::size_t split_above = cfg_.save_to_sent_items ? 0 : cfg_.max_mime_size;
   offload(
       loop_,
-      [w, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, id, split_above] {
-        w->loaded = load_and_prepare(path, PrepareInput{{}, from, &rcpts, senders.get(), id, std::time(nullptr)});
+      [w, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, users = users_,
+       auth = msg.auth_user, id, split_above] {
+        w->loaded = load_and_prepare(
+            path, PrepareInput{{}, from, &rcpts, senders.get(), id, std::time(nullptr), auth, users.get()});
         if (w->loaded.ok() && w->loaded.mime.size() > split_above) {
           if (auto sp = split_attachments(w->loaded.mime)) w->split = std::make_shared<Split>(std::move(*sp));
         }
