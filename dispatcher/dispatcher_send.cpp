@@ -58,8 +58,11 @@ void Dispatcher::send(Job& job, const std::string& provider_name, bool fallback)
   if (job.env.attempts == 0 && job.first_attempt_us == 0) job.first_attempt_us = job.attempt_started_us;
   std::string id = job.id.str();
   std::uint64_t seq = job.seq;
-  auto it = providers_.find(provider_name);
-  if (it == providers_.end()) {
+  auto it = providers_->map.find(provider_name);
+  job.prov = it == providers_->map.end() ? nullptr : it->second;
+  job.set = providers_.get();
+  job.cancel_asked = false;
+  if (it == providers_->map.end()) {
     provider::Result r;
     r.outcome = provider::Outcome::Transient;
     r.config_error = true;
@@ -85,6 +88,8 @@ void Dispatcher::on_sent(const std::string& id, std::uint64_t seq, provider::Res
   if (it == jobs_.end() || it->second->stage != Job::Stage::Sending || it->second->seq != seq) return;
   Job& job = *it->second;
   job.seq = 0;
+  job.prov = nullptr;
+  if (!retired_.empty()) poster_.post([this] { collect_retired(); });  // not from inside the provider's callback
   job.env.attempts++;
   job.env.provider = job.provider;
   std::int64_t duration = static_cast<std::int64_t>(uv_now(loop_) - job.attempt_t0_ms);

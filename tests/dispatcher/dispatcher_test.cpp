@@ -235,13 +235,40 @@ TEST_CASE("config_error on the primary goes to the fallback at once") {
   CHECK(h.count(spool::State::New) + h.count(spool::State::Deferred) + h.count(spool::State::Active) == 0);
 }
 
-TEST_CASE("shutdown releases deliveries still in flight after the drain timeout") {
+TEST_CASE("shutdown waits past the drain timeout for requests the provider may still accept") {
   Harness h;
   auto& rec = h.add("rec");
   h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
-  // Much longer than drain_timeout (1 s): shutdown starts once all three calls
-  // are in flight, and the first of them must still be in flight when the
-  // drain times out even if the claims were spread out on a loaded machine.
+  h.settings.in_flight_grace = 30;
+  rec.delay_ms = 2500;  // longer than drain_timeout (1 s), shorter than the grace
+  for (int i = 0; i < 3; ++i) h.enqueue("a@example.com", {"x@dest.test"}, "Subject: slow\r\n\r\nx\r\n");
+  bool ok = h.run([&](Dispatcher&) { return rec.calls.size() == 3; });
+  REQUIRE(ok);
+  CHECK(h.count(spool::State::New) == 0);  // releasing them would have sent them twice
+  CHECK(h.count(spool::State::Active) == 0);
+  CHECK(rec.calls.size() == 3);
+}
+
+TEST_CASE("shutdown releases what the provider cancelled before any request, at the drain timeout") {
+  Harness h;
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  h.settings.in_flight_grace = 60;
+  rec.cancellable = true;
+  rec.delay_ms = 6000;
+  for (int i = 0; i < 3; ++i) h.enqueue("a@example.com", {"x@dest.test"}, "Subject: slow\r\n\r\nx\r\n");
+  bool ok = h.run([&](Dispatcher&) { return rec.calls.size() == 3; });
+  REQUIRE(ok);  // released well before the 60 s grace: only cancel() can have done it
+  CHECK(rec.cancelled.size() == 3);
+  CHECK(h.count(spool::State::New) == 3);
+  CHECK(h.count(spool::State::Active) == 0);
+}
+
+TEST_CASE("shutdown releases deliveries still in flight after drain timeout plus in_flight_grace") {
+  Harness h;
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  h.settings.in_flight_grace = 0;
   rec.delay_ms = 6000;
   for (int i = 0; i < 3; ++i) h.enqueue("a@example.com", {"x@dest.test"}, "Subject: slow\r\n\r\nx\r\n");
   bool ok = h.run([&](Dispatcher&) { return rec.calls.size() == 3; });
