@@ -35,8 +35,11 @@
 // Does not: own the loop or the DeliveryLog (main wires them).
 // Runs on: the loop thread; not thread-safe.
 // Fails: per entry, never for the process: an unparseable message fails
-// permanently, a provider error is a Result, a spool error is logged and the
-// entry is left for the sweeper. Log lines start with the queue id.
+// permanently, a provider error is a Result. A spool write that fails (disk
+// full) keeps the entry claimed with its progress in memory and is retried
+// with backoff (1 s doubling to 60 s) until it succeeds, so a delivered
+// recipient is never sent again; only at stop past drain_timeout +
+// in_flight_grace is it given up (event=progress_lost, crash semantics). Log lines start with the queue id.
 #pragma once
 #include <uv.h>
 
@@ -147,6 +150,7 @@ class Dispatcher {
   void record_and_finish(Job& job);
   void finish(const std::string& id, bool durable);
   void on_finished(Job& job);
+  bool retry_finish(Job& job);
   // dispatcher_timers.cpp: housekeeping, signals, shutdown
   void start_timers();
   void sweep();

@@ -46,6 +46,11 @@ struct Dispatcher::Job {
   Decision decision;
   bool release = false;  // shutdown: back to new/ instead of done/defer/fail
   std::string finish_error;
+  // A spool write that failed (disk full): the claim stays held and the
+  // progress in `env` is written again after finish_delay_ms (doubling).
+  UvHandle<uv_timer_t> finish_timer;
+  std::uint64_t finish_delay_ms = 0;
+  Dispatcher* owner = nullptr;
   std::string notice_id;
 };
 
