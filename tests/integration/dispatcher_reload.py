@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""SIGHUP applies every reloadable key, checked on what the components then
+do differently (not on the log line `event=reloaded`): a rotated m365 client
+secret is used by the next token request, a domain added to senders.allowed
+is sent (not bounced 5.7.1 by the adapter), log.level debug lines appear, and
+a changed dispatcher.processes changes the per-process share of Graph's
+per-mailbox concurrency. The fake Graph (fake_graph.py) checks secrets and
+counts requests in flight per mailbox."""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from m365_common import Pipeline, message, wait_for, wait_sql  # noqa: E402
+from relaytest import run_tests  # noqa: E402
+
+
+def hup(p, *names):
+    wait_for(lambda: "event=dispatcher_started" in p.log("dispatcher0"), 10, what="dispatcher started")
+    for proc in p.r.procs:
+        if proc.relay_name in names:
+            os.kill(proc.pid, signal.SIGHUP)
+    time.sleep(0.5)
+    for n in names:
+        if n.startswith("dispatcher"):
+            wait_for(lambda: "event=reloaded" in p.log(n) or "event=reload_failed" in p.log(n), 10, what=f"{n} reloaded")
+            assert "event=reload_failed" not in p.log(n), p.log(n)[-2000:]
+
+
+def rewrite(p, fn):
+    fn(p.r.cfg)
+    p.r.write_config()
+
+
+def test_rotated_secret_is_used_after_sighup():
+    with Pipeline(fake_kw={"secret": "old-secret"}) as p:
+        p.start()
+        q1 = p.send("scan@example.com", ["a@x.org"], message("scan@example.com", ["a@x.org"], "before"))
+        wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{q1}'", "sent")
+        with p.fg.lock:  # the old secret is revoked in Entra, a new one issued
+            p.fg.secrets = {"new-secret": "2099-12-31"}
+        p.fg.expire_tokens()
+        rewrite(p, lambda c: c["providers"]["m365"].update(client_secret="new-secret"))
+        n_tok = len(p.fg.token_requests)
+        hup(p, "dispatcher0")
+        q2 = p.send("scan@example.com", ["a@x.org"], message("scan@example.com", ["a@x.org"], "after"))
+        wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{q2}'", "sent")
+        new = p.fg.token_requests[n_tok:]
+        assert new and all(t["ok"] for t in new), new  # only the new secret is accepted
+
+
+def test_added_sender_domain_is_sent_after_sighup():
+    with Pipeline(fake_kw={"mailboxes": ("relay@example.com", "scan@example.com", "boss@new.test")}) as p:
+        p.start()
+        q0 = p.send("scan@example.com", ["a@x.org"], message("scan@example.com", ["a@x.org"], "warm-up"))
+        wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{q0}'", "sent")  # the old config is loaded
+        rewrite(p, lambda c: c["senders"].update(allowed=c["senders"]["allowed"] + ["@new.test"]))
+        hup(p, "receiver", "dispatcher0")
+        q = p.send("boss@new.test", ["a@x.org"], message("boss@new.test", ["a@x.org"], "new domain"))
+        wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{q}'", "sent")
+        assert any(s["mailbox"] == "boss@new.test" for s in p.fg.sent)
+
+
+def test_log_level_debug_after_sighup():
+    with Pipeline(overrides={"log": {"level": "info"}}) as p:
+        p.start()
+        q1 = p.send("scan@example.com", ["a@x.org"], message("scan@example.com", ["a@x.org"], "info"))
+        wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{q1}'", "sent")
+        assert "event=sending" not in p.log(), "debug line at level info"
+        rewrite(p, lambda c: c["log"].update(level="debug"))
+        hup(p, "dispatcher0")
+        q2 = p.send("scan@example.com", ["a@x.org"], message("scan@example.com", ["a@x.org"], "debug"))
+        wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{q2}'", "sent")
+        assert f"{q2} event=sending" in p.log(), p.log()[-2000:]
+
+
+def test_processes_change_recomputes_graph_share():
+    with Pipeline(prov={"max_concurrent_per_mailbox": 4}) as p:
+        p.fg.add_fault(r"sendMail$", count=1000, delay=1)
+        p.start()
+
+        def burst(tag):
+            with p.fg.lock:
+                p.fg.max_inflight.clear()
+            ids = [p.send("scan@example.com", ["a@x.org"], message("scan@example.com", ["a@x.org"], f"{tag} {i}"))
+                   for i in range(4)]
+            for q in ids:
+                wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{q}'", "sent")
+            return p.fg.max_inflight.get("scan@example.com", 0)
+        alone = burst("one")
+        rewrite(p, lambda c: c["dispatcher"].update(processes=4))
+        hup(p, "dispatcher0")
+        shared = burst("four")
+        assert alone > 1 and shared == 1, (alone, shared)
+        print(f"requests in flight for one mailbox: {alone} with 1 process, {shared} after reload to 4")
+
+
+if __name__ == "__main__":
+    run_tests([test_rotated_secret_is_used_after_sighup, test_added_sender_domain_is_sent_after_sighup,
+               test_log_level_debug_after_sighup, test_processes_change_recomputes_graph_share])
