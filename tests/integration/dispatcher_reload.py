@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from m365_common import Pipeline, message, wait_for, wait_sql  # noqa: E402
+from m365_common import Pipeline, message, today_plus, wait_for, wait_sql  # noqa: E402
 from relaytest import run_tests  # noqa: E402
 
 
@@ -96,6 +96,52 @@ def test_processes_change_recomputes_graph_share():
         print(f"requests in flight for one mailbox: {alone} with 1 process, {shared} after reload to 4")
 
 
+def test_token_endpoint_verdict_wins_and_stale_states_clear():
+    """Graph said the secret expires in 180 days; then the token endpoint
+    answers AADSTS7000222. `secrets`, `stats`, the log and the notice say
+    expired; rotating the secret (SIGHUP) clears it, and renaming the
+    provider leaves no row of the old name in `secrets` or `stats`."""
+    fake = {"roles": ("Mail.Send", "Application.Read.All"), "secret_expires": today_plus(180)}
+    with Pipeline(prov={"expiry_notice_to": "ops@example.com"}, fake_kw=fake) as p:
+        p.start()
+        wait_sql(p.r, "SELECT state || ' ' || source FROM secret_status WHERE provider='m365'", "ok graph")
+        with p.fg.lock:
+            p.fg.secrets = {"s3cr3t-value": "2020-01-01"}  # expired at Entra
+        p.fg.expire_tokens()
+        q = p.send("scan@example.com", ["a@x.org"], message("scan@example.com", ["a@x.org"], "expired"))
+        wait_for(lambda: q + ".env" in p.r.spool_entries("deferred"), 15, what="mail kept queued")
+        wait_sql(p.r, "SELECT state || ' ' || source FROM secret_status WHERE provider='m365'", "expired token")
+        r = p.relayctl("secrets")
+        assert r.returncode == 1 and "EXPIRED" in r.stdout and "AADSTS7000222" in r.stdout, r.stdout
+        st = p.relayctl("stats")
+        assert "m365 expired" in st.stdout, st.stdout
+        log = p.log()
+        assert "event=secret_expiry provider=m365 state=expired" in log, log[-3000:]
+        wait_for(lambda: "event=secret_notice provider=m365" in p.log() and "result=queued" in p.log(), 10,
+                 what="expiry notice queued")
+        # Rotation: the new secret works, the expired state clears by itself.
+        with p.fg.lock:
+            p.fg.secrets = {"new-secret": today_plus(365)}
+        rewrite(p, lambda c: c["providers"]["m365"].update(client_secret="new-secret"))
+        hup(p, "dispatcher0")
+        wait_sql(p.r, "SELECT state || ' ' || source FROM secret_status WHERE provider='m365'", "ok graph")
+        r = p.relayctl("secrets")
+        assert r.returncode == 0 and "EXPIRED" not in r.stdout and "365" in r.stdout, r.stdout
+        # Rename: no row of the old name is reported any more.
+        def rename(c):
+            c["providers"]["m365b"] = c["providers"].pop("m365")
+            c["default_provider"] = "m365b"
+        rewrite(p, rename)
+        hup(p, "dispatcher0")
+        wait_sql(p.r, "SELECT state FROM secret_status WHERE provider='m365b'", "ok")
+        r = p.relayctl("secrets")
+        names = [line.split()[0] for line in r.stdout.splitlines()[1:] if line.strip()]
+        assert names == ["m365b"], r.stdout
+        st = p.relayctl("stats")
+        assert "m365b ok" in st.stdout and "m365 ok" not in st.stdout, st.stdout
+
+
 if __name__ == "__main__":
     run_tests([test_rotated_secret_is_used_after_sighup, test_added_sender_domain_is_sent_after_sighup,
-               test_log_level_debug_after_sighup, test_processes_change_recomputes_graph_share])
+               test_log_level_debug_after_sighup, test_processes_change_recomputes_graph_share,
+               test_token_endpoint_verdict_wins_and_stale_states_clear])

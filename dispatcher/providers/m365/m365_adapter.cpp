@@ -68,7 +68,14 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
     signer_ = std::make_shared<JwtSigner>(cfg_.private_key_file, cfg_.certificate_file);
   }
   HttpOptions opt{cfg_.ca_file, tracker_};
-  tokens_ = std::make_unique<TokenCache>(make_fetcher(*ctx.curl, opt, cfg_, signer_), &Clock::now, name_);
+  Fetcher fetch = make_fetcher(*ctx.curl, opt, cfg_, signer_);
+  auto watched = [this, fetch](FetchDone done) {  // the token endpoint's verdict on the secret
+    fetch([this, done](FetchResult r) {
+      token_verdict(r);
+      done(std::move(r));
+    });
+  };
+  tokens_ = std::make_unique<TokenCache>(watched, &Clock::now, name_);
   graph_.curl = ctx.curl;
   graph_.opt = opt;
   graph_.base = trim_slash(cfg_.graph_url);

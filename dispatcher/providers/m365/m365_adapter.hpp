@@ -65,6 +65,7 @@ class Adapter final : public Provider {
   void start_expiry_timer();
   static constexpr std::int64_t kExpiryRecheck = 12 * 3600;  // seconds between Graph expiry look-ups
   void set_expiry(const std::string& date, const std::string& source);
+  void token_verdict(const FetchResult& r);  // AADSTS7000222: expired, whatever the date said
   void test_mailbox(const std::string& token, Done done);
 
   std::string name_;
