@@ -141,7 +141,60 @@ def test_token_endpoint_verdict_wins_and_stale_states_clear():
         assert "m365b ok" in st.stdout and "m365 ok" not in st.stdout, st.stdout
 
 
+class SilentServer:
+    """A TCP listener on loopback that accepts and never answers: each
+    connection attempt of libpq lasts exactly its connect_timeout. Records
+    (accepted, closed) times per connection."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        import threading
+        while True:
+            c, _ = self.sock.accept()
+            threading.Thread(target=self.hold, args=(c,), daemon=True).start()
+
+    def hold(self, c):
+        t0 = time.time()
+        try:
+            while c.recv(4096):
+                pass
+        except OSError:
+            pass
+        with self.lock:
+            self.conns.append((t0, time.time()))
+
+    def durations(self):
+        with self.lock:
+            return [b - a for a, b in self.conns]
+
+
+def test_database_connect_timeout_after_sighup():
+    srv = SilentServer()
+    conninfo = f"host=127.0.0.1 port={srv.port} user=relay dbname=relay"
+    with Pipeline(overrides={"database": {"conninfo": conninfo, "connect_timeout": "8s"}}) as p:
+        p.start(receiver=False)
+        wait_for(lambda: len(srv.durations()) >= 1, 20, what="first connection attempt ended")
+        first = srv.durations()[0]
+        rewrite(p, lambda c: c["database"].update(connect_timeout="2s"))
+        hup(p, "dispatcher0")
+        n = len(srv.durations())
+        wait_for(lambda: len(srv.durations()) > n, 40, what="a connection attempt after the reload")
+        later = srv.durations()[n]
+        assert 7 <= first <= 10 and 1.5 <= later <= 4, (first, later)
+        print(f"connect attempt lasted {first:.1f}s with connect_timeout 8s, {later:.1f}s after reload to 2s")
+
+
 if __name__ == "__main__":
     run_tests([test_rotated_secret_is_used_after_sighup, test_added_sender_domain_is_sent_after_sighup,
                test_log_level_debug_after_sighup, test_processes_change_recomputes_graph_share,
-               test_token_endpoint_verdict_wins_and_stale_states_clear])
+               test_token_endpoint_verdict_wins_and_stale_states_clear, test_database_connect_timeout_after_sighup])
