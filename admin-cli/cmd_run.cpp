@@ -39,7 +39,7 @@ int cmd_run(Context& ctx) {
   opt.dispatchers = cfg->dispatcher.processes;
   opt.receiver_stop_ms = (cfg->receiver.limits.shutdown_grace + 5) * 1000;
   // The dispatchers' own bound plus time to release what is left.
-  opt.dispatcher_stop_ms = (cfg->dispatcher.drain_timeout + 5) * 1000;
+  opt.dispatcher_stop_ms = (cfg->dispatcher.drain_timeout + cfg->dispatcher.in_flight_grace + 5) * 1000;
   opt.reload_check = [config_path](std::string* error) -> std::optional<int> {
     try {
       auto fresh = config::load(config_path);

@@ -1,10 +1,12 @@
 // relayctl secrets [--json] — client secret expiry per provider. Rows the
 // dispatchers stored in secret_status (they may know the real date from
 // Graph) win; providers without a row are computed from the config's
-// client_secret_expires. Exit 1 when any secret is expired or inside its
+// client_secret_expires. Rows of providers the config no longer has (renamed,
+// removed, now a certificate) are stale and not shown. Exit 1 when any secret is expired or inside its
 // warning window, so monitoring can run it as a check.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -57,6 +59,7 @@ int cmd_secrets(Context& ctx) {
   const config::Config* cfg = ctx.config();
   if (!cfg) return kFail;
   std::vector<Row> rows = rows_from_db(*cfg, ctx.err());
+  std::erase_if(rows, [&](const Row& r) { return !has_client_secret(*cfg, r.provider); });  // stale rows
   std::int64_t today = std::time(nullptr) / 86400;
   for (const auto& p : cfg->providers) {
     if (p.type != config::ProviderType::M365) continue;

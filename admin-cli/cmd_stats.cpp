@@ -8,6 +8,7 @@
 #include "admin-cli/command.hpp"
 #include "admin-cli/db_access.hpp"
 #include "admin-cli/handlers.hpp"
+#include "admin-cli/secret_expiry.hpp"
 #include "admin-cli/spool_access.hpp"
 #include "admin-cli/stats_format.hpp"
 #include "common/config.hpp"
@@ -73,6 +74,7 @@ int cmd_stats(Context& ctx) {
   }
   if (auto db = connect_db(*cfg, ctx.err())) {
     ok = fill_db(db, s, ctx.err()) && ok;
+    std::erase_if(s.secrets, [&](const Stats::Secret& x) { return !has_client_secret(*cfg, x.provider); });
   } else {
     ok = false;
   }

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <charconv>
 
+#include "common/config.hpp"
+
 namespace relay::admin {
 
 std::optional<std::int64_t> parse_date_days(std::string_view s) {
@@ -45,6 +47,14 @@ SecretExpiry secret_expiry(std::string_view expires, const std::vector<int>& war
     out.detail = fmt::format("expires in {} days", out.days_left);
   }
   return out;
+}
+
+bool has_client_secret(const config::Config& cfg, std::string_view provider) {
+  for (const auto& p : cfg.providers)
+    if (p.name == provider && p.type == config::ProviderType::M365 && !p.m365.client_secret.empty() &&
+        p.m365.certificate_file.empty())
+      return true;
+  return false;
 }
 
 }  // namespace relay::admin

@@ -9,6 +9,10 @@
 #include <string_view>
 #include <vector>
 
+namespace relay::config {
+struct Config;
+}
+
 namespace relay::admin {
 
 struct SecretExpiry {
@@ -23,5 +27,11 @@ std::optional<std::int64_t> parse_date_days(std::string_view ymd);
 // `today_days` is days since the epoch (UTC). An empty/malformed date gives
 // state "unknown". Warning when days_left <= the largest warn day.
 SecretExpiry secret_expiry(std::string_view expires, const std::vector<int>& warn_days, std::int64_t today_days);
+
+// True when `provider` is, in this config, an m365 provider authenticating
+// with a client secret. A stored secret_status row of any other name is
+// stale (provider renamed or removed, or switched to a certificate) and is
+// not shown by `secrets` or `stats`.
+bool has_client_secret(const config::Config& cfg, std::string_view provider);
 
 }  // namespace relay::admin

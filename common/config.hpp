@@ -122,6 +122,7 @@ struct DispatcherConfig {
   std::int64_t scan_interval = 30;     // seconds, fallback when inotify misses
   std::int64_t sweep_interval = 10;
   std::int64_t drain_timeout = 30;     // SIGTERM: in-flight deliveries may finish this long
+  std::int64_t in_flight_grace = 120;  // then requests the provider may still accept get this long more
   RetryConfig retry;
   std::string failure_notice_to;       // "" = no notice mail on permanent failure
   std::filesystem::path journal;       // default <spool>/journal

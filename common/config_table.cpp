@@ -99,6 +99,8 @@ constexpr Key kKeys[] = {
      FLD(Config, dispatcher.sweep_interval)},
     {S::Top, "dispatcher.drain_timeout", K::Duration, "30s", 0, 3600, NR, false, "",
      FLD(Config, dispatcher.drain_timeout)},
+    {S::Top, "dispatcher.in_flight_grace", K::Duration, "2m", 0, 3600, NR, false, "",
+     FLD(Config, dispatcher.in_flight_grace)},
     {S::Top, "dispatcher.retry", K::Section},
     {S::Top, "dispatcher.retry.min_backoff", K::Duration, "1m", 1, 30 * kDay, R, false, "",
      FLD(Config, dispatcher.retry.min_backoff)},

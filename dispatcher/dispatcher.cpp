@@ -17,6 +17,7 @@ Settings Settings::from_config(const config::Config& cfg) {
   s.scan_interval = std::max<std::int64_t>(1, cfg.dispatcher.scan_interval);
   s.sweep_interval = std::max<std::int64_t>(1, cfg.dispatcher.sweep_interval);
   s.drain_timeout = cfg.dispatcher.drain_timeout;
+  s.in_flight_grace = cfg.dispatcher.in_flight_grace;
   s.orphan_grace = cfg.spool.orphan_grace;
   s.failed_keep = cfg.spool.failed_keep;
   s.retry = cfg.dispatcher.retry;
@@ -30,8 +31,22 @@ Settings Settings::from_config(const config::Config& cfg) {
   return s;
 }
 
+namespace {
+
+std::unique_ptr<ProviderSet> borrowed(ProviderMap map) {
+  auto set = std::make_unique<ProviderSet>();
+  set->map = std::move(map);
+  return set;
+}
+
+}  // namespace
+
 Dispatcher::Dispatcher(uv_loop_t* loop, spool::Spool spool, ProviderMap providers, dlog::DeliveryLog& dlog,
                        Settings settings)
+    : Dispatcher(loop, std::move(spool), borrowed(std::move(providers)), dlog, std::move(settings)) {}
+
+Dispatcher::Dispatcher(uv_loop_t* loop, spool::Spool spool, std::unique_ptr<ProviderSet> providers,
+                       dlog::DeliveryLog& dlog, Settings settings)
     : loop_(loop),
       spool_(std::move(spool)),
       providers_(std::move(providers)),
@@ -47,12 +62,16 @@ Dispatcher::Dispatcher(uv_loop_t* loop, spool::Spool spool, ProviderMap provider
 Dispatcher::~Dispatcher() {
   // Claims still held are dropped unfinished: their entries stay in active/
   // unlocked and the next sweeper returns them to new/ (crash semantics).
+  // Providers (ours) go before the caller's CurlMulti: their transfers
+  // still running are cancelled.
   poster_.close();
+  retired_.clear();
+  providers_.reset();
 }
 
 std::string Dispatcher::check() const {
   std::set<std::string> names;
-  for (const auto& [name, p] : providers_) names.insert(name);
+  for (const auto& [name, p] : providers_->map) names.insert(name);
   return settings_.router.validate(names);
 }
 
@@ -94,7 +113,7 @@ void Dispatcher::start(bool install_signals) {
     uv_signal_start(sighup_.get(), cb, SIGHUP);
   }
   log::info("- event=dispatcher_started spool={} providers={} max_in_flight={} host={} pid={}",
-            spool_.root().string(), providers_.size(), settings_.max_in_flight, host_, ::getpid());
+            spool_.root().string(), providers_->map.size(), settings_.max_in_flight, host_, ::getpid());
 }
 
 void Dispatcher::schedule_scan() {

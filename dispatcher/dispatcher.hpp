@@ -20,16 +20,26 @@
 //  - heartbeats row every heartbeat_interval, providers' secret_status()
 //    every secret_interval;
 //  - SIGTERM/SIGINT: stop claiming, let in-flight deliveries finish for at
-//    most drain_timeout, release the rest (Claim::release, back to new/),
-//    close every handle, then call on_stopped (main stops the loop);
+//    most drain_timeout; then an entry whose provider can cancel it before
+//    any request started is released (Claim::release, back to new/); one
+//    whose request may still be accepted is waited for in_flight_grace
+//    longer (releasing it would send it twice), then released anyway
+//    (event=drain_abandon possible_duplicate=true); close every handle,
+//    then call on_stopped (main stops the loop). README.md "Stopping";
 //  - SIGHUP: reload the config file; routing, retry, max_in_flight,
-//    intervals and failure_notice_to take effect, anything invalid is logged
-//    and the old settings stay. Providers are not rebuilt (restart for that).
-// Does not: own providers, the loop or the DeliveryLog (main wires them).
+//    intervals, failure_notice_to, log.level, database.connect_timeout take
+//    effect and the providers are rebuilt from the new file (set_provider_
+//    factory): new deliveries use the new set, deliveries in flight finish
+//    on the old one, which is destroyed once none is left. Anything invalid
+//    is logged and the old settings and providers stay.
+// Does not: own the loop or the DeliveryLog (main wires them).
 // Runs on: the loop thread; not thread-safe.
 // Fails: per entry, never for the process: an unparseable message fails
-// permanently, a provider error is a Result, a spool error is logged and the
-// entry is left for the sweeper. Log lines start with the queue id.
+// permanently, a provider error is a Result. A spool write that fails (disk
+// full) keeps the entry claimed with its progress in memory and is retried
+// with backoff (1 s doubling to 60 s) until it succeeds, so a delivered
+// recipient is never sent again; only at stop past drain_timeout +
+// in_flight_grace is it given up (event=progress_lost, crash semantics). Log lines start with the queue id.
 #pragma once
 #include <uv.h>
 
@@ -62,6 +72,7 @@ struct Settings {
   std::int64_t heartbeat_interval = 10;
   std::int64_t secret_interval = 300;
   std::int64_t drain_timeout = 30;        // SIGTERM: wait this long for in-flight deliveries
+  std::int64_t in_flight_grace = 120;     // then this long more for requests the provider may accept
   std::int64_t orphan_grace = 3600;
   std::int64_t failed_keep = 7 * 86400;
   config::RetryConfig retry;
@@ -76,15 +87,32 @@ struct Settings {
   static Settings from_config(const config::Config& cfg);
 };
 
+using ProviderMap = std::map<std::string, provider::Provider*, std::less<>>;
+
+// The providers built from one configuration. `config` is what their
+// provider::Context points at; kept alive as long as the set.
+struct ProviderSet {
+  std::shared_ptr<const config::Config> config;
+  std::vector<std::unique_ptr<provider::Provider>> owned;  // empty when the caller owns them (tests)
+  ProviderMap map;
+};
+// Builds every provider of a configuration; nullptr and *error when one
+// cannot be built (dispatcher/provider_set.cpp has the real one).
+using ProviderFactory =
+    std::function<std::unique_ptr<ProviderSet>(std::shared_ptr<const config::Config>, std::string* error)>;
+
 struct Counters {
   std::uint64_t claimed = 0, sent = 0, deferred = 0, failed = 0, released = 0, notices = 0;
 };
 
 class Dispatcher {
  public:
-  using ProviderMap = std::map<std::string, provider::Provider*, std::less<>>;
+  using ProviderMap = dispatch::ProviderMap;
 
+  // Providers owned by the caller (not rebuilt on reload unless a factory is set).
   Dispatcher(uv_loop_t* loop, spool::Spool spool, ProviderMap providers, dlog::DeliveryLog& dlog,
+             Settings settings);
+  Dispatcher(uv_loop_t* loop, spool::Spool spool, std::unique_ptr<ProviderSet> providers, dlog::DeliveryLog& dlog,
              Settings settings);
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
@@ -100,6 +128,8 @@ class Dispatcher {
   // Config file for SIGHUP; reload() is also callable directly.
   void set_config_file(std::filesystem::path file) { config_file_ = std::move(file); }
   bool reload(const config::Config& cfg, std::string* error);
+  // reload() rebuilds the providers with it.
+  void set_provider_factory(ProviderFactory f) { factory_ = std::move(f); }
 
   const Counters& counters() const noexcept { return counters_; }
   std::size_t in_flight() const noexcept { return jobs_.size(); }
@@ -121,6 +151,7 @@ class Dispatcher {
   void record_and_finish(Job& job);
   void finish(const std::string& id, bool durable);
   void on_finished(Job& job);
+  bool retry_finish(Job& job);
   // dispatcher_timers.cpp: housekeeping, signals, shutdown
   void start_timers();
   void sweep();
@@ -131,14 +162,18 @@ class Dispatcher {
   void report_secrets(bool only_changed = false);
   void secret_notice(const std::string& provider, const provider::SecretStatus& s);  // secret_notice_hook.cpp
   void config_notice(const std::string& provider, const std::string& reason);  // config_notice_hook.cpp
-  void on_signal(int signum);
+  void on_signal(int signum);              // dispatcher_reload.cpp
+  void retire(std::unique_ptr<ProviderSet> set);
+  void collect_retired();
   void drain_tick();
-  void release_sending();
+  void release_sending(bool hard);
   void close_all();
 
   uv_loop_t* loop_;
   spool::Spool spool_;
-  ProviderMap providers_;
+  std::unique_ptr<ProviderSet> providers_;              // the current set
+  std::vector<std::unique_ptr<ProviderSet>> retired_;   // older sets with deliveries in flight
+  ProviderFactory factory_;
   dlog::DeliveryLog& dlog_;
   Settings settings_;
   RetryPolicy policy_;
@@ -159,6 +194,7 @@ class Dispatcher {
   bool closed_ = false;
   std::int64_t started_us_ = 0;
   std::uint64_t drain_deadline_ms_ = 0;
+  std::uint64_t hard_deadline_ms_ = 0;
   std::string host_;
   std::map<std::string, std::string, std::less<>> secret_reported_;  // provider -> last reported status
 

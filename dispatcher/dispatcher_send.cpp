@@ -2,6 +2,7 @@
 // its records, and finishing the entry in the spool.
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "common/log.hpp"
@@ -58,8 +59,11 @@ void Dispatcher::send(Job& job, const std::string& provider_name, bool fallback)
   if (job.env.attempts == 0 && job.first_attempt_us == 0) job.first_attempt_us = job.attempt_started_us;
   std::string id = job.id.str();
   std::uint64_t seq = job.seq;
-  auto it = providers_.find(provider_name);
-  if (it == providers_.end()) {
+  auto it = providers_->map.find(provider_name);
+  job.prov = it == providers_->map.end() ? nullptr : it->second;
+  job.set = providers_.get();
+  job.cancel_asked = false;
+  if (it == providers_->map.end()) {
     provider::Result r;
     r.outcome = provider::Outcome::Transient;
     r.config_error = true;
@@ -85,6 +89,8 @@ void Dispatcher::on_sent(const std::string& id, std::uint64_t seq, provider::Res
   if (it == jobs_.end() || it->second->stage != Job::Stage::Sending || it->second->seq != seq) return;
   Job& job = *it->second;
   job.seq = 0;
+  job.prov = nullptr;
+  if (!retired_.empty()) poster_.post([this] { collect_retired(); });  // not from inside the provider's callback
   job.env.attempts++;
   job.env.provider = job.provider;
   std::int64_t duration = static_cast<std::int64_t>(uv_now(loop_) - job.attempt_t0_ms);
@@ -197,9 +203,11 @@ void Dispatcher::finish(const std::string& id, bool durable) {
 
 void Dispatcher::on_finished(Job& job) {
   std::string id = job.id.str();
-  if (!job.finish_error.empty())
+  if (!job.finish_error.empty()) {
     log::error("{} event=spool_error action={} reason={}", id, job.release ? "release" : to_string(job.decision.action),
                log::quote(job.finish_error));
+    if (job.claim && !job.claim->finished() && retry_finish(job)) return;
+  }
   if (job.release) {
     ++counters_.released;
     log::info("{} event=released reason=shutdown", id);
@@ -222,6 +230,36 @@ void Dispatcher::on_finished(Job& job) {
   }
   jobs_.erase(id);
   pump();
+}
+
+}  // namespace relay::dispatch
+
+namespace relay::dispatch {
+
+// The entry stays in active/, locked by this claim, so no other dispatcher
+// or sweeper can take it back with its old recipient states.
+bool Dispatcher::retry_finish(Job& job) {
+  if (stopping_ && uv_now(loop_) >= hard_deadline_ms_) {
+    log::error("{} event=progress_lost reason=\"spool write still failing at stop\" action=leave_active", job.id.str());
+    return false;
+  }
+  job.finish_delay_ms = std::min<std::uint64_t>(60000, std::max<std::uint64_t>(1000, job.finish_delay_ms * 2));
+  log::warn("{} event=spool_retry action={} retry_in_ms={} pending={}", job.id.str(),
+            job.release ? "release" : to_string(job.decision.action), job.finish_delay_ms, job.env.pending_count());
+  job.owner = this;
+  if (!job.finish_timer.get()->loop) uv_timer_init(loop_, job.finish_timer.get());
+  job.finish_timer.get()->data = &job;
+  uv_timer_start(
+      job.finish_timer.get(),
+      [](uv_timer_t* t) {
+        auto* j = static_cast<Job*>(t->data);
+        j->finish_error.clear();
+        j->notice_id.clear();
+        j->stage = Job::Stage::Recording;  // finish() runs again with the same decision and envelope
+        j->owner->finish(j->id.str(), true);
+      },
+      job.finish_delay_ms, 0);
+  return true;
 }
 
 }  // namespace relay::dispatch

@@ -1,5 +1,6 @@
 // See dispatcher.hpp. This file: periodic work (scan, sweep, heartbeat,
-// secret status), signals, reload and the graceful shutdown.
+// secret status) and the graceful shutdown. Signals and reload:
+// dispatcher_reload.cpp.
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -76,7 +77,7 @@ void Dispatcher::heartbeat() {
 }
 
 void Dispatcher::report_secrets(bool only_changed) {
-  for (const auto& [name, p] : providers_) {
+  for (const auto& [name, p] : providers_->map) {
     auto s = p->secret_status();
     if (!s) continue;
     std::string sig = s->expires + "|" + s->state + "|" + s->source + "|" + std::to_string(s->days_left);
@@ -92,51 +93,6 @@ void Dispatcher::report_secrets(bool only_changed) {
   }
 }
 
-void Dispatcher::on_signal(int signum) {
-  if (signum == SIGHUP) {
-    if (config_file_.empty()) {
-      log::warn("- event=reload_skipped reason=\"no config file\"");
-      return;
-    }
-    std::string error;
-    try {
-      config::Config cfg = config::load(config_file_);
-      if (reload(cfg, &error)) {
-        log::info("- event=reloaded config={}", config_file_.string());
-        return;
-      }
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    log::error("- event=reload_failed config={} reason={} action=keep_old", config_file_.string(), log::quote(error));
-    return;
-  }
-  log::info("- event=signal signal={} action=shutdown", signum == SIGTERM ? "TERM" : "INT");
-  shutdown();
-}
-
-bool Dispatcher::reload(const config::Config& cfg, std::string* error) {
-  Settings s = Settings::from_config(cfg);
-  s.heartbeat_interval = settings_.heartbeat_interval;
-  s.secret_interval = settings_.secret_interval;
-  s.drain_timeout = settings_.drain_timeout;
-  std::set<std::string> names;
-  for (const auto& [name, p] : providers_) names.insert(name);
-  if (std::string e = s.router.validate(names); !e.empty()) {
-    *error = e + " (providers are only built at start: restart to add one)";
-    return false;
-  }
-  for (const auto& p : cfg.providers)
-    if (!providers_.count(p.name))
-      log::warn("- event=reload_note provider={} reason=\"new provider needs a restart\"", p.name);
-  settings_ = std::move(s);
-  policy_ = RetryPolicy(settings_.retry);
-  if (scan_timer_.open() && !stopping_) uv_timer_set_repeat(scan_timer_.get(), settings_.scan_interval * 1000);
-  if (sweep_timer_.open() && !stopping_) uv_timer_set_repeat(sweep_timer_.get(), settings_.sweep_interval * 1000);
-  pump();
-  return true;
-}
-
 void Dispatcher::shutdown() {
   if (stopping_) return;
   stopping_ = true;
@@ -147,6 +103,7 @@ void Dispatcher::shutdown() {
   candidates_.clear();
   candidate_set_.clear();
   drain_deadline_ms_ = uv_now(loop_) + static_cast<std::uint64_t>(settings_.drain_timeout) * 1000;
+  hard_deadline_ms_ = drain_deadline_ms_ + static_cast<std::uint64_t>(settings_.in_flight_grace) * 1000;
   start_timer(loop_, drain_timer_, this, 0, 50, [](uv_timer_t* t) { self_of(t)->drain_tick(); });
 }
 
@@ -156,14 +113,35 @@ void Dispatcher::drain_tick() {
     close_all();
     return;
   }
-  if (uv_now(loop_) >= drain_deadline_ms_) release_sending();
+  const std::uint64_t now = uv_now(loop_);
+  if (now >= drain_deadline_ms_) release_sending(now >= hard_deadline_ms_);
 }
 
-void Dispatcher::release_sending() {
+// After drain_timeout: an entry is released only once its delivery is known
+// to be stopped (the provider cancelled it before any request started).
+// One whose request may still be accepted stays claimed until its answer
+// comes, or until in_flight_grace has run out too (hard): then it is
+// released although the provider may deliver it (at-least-once).
+void Dispatcher::release_sending(bool hard) {
   for (auto& [id, job] : jobs_) {
     if (job->stage != Job::Stage::Sending) continue;
-    log::warn("{} event=drain_timeout provider={} action=release", id, job->provider);
+    if (!hard) {
+      if (job->cancel_asked) continue;
+      job->cancel_asked = true;
+      if (job->prov && job->prov->cancel(job->id) == provider::CancelResult::InFlight) {
+        log::warn("{} event=drain_timeout provider={} action=wait reason=\"request may be accepted\" grace={}s", id,
+                  job->provider, settings_.in_flight_grace);
+        continue;
+      }
+      log::info("{} event=drain_timeout provider={} action=release reason=\"cancelled before any request\"", id,
+                job->provider);
+    } else {
+      log::warn("{} event=drain_abandon provider={} action=release possible_duplicate=true reason=\"no answer within "
+                "drain_timeout+in_flight_grace\"",
+                id, job->provider);
+    }
     job->seq = 0;  // a late provider callback is ignored
+    job->prov = nullptr;
     job->release = true;
     finish(id, true);
   }

@@ -33,6 +33,9 @@ struct Dispatcher::Job {
 
   std::uint64_t seq = 0;  // identifies the send in progress; 0 = none (late callbacks are ignored)
   std::string provider;   // provider of the send in progress / last send
+  provider::Provider* prov = nullptr;  // its object, while Sending
+  const ProviderSet* set = nullptr;    // the set it belongs to (kept alive while Sending)
+  bool cancel_asked = false;           // drain: cancel() answered InFlight, waiting for Done
   bool fallback_tried = false;
   std::vector<std::string> attempted;
   std::int64_t attempt_started_us = 0;
@@ -43,6 +46,11 @@ struct Dispatcher::Job {
   Decision decision;
   bool release = false;  // shutdown: back to new/ instead of done/defer/fail
   std::string finish_error;
+  // A spool write that failed (disk full): the claim stays held and the
+  // progress in `env` is written again after finish_delay_ms (doubling).
+  UvHandle<uv_timer_t> finish_timer;
+  std::uint64_t finish_delay_ms = 0;
+  Dispatcher* owner = nullptr;
   std::string notice_id;
 };
 

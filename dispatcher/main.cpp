@@ -23,7 +23,7 @@
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/dlog/delivery_log.hpp"
 #include "dispatcher/message_info.hpp"
-#include "dispatcher/providers/provider.hpp"
+#include "dispatcher/provider_set.hpp"
 
 namespace {
 
@@ -96,32 +96,25 @@ int main(int argc, char** argv) {
   int rc = 0;
   {
     auto curl = std::make_unique<net::CurlMulti>(&loop);
-    provider::Context ctx{&loop, curl.get(), &cfg};
-    std::vector<std::unique_ptr<provider::Provider>> owned;
-    dispatch::Dispatcher::ProviderMap providers;
-    try {
-      for (const auto& pc : cfg.providers) {
-        owned.push_back(provider::make(pc, ctx));
-        providers[pc.name] = owned.back().get();
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "relay-dispatcher: %s: %s\n", config_file.c_str(), e.what());
+    auto factory = dispatch::make_provider_factory(&loop, curl.get());  // also used on SIGHUP
+    std::string perr;
+    auto providers = factory(std::make_shared<const config::Config>(cfg), &perr);
+    if (!providers) {
+      std::fprintf(stderr, "relay-dispatcher: %s: %s\n", config_file.c_str(), perr.c_str());
       return 2;
     }
-    dispatch::Dispatcher d(&loop, *spool, providers, dlog, dispatch::Settings::from_config(cfg));
+    dispatch::Dispatcher d(&loop, *spool, std::move(providers), dlog, dispatch::Settings::from_config(cfg));
     if (std::string e = d.check(); !e.empty()) {
       std::fprintf(stderr, "relay-dispatcher: %s: %s\n", config_file.c_str(), e.c_str());
       return 2;
     }
+    d.set_provider_factory(factory);
     dlog.start();
     d.set_config_file(config_file);
     d.set_on_stopped([&loop] { uv_stop(&loop); });
     d.start(/*install_signals=*/true);
     uv_run(&loop, UV_RUN_DEFAULT);
-    owned.clear();  // providers' transfers abort; the dispatcher ignores late results
-    curl.reset();
-    drain_loop(&loop);
-  }
+  }  // the dispatcher and its providers go first (their transfers abort), then the CurlMulti
   drain_loop(&loop);
   dlog.stop();
   if (uv_loop_close(&loop) != 0) log::warn("- event=loop_not_empty reason=\"handles left open at exit\"");

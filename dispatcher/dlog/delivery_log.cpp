@@ -21,7 +21,8 @@ std::int64_t mono_ms() {
 
 }  // namespace
 
-DeliveryLog::DeliveryLog(Options opt) : opt_(std::move(opt)), journal_(opt_.journal) {}
+DeliveryLog::DeliveryLog(Options opt)
+    : opt_(std::move(opt)), connect_timeout_(opt_.connect_timeout), journal_(opt_.journal) {}
 
 DeliveryLog::~DeliveryLog() { stop(); }
 
@@ -154,7 +155,8 @@ bool DeliveryLog::ensure_connected() {
   std::int64_t now = mono_ms();
   if (now < next_connect_ms_) return false;
   std::string error;
-  PgConn c = PgConn::connect(opt_.conninfo, opt_.connect_timeout, &error);
+  PgConn c = PgConn::connect(opt_.conninfo, connect_timeout_.load(), &error);
+  if (c) c.set_timeout_ms(std::max<std::int64_t>(60000, opt_.query_timeout_ms));
   if (c && opt_.migrate) {
     MigrateResult m = migrate(c);
     if (!m.ok) {
@@ -170,6 +172,11 @@ bool DeliveryLog::ensure_connected() {
     backoff_ms_ = std::min(backoff_ms_ * 2, opt_.max_backoff_ms);
     return false;
   }
+  c.set_timeout_ms(opt_.query_timeout_ms);
+  // The server gives up on a statement before this side does.
+  auto st = std::to_string(std::max<std::int64_t>(1000, opt_.query_timeout_ms - 2000));
+  if (PgResult r = c.exec(("SET statement_timeout = " + st).c_str()); !r.ok())
+    log::warn("- event=db_setting_failed setting=statement_timeout reason={}", log::quote(r.error()));
   conn_ = std::make_unique<PgConn>(std::move(c));
   backoff_ms_ = 1000;
   log::info("- event=db_connected");

@@ -17,10 +17,14 @@
 // while the database is down.
 // Does not: touch the spool or libuv. relayctl may use the same records and
 // write_records() directly without the thread.
+// A statement that gets no answer within query_timeout_ms drops the
+// connection (the records go to the journal); a TCP connection uses
+// keepalives and tcp_user_timeout (pg.hpp), so stop() stays bounded too.
 // Fails: connection failures are logged (with reason) and retried forever;
 // done(false) only when neither the database nor the journal could take a
 // record (disk full) — the caller decides.
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -44,7 +48,11 @@ class DeliveryLog {
 
   struct Options {
     std::string conninfo;              // "" = no database: journal only
-    std::int64_t connect_timeout = 5;  // seconds
+    std::int64_t connect_timeout = 5;  // seconds (set_connect_timeout() changes it later)
+    // Client-side deadline of each statement: a server that stops answering
+    // (dropped packets, a hung proxy) sends records to the journal after
+    // this long instead of stalling every caller. Migrations get 60 s.
+    std::int64_t query_timeout_ms = 10000;
     std::filesystem::path journal;     // required
     bool migrate = true;               // run migrate() on each new connection
     std::int64_t max_backoff_ms = 30000;
@@ -75,6 +83,8 @@ class DeliveryLog {
   // Blocks until everything posted so far has been handled (tests, relayctl).
   void flush();
   Stats stats() const;
+  // SIGHUP: database.connect_timeout for the next connection attempt.
+  void set_connect_timeout(std::int64_t seconds) noexcept { connect_timeout_.store(seconds); }
 
  private:
   struct Item {
@@ -89,6 +99,7 @@ class DeliveryLog {
   void drop_connection(const std::string& reason);
 
   Options opt_;
+  std::atomic<std::int64_t> connect_timeout_;
   Journal journal_;
   std::unique_ptr<PgConn> conn_;
   std::thread thread_;

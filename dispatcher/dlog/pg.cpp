@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <poll.h>
+
+#include <chrono>
 #include <ctime>
 
 namespace relay::dlog {
@@ -27,7 +30,7 @@ bool PgResult::ok() const noexcept {
 }
 
 std::string PgResult::error() const {
-  if (!r_) return "no result (connection lost)";
+  if (!r_) return "no result (connection lost or no answer within the deadline)";
   if (ok()) return "";
   std::string e = PQresultErrorMessage(r_);
   while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.pop_back();
@@ -55,6 +58,8 @@ PgConn& PgConn::operator=(PgConn&& o) noexcept {
   if (this != &o) {
     if (c_) PQfinish(c_);
     c_ = o.c_;
+    timeout_ms_ = o.timeout_ms_;
+    broken_ = o.broken_;
     o.c_ = nullptr;
   }
   return *this;
@@ -67,9 +72,13 @@ PgConn::~PgConn() {
 PgConn PgConn::connect(const std::string& conninfo, std::int64_t connect_timeout, std::string* error) {
   if (connect_timeout < 2) connect_timeout = 2;
   std::string timeout = std::to_string(connect_timeout);
-  // expand_dbname=1: `conninfo` may itself be a conninfo string or URL.
-  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
-  const char* vals[] = {conninfo.c_str(), timeout.c_str(), "relay", nullptr};
+  // expand_dbname=1: `conninfo` may itself be a conninfo string or URL; the
+  // keepalive defaults come first so that the operator's conninfo overrides
+  // them. Over TCP a dead peer (packets dropped, no RST) is noticed after
+  // ~5+2*3 s idle or 10 s of unacknowledged data (ignored on unix sockets).
+  const char* keys[] = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "tcp_user_timeout", "dbname", "connect_timeout", "application_name", nullptr};
+  const char* vals[] = {"1", "5", "2", "3", "10000", conninfo.c_str(), timeout.c_str(), "relay", nullptr};
   PGconn* c = PQconnectdbParams(keys, vals, 1);
   if (!c || PQstatus(c) != CONNECTION_OK) {
     if (error) {
@@ -87,17 +96,48 @@ PgConn PgConn::connect(const std::string& conninfo, std::int64_t connect_timeout
   return PgConn(c);
 }
 
-bool PgConn::healthy() const noexcept { return c_ && PQstatus(c_) == CONNECTION_OK; }
+bool PgConn::healthy() const noexcept { return c_ && !broken_ && PQstatus(c_) == CONNECTION_OK; }
 
-PgResult PgConn::exec(const char* sql) const { return PgResult(c_ ? PQexec(c_, sql) : nullptr); }
+PGresult* PgConn::wait_result() const {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
+  PGresult* last = nullptr;
+  for (;;) {
+    while (PQisBusy(c_)) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd p{PQsocket(c_), POLLIN, 0};
+      if (left <= 0 || (::poll(&p, 1, static_cast<int>(left)) == 0)) {
+        broken_ = true;  // the server (or the path to it) stopped answering: give up on this connection
+        if (last) PQclear(last);
+        return nullptr;
+      }
+      if (!PQconsumeInput(c_)) break;  // connection lost: PQgetResult reports it
+    }
+    PGresult* r = PQgetResult(c_);
+    if (!r) return last;
+    if (last) PQclear(last);
+    last = r;
+    if (PQstatus(c_) == CONNECTION_BAD) return last;
+  }
+}
+
+PgResult PgConn::exec(const char* sql) const {
+  if (!c_ || broken_) return PgResult();
+  if (timeout_ms_ <= 0) return PgResult(PQexec(c_, sql));
+  if (!PQsendQuery(c_, sql)) return PgResult(PQmakeEmptyPGresult(c_, PGRES_FATAL_ERROR));
+  return PgResult(wait_result());
+}
 
 PgResult PgConn::exec(const char* sql, const std::vector<std::optional<std::string>>& params) const {
-  if (!c_) return PgResult();
+  if (!c_ || broken_) return PgResult();
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  return PgResult(PQexecParams(c_, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                               nullptr, 0));
+  const int n = static_cast<int>(values.size());
+  if (timeout_ms_ <= 0) return PgResult(PQexecParams(c_, sql, n, nullptr, values.data(), nullptr, nullptr, 0));
+  if (!PQsendQueryParams(c_, sql, n, nullptr, values.data(), nullptr, nullptr, 0))
+    return PgResult(PQmakeEmptyPGresult(c_, PGRES_FATAL_ERROR));
+  return PgResult(wait_result());
 }
 
 std::string pg_text_array(const std::vector<std::string>& items) {

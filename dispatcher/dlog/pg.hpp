@@ -1,8 +1,13 @@
 // relay::dlog::PgConn / PgResult — owners of libpq handles (STYLE.md 8) and
 // the few helpers the delivery log needs.
 //
-// Does: connects with a bounded timeout, runs parameterised statements,
-// reports errors as strings. Movable, not copyable.
+// Does: connects with a bounded timeout and TCP keepalives/tcp_user_timeout
+// (a server whose packets are dropped is noticed within seconds, not after
+// the kernel's 15-minute retransmission limit), runs parameterised
+// statements, optionally with a client-side deadline (set_timeout_ms: a
+// server or proxy that accepts the bytes but never answers does not stall
+// the caller; the connection is then broken and healthy() false), reports
+// errors as strings. Movable, not copyable.
 // Does not: retry, reconnect, pool, or know any table. Not thread-safe: one
 // connection belongs to one thread at a time.
 // Fails: connect() returns an empty PgConn and fills *error; exec() returns
@@ -45,7 +50,7 @@ class PgConn {
  public:
   PgConn() = default;
   explicit PgConn(PGconn* c) noexcept : c_(c) {}
-  PgConn(PgConn&& o) noexcept : c_(o.c_) { o.c_ = nullptr; }
+  PgConn(PgConn&& o) noexcept : c_(o.c_), timeout_ms_(o.timeout_ms_), broken_(o.broken_) { o.c_ = nullptr; }
   PgConn& operator=(PgConn&& o) noexcept;
   PgConn(const PgConn&) = delete;
   PgConn& operator=(const PgConn&) = delete;
@@ -56,15 +61,22 @@ class PgConn {
 
   explicit operator bool() const noexcept { return c_ != nullptr; }
   PGconn* get() const noexcept { return c_; }
-  // CONNECTION_OK and not known-broken.
+  // CONNECTION_OK and not known-broken (a statement ran past its deadline).
   bool healthy() const noexcept;
+  // Client-side deadline for each exec() (0 = none, the default): past it the
+  // statement's result is empty (error "timeout") and the connection broken.
+  void set_timeout_ms(std::int64_t ms) noexcept { timeout_ms_ = ms; }
 
   PgResult exec(const char* sql) const;
   // Text parameters; std::nullopt is SQL NULL.
   PgResult exec(const char* sql, const std::vector<std::optional<std::string>>& params) const;
 
  private:
+  PGresult* wait_result() const;  // after PQsend*: the last result, or nullptr past the deadline
+
   PGconn* c_ = nullptr;
+  std::int64_t timeout_ms_ = 0;
+  mutable bool broken_ = false;
 };
 
 // Text form of a PostgreSQL text[] literal: {"a","b\"c"}.

@@ -76,6 +76,13 @@ struct SecretStatus {
   std::string detail;         // human-readable, e.g. "expires in 6 days (warn at 7)"
 };
 
+// What cancel() could do to a delivery (dispatcher/README.md, "Stopping").
+enum class CancelResult {
+  Stopped,   // no request of it had started: nothing can reach the provider; its Done is never called
+  InFlight,  // a request is running (or the adapter cannot tell): the provider may still accept it,
+             // so the caller waits for Done
+};
+
 class Provider {
  public:
   using Done = std::function<void(Result)>;
@@ -91,6 +98,10 @@ class Provider {
   // Connection test for `relayctl provider test`: credentials, reachability,
   // permissions; text says exactly what is wrong.
   virtual void test(Done done) = 0;
+  // Stops the delivery of `id` if none of its requests has started yet
+  // (e.g. still being prepared, or waiting for a mailbox slot). The default
+  // answers InFlight: the dispatcher then waits for Done.
+  virtual CancelResult cancel(const spool::QueueId& /*id*/) { return CancelResult::InFlight; }
   // Credential expiry, for adapters that have one. Cheap; may be called often.
   virtual std::optional<SecretStatus> secret_status() const { return std::nullopt; }
 };

@@ -145,6 +145,14 @@ void SmtpProvider::test(Done done) {
   enqueue(std::move(t));
 }
 
+CancelResult SmtpProvider::cancel(const spool::QueueId& id) {
+  const std::string key = id.str();
+  auto it = std::find_if(waiting_.begin(), waiting_.end(), [&](const auto& t) { return !t->is_test && t->id == key; });
+  if (it == waiting_.end()) return CancelResult::InFlight;  // its upload may be running: wait for it
+  waiting_.erase(it);
+  return CancelResult::Stopped;
+}
+
 void SmtpProvider::enqueue(std::unique_ptr<Transfer> t) {
   waiting_.push_back(std::move(t));
   // Starting on the loop keeps even configuration failures out of send().

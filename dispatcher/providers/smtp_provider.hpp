@@ -41,6 +41,8 @@ class SmtpProvider final : public Provider {
   std::string_view type() const noexcept override { return "smtp"; }
   void send(const Message& msg, Done done) override;
   void test(Done done) override;
+  // Stopped while it waits for a connection (over max_connections).
+  CancelResult cancel(const spool::QueueId& id) override;
 
   struct Transfer;  // one send or test; defined in smtp_provider.cpp
 

@@ -235,17 +235,78 @@ TEST_CASE("config_error on the primary goes to the fallback at once") {
   CHECK(h.count(spool::State::New) + h.count(spool::State::Deferred) + h.count(spool::State::Active) == 0);
 }
 
-TEST_CASE("shutdown releases deliveries still in flight after the drain timeout") {
+TEST_CASE("shutdown waits past the drain timeout for requests the provider may still accept") {
   Harness h;
   auto& rec = h.add("rec");
   h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
-  // Much longer than drain_timeout (1 s): shutdown starts once all three calls
-  // are in flight, and the first of them must still be in flight when the
-  // drain times out even if the claims were spread out on a loaded machine.
+  h.settings.in_flight_grace = 30;
+  rec.delay_ms = 2500;  // longer than drain_timeout (1 s), shorter than the grace
+  for (int i = 0; i < 3; ++i) h.enqueue("a@example.com", {"x@dest.test"}, "Subject: slow\r\n\r\nx\r\n");
+  bool ok = h.run([&](Dispatcher&) { return rec.calls.size() == 3; });
+  REQUIRE(ok);
+  CHECK(h.count(spool::State::New) == 0);  // releasing them would have sent them twice
+  CHECK(h.count(spool::State::Active) == 0);
+  CHECK(rec.calls.size() == 3);
+}
+
+TEST_CASE("shutdown releases what the provider cancelled before any request, at the drain timeout") {
+  Harness h;
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  h.settings.in_flight_grace = 60;
+  rec.cancellable = true;
+  rec.delay_ms = 6000;
+  for (int i = 0; i < 3; ++i) h.enqueue("a@example.com", {"x@dest.test"}, "Subject: slow\r\n\r\nx\r\n");
+  bool ok = h.run([&](Dispatcher&) { return rec.calls.size() == 3; });
+  REQUIRE(ok);  // released well before the 60 s grace: only cancel() can have done it
+  CHECK(rec.cancelled.size() == 3);
+  CHECK(h.count(spool::State::New) == 3);
+  CHECK(h.count(spool::State::Active) == 0);
+}
+
+TEST_CASE("shutdown releases deliveries still in flight after drain timeout plus in_flight_grace") {
+  Harness h;
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  h.settings.in_flight_grace = 0;
   rec.delay_ms = 6000;
   for (int i = 0; i < 3; ++i) h.enqueue("a@example.com", {"x@dest.test"}, "Subject: slow\r\n\r\nx\r\n");
   bool ok = h.run([&](Dispatcher&) { return rec.calls.size() == 3; });
   REQUIRE(ok);
   CHECK(h.count(spool::State::New) == 3);
   CHECK(h.count(spool::State::Active) == 0);
+}
+
+// Disk full while the envelope is rewritten after a partial delivery: the
+// write fails (injected: a directory where the spool writes tmp/<id>.upd),
+// the entry stays claimed with its progress in memory and the write is
+// retried; the delivered recipient is never sent again.
+TEST_CASE("a failing envelope rewrite is retried and never resends delivered recipients") {
+  Harness h;
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  h.settings.sweep_interval = 1;
+  provider::Result partial = result(provider::Outcome::Transient, 451, "one later");
+  partial.rcpts = {provider::RcptResult{"a@dest.test", provider::Outcome::Sent, 250, "ok"},
+                   provider::RcptResult{"b@dest.test", provider::Outcome::Transient, 451, "later"}};
+  rec.script.push_back(partial);
+  auto id = h.enqueue("s@example.com", {"a@dest.test", "b@dest.test"}, "Subject: t\r\n\r\nx\r\n");
+  auto blocker = h.dir / "spool" / "tmp" / (id.str() + ".upd");
+  std::filesystem::create_directories(blocker);  // every rewrite of this envelope fails
+  std::uint64_t first_call_ms = 0;
+  std::size_t active_while_failing = 0;
+  bool ok = h.run([&](Dispatcher& d) {
+    if (rec.calls.size() == 1 && first_call_ms == 0) first_call_ms = uv_now(&h.loop);
+    if (first_call_ms && std::filesystem::exists(blocker) && uv_now(&h.loop) > first_call_ms + 2500) {
+      active_while_failing = h.count(spool::State::Active);  // held, not back in new/
+      std::filesystem::remove(blocker);                       // space again
+    }
+    return rec.calls.size() >= 2 && d.in_flight() == 0 && h.count(spool::State::Active) == 0 &&
+           h.count(spool::State::Deferred) + h.count(spool::State::New) == 0;
+  }, 20000);
+  REQUIRE(ok);
+  CHECK(active_while_failing == 1);
+  REQUIRE(rec.calls.size() == 2);
+  CHECK(rec.calls[0].msg.rcpts == std::vector<std::string>{"a@dest.test", "b@dest.test"});
+  CHECK(rec.calls[1].msg.rcpts == std::vector<std::string>{"b@dest.test"});  // a@ got it once
 }

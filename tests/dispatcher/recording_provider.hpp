@@ -9,6 +9,7 @@
 #include <deque>
 #include <fstream>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -42,14 +43,21 @@ class RecordingProvider final : public provider::Provider {
       r = script.front();
       script.pop_front();
     }
-    auto* t = new Pending{{}, std::move(done), std::move(r)};
+    auto* t = new Pending{{}, std::move(done), std::move(r), msg.id.str(), this};
     t->timer.data = t;
     uv_timer_init(loop_, &t->timer);
     uv_timer_start(&t->timer, [](uv_timer_t* h) {
       auto* p = static_cast<Pending*>(h->data);
-      p->done(std::move(p->result));
+      if (!p->self->cancelled.count(p->id)) p->done(std::move(p->result));
       uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* x) { delete static_cast<Pending*>(x->data); });
     }, delay_ms, 0);
+  }
+  // cancellable: cancel() stops a delivery (its Done never comes), as an
+  // adapter does for one whose request has not started; else InFlight.
+  provider::CancelResult cancel(const spool::QueueId& id) override {
+    if (!cancellable) return provider::CancelResult::InFlight;
+    cancelled.insert(id.str());
+    return provider::CancelResult::Stopped;
   }
   void test(Done done) override { send(provider::Message{spool::QueueId::generate(), "", {}, "/dev/null", 0, "", ""}, std::move(done)); }
 
@@ -57,12 +65,16 @@ class RecordingProvider final : public provider::Provider {
   std::deque<provider::Result> script;
   std::function<provider::Result(const provider::Message&)> script_fn;
   std::uint64_t delay_ms = 0;
+  bool cancellable = false;
+  std::set<std::string> cancelled;
 
  private:
   struct Pending {
     uv_timer_t timer;
     Done done;
     provider::Result result;
+    std::string id;
+    RecordingProvider* self;
   };
   std::string name_;
   uv_loop_t* loop_;

@@ -94,6 +94,7 @@ void Adapter::send(const Message& msg, Done done) {
   // need; the rest continues on the loop unless the adapter was destroyed
   // meanwhile (then the delivery is dropped like a cancelled transfer).
   auto loaded = std::make_shared<cloud::Loaded>();
+  preparing_[id] = false;
   offload(
       loop_,
       [loaded, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, users = users_,
@@ -102,8 +103,20 @@ void Adapter::send(const Message& msg, Done done) {
                                                                   std::time(nullptr), auth, users.get()});
       },
       [this, alive = std::weak_ptr<const int>(alive_), loaded, id, post_done] {
-        if (!alive.expired()) prepared(id, std::move(*loaded), post_done);
+        if (alive.expired()) return;
+        auto it = preparing_.find(id);
+        const bool cancelled = it != preparing_.end() && it->second;
+        if (it != preparing_.end()) preparing_.erase(it);
+        if (!cancelled) prepared(id, std::move(*loaded), post_done);
       });
+}
+
+CancelResult Adapter::cancel(const spool::QueueId& id) {
+  auto it = preparing_.find(id.str());
+  if (it == preparing_.end()) return CancelResult::InFlight;
+  it->second = true;
+  log::info("{} provider={} event=gmail_cancelled reason=\"no request started\"", it->first, name_);
+  return CancelResult::Stopped;
 }
 
 void Adapter::prepared(const std::string& id, cloud::Loaded l, Done post_done) {

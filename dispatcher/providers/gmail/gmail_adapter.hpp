@@ -42,6 +42,8 @@ class Adapter final : public Provider {
   std::string_view type() const noexcept override { return "gmail"; }
   void send(const Message& msg, Done done) override;
   void test(Done done) override;
+  // Stopped while the message is still being read and prepared.
+  CancelResult cancel(const spool::QueueId& id) override;
 
   int token_requests() const noexcept;
   // Who sends a message whose (prepared) From mailbox is `mailbox`.
@@ -65,6 +67,7 @@ class Adapter final : public Provider {
   std::shared_ptr<const ServiceAccount> sa_;  // null = refresh token
   std::shared_ptr<cloud::Tracker> tracker_ = std::make_shared<cloud::Tracker>();
   std::map<std::string, std::unique_ptr<cloud::TokenCache>> caches_;
+  std::map<std::string, bool> preparing_;  // id -> cancelled, until its first request starts
   Api api_;
 };
 

@@ -69,7 +69,14 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
     signer_ = std::make_shared<JwtSigner>(cfg_.private_key_file, cfg_.certificate_file);
   }
   HttpOptions opt{cfg_.ca_file, tracker_};
-  tokens_ = std::make_unique<TokenCache>(make_fetcher(*ctx.curl, opt, cfg_, signer_), &Clock::now, name_);
+  Fetcher fetch = make_fetcher(*ctx.curl, opt, cfg_, signer_);
+  auto watched = [this, fetch](FetchDone done) {  // the token endpoint's verdict on the secret
+    fetch([this, done](FetchResult r) {
+      token_verdict(r);
+      done(std::move(r));
+    });
+  };
+  tokens_ = std::make_unique<TokenCache>(watched, &Clock::now, name_);
   graph_.curl = ctx.curl;
   graph_.opt = opt;
   graph_.base = trim_slash(cfg_.graph_url);
@@ -117,6 +124,7 @@ void Adapter::send(const Message& msg, Done done) {
     post(loop, [done, r = std::move(r)] { done(r); });
   };
   const std::string id = msg.id.str();
+  not_started_[id] = false;
   if (std::time(nullptr) - expiry_checked_ > kExpiryRecheck) refresh_expiry([] {});
   // Reading and preparing the message, and for the draft path the GMime
   // split, run on the threadpool with copies of what they need; the rest
@@ -139,9 +147,10 @@ void Adapter::send(const Message& msg, Done done) {
         }
       },
       [this, alive = std::weak_ptr<const int>(alive_), w, id, post_done] {
-        if (alive.expired()) return;
+        if (alive.expired() || take_cancelled(id)) return;
         Loaded& l = w->loaded;
         if (!l.ok()) {
+          not_started_.erase(id);
           if (l.read_ok) log::warn("{} provider={} event=m365_reject reason={}", id, name_, log::quote(l.error().text));
           return post_done(l.error());
         }
@@ -154,10 +163,33 @@ void Adapter::send(const Message& msg, Done done) {
         auto mime = w->split ? nullptr : std::make_shared<std::string>(std::move(l.mime));
         const std::string mailbox = l.prepared.mailbox;
         limiter_.acquire(mailbox, Clock::now(), [this, id, mailbox, mime, split = w->split, post_done]() mutable {
+          if (take_cancelled(id)) {  // give the slot back, outside the limiter's pump
+            return post(loop_, [this, alive = std::weak_ptr<const int>(alive_), mailbox] {
+              if (alive.expired()) return;
+              limiter_.release(mailbox, Clock::now());
+              kick();
+            });
+          }
+          not_started_.erase(id);
           deliver(id, mailbox, std::move(mime), std::move(split), std::move(post_done));
         });
         kick();
       });
+}
+
+CancelResult Adapter::cancel(const spool::QueueId& id) {
+  auto it = not_started_.find(id.str());
+  if (it == not_started_.end()) return CancelResult::InFlight;
+  it->second = true;
+  log::info("{} provider={} event=m365_cancelled reason=\"no request started\"", it->first, name_);
+  return CancelResult::Stopped;
+}
+
+bool Adapter::take_cancelled(const std::string& id) {
+  auto it = not_started_.find(id);
+  if (it == not_started_.end() || !it->second) return false;
+  not_started_.erase(it);
+  return true;
 }
 
 void Adapter::deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<std::string> mime,

@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include <ctime>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,8 @@ class Adapter final : public Provider {
   void send(const Message& msg, Done done) override;
   void test(Done done) override;
   std::optional<SecretStatus> secret_status() const override;
+  // Stopped while the message is being prepared or waits for a mailbox slot.
+  CancelResult cancel(const spool::QueueId& id) override;
 
   int token_requests() const noexcept { return tokens_->requests(); }
 
@@ -57,10 +60,12 @@ class Adapter final : public Provider {
                std::shared_ptr<Split> split, Done done);
   void finished(const std::string& id, const std::string& mailbox, const Result& r);
   void kick();  // pump the limiter and re-arm its timer
+  bool take_cancelled(const std::string& id);  // true (and forgotten) when cancel() stopped it
   void refresh_expiry(std::function<void()> then);
   void start_expiry_timer();
   static constexpr std::int64_t kExpiryRecheck = 12 * 3600;  // seconds between Graph expiry look-ups
   void set_expiry(const std::string& date, const std::string& source);
+  void token_verdict(const FetchResult& r);  // AADSTS7000222: expired, whatever the date said
   void test_mailbox(const std::string& token, Done done);
 
   std::string name_;
@@ -80,6 +85,7 @@ class Adapter final : public Provider {
   uv_timer_t* timer_ = nullptr;     // limiter wake-up; freed in its close callback
   uv_timer_t* expiry_timer_ = nullptr;  // Graph expiry look-up at start and every 12 h
   SecretStatus secret_;
+  std::map<std::string, bool> not_started_;  // id -> cancelled, until its first request starts
   std::optional<int> warned_at_;    // last expiry threshold logged
   std::time_t expiry_checked_ = 0;  // last Graph passwordCredentials look-up
 };

@@ -49,6 +49,10 @@ std::optional<SecretStatus> Adapter::secret_status() const {
 }
 
 void Adapter::set_expiry(const std::string& date, const std::string& source) {
+  // What the token endpoint says wins: a date (config, or Graph read with a
+  // token cached from before) does not turn an expired secret back to ok;
+  // only a token issued for it again does (token_verdict).
+  if (secret_.source == "token" && source != "token") return;
   secret_ = secret_status_from(date, source, std::time(nullptr), cfg_.expiry_warn_days);
   if (secret_.state == "expired") {
     log::error("provider={} event=secret_expired expires={} source={} detail={}", name_, secret_.expires, source,
@@ -60,6 +64,27 @@ void Adapter::set_expiry(const std::string& date, const std::string& source) {
                 secret_.days_left, secret_.expires, source, *w);
     }
     warned_at_ = w;
+  }
+}
+
+void Adapter::token_verdict(const FetchResult& r) {
+  if (signer_ || cfg_.client_secret.empty()) return;
+  if (!r.ok && r.error.text.find("AADSTS7000222") != std::string::npos) {
+    if (secret_.source == "token") return;
+    SecretStatus s;
+    s.expires = secret_.expires;  // the date we believed, for the record
+    s.days_left = 0;
+    s.source = "token";
+    s.state = "expired";
+    s.detail = "the token endpoint rejects the client secret as expired (AADSTS7000222)" +
+               (secret_.expires.empty() ? std::string() : "; believed to expire " + secret_.expires);
+    secret_ = std::move(s);
+    log::error("provider={} event=secret_expired source=token detail={}", name_, log::quote(secret_.detail));
+  } else if (r.ok && secret_.source == "token") {  // the secret works again (renewed in Entra)
+    secret_.source.clear();
+    set_expiry(cfg_.client_secret_expires, "config");
+    expiry_checked_ = 0;  // look the real date up again at the next send
+    log::info("provider={} event=secret_accepted_again state={}", name_, secret_.state);
   }
 }
 

@@ -420,3 +420,22 @@ TEST_CASE("smtp: 200 messages over at most 4 reused connections (rate printed)")
   for (int i = 1; i <= 200; ++i) conns.insert(up.meta(i)["connection"].get<int>());
   CHECK(conns.size() <= 4);
 }
+
+TEST_CASE("smtp: cancel() stops a message waiting for a connection, not one being sent") {
+  Fixture f;
+  Upstream up(f.tmp.path());
+  auto c = f.cfg(up.port);
+  c.max_connections = 1;
+  auto p = f.make(c);
+  std::vector<provider::Message> ms{f.msg({"a@example.com"}), f.msg({"b@example.com"}), f.msg({"c@example.com"})};
+  int done = 0;
+  std::set<std::string> answered;
+  for (const auto& m : ms) p->send(m, [&, id = m.id.str()](Result) { ++done; answered.insert(id); });
+  CHECK(p->cancel(ms[2].id) == provider::CancelResult::Stopped);   // waits behind max_connections
+  CHECK(p->cancel(ms[0].id) == provider::CancelResult::InFlight);  // its transfer runs
+  REQUIRE(f.loop.run_until([&] { return done == 2; }, 30));
+  f.loop.run_until([] { return false; }, 0.5);
+  CHECK(done == 2);
+  CHECK(answered.count(ms[2].id.str()) == 0);
+  CHECK(up.count() == 2);  // the cancelled one never reached the upstream
+}
