@@ -184,6 +184,7 @@ struct GmailProvider {
   std::uint64_t resumable_threshold = 5ull << 20;  // above: resumable upload
   int max_recipients = 100;                      // Gmail API limit per message
   std::int64_t timeout = 120;
+  int max_concurrent_per_user = 4;               // requests in flight per user (adaptive below it on 429)
 };
 
 enum class ProviderType { Outbox, Smtp, M365, Gmail };

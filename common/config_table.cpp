@@ -180,6 +180,8 @@ constexpr Key kKeys[] = {
      FLD(ProviderConfig, gmail.resumable_threshold)},
     {S::Gmail, "max_recipients", K::Int, "100", 1, 100, R, false, "", FLD(ProviderConfig, gmail.max_recipients)},
     {S::Gmail, "timeout", K::Duration, "120s", 1, 3600, R, false, "", FLD(ProviderConfig, gmail.timeout)},
+    {S::Gmail, "max_concurrent_per_user", K::Int, "4", 1, 64, R, false, "",
+     FLD(ProviderConfig, gmail.max_concurrent_per_user)},
     // ---- routing --------------------------------------------------------
     {S::Top, "routes", K::Routes, "[]", kNoMin, kNoMax, R, false, "", FLD(Config, routes)},
     {S::Route, "sender", K::SenderPattern, "", kNoMin, kNoMax, R, false, "", FLD(Route, sender)},

@@ -16,7 +16,8 @@
 //    exception: an access(2) per inotify event on new/, to skip events of
 //    entries already claimed away);
 //  - a sweeper (Spool::sweep every sweep_interval) returns dead owners'
-//    claims and due deferred entries to new/;
+//    claims and due deferred entries to new/; a deferral due sooner than
+//    that (Retry-After, a busy mailbox) gets a sweep at its due time;
 //  - heartbeats row every heartbeat_interval, providers' secret_status()
 //    every secret_interval;
 //  - SIGTERM/SIGINT: stop claiming, let in-flight deliveries finish for at
@@ -147,6 +148,7 @@ class Dispatcher {
   void begin_attempt(Job& job);
   void send(Job& job, const std::string& provider_name, bool fallback);
   void on_sent(const std::string& id, std::uint64_t seq, provider::Result r);
+  void on_held(Job& job, provider::Result r);
   void fail_unparseable(Job& job);
   void record_and_finish(Job& job);
   void finish(const std::string& id, bool durable);
@@ -155,6 +157,11 @@ class Dispatcher {
   // dispatcher_timers.cpp: housekeeping, signals, shutdown
   void start_timers();
   void sweep();
+  // A deferral due before the next regular sweep (a Retry-After of a few
+  // seconds, a busy mailbox) gets a sweep at its own time: the provider,
+  // not sweep_interval, decides when it is retried.
+  void wake_at(std::int64_t due_s);
+  void arm_wake();
   void heartbeat();
   // only_changed: just the providers whose status differs from the last
   // report (checked with every heartbeat, so a date learnt from Graph shows
@@ -190,6 +197,8 @@ class Dispatcher {
   int background_work_ = 0;  // scans and sweeps on the threadpool
   bool scan_running_ = false;
   bool sweep_running_ = false;
+  bool sweep_again_ = false;             // a wake-up came while a sweep ran
+  std::set<std::int64_t> wake_times_;    // unix seconds of short deferrals (wake_at), earliest first
   bool stopping_ = false;
   bool closed_ = false;
   std::int64_t started_us_ = 0;
@@ -199,7 +208,7 @@ class Dispatcher {
   std::map<std::string, std::string, std::less<>> secret_reported_;  // provider -> last reported status
 
   UvHandle<uv_fs_event_t> watch_;
-  UvHandle<uv_timer_t> scan_timer_, sweep_timer_, heartbeat_timer_, secret_timer_, drain_timer_;
+  UvHandle<uv_timer_t> scan_timer_, sweep_timer_, heartbeat_timer_, secret_timer_, drain_timer_, wake_timer_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
 };
 

@@ -91,6 +91,7 @@ void Dispatcher::on_sent(const std::string& id, std::uint64_t seq, provider::Res
   job.seq = 0;
   job.prov = nullptr;
   if (!retired_.empty()) poster_.post([this] { collect_retired(); });  // not from inside the provider's callback
+  if (r.held) return on_held(job, std::move(r));
   job.env.attempts++;
   job.env.provider = job.provider;
   std::int64_t duration = static_cast<std::int64_t>(uv_now(loop_) - job.attempt_t0_ms);
@@ -124,6 +125,18 @@ void Dispatcher::on_sent(const std::string& id, std::uint64_t seq, provider::Res
     r.retry_after = std::max(r.retry_after.value_or(0), settings_.retry.max_backoff);
   }
   job.decision = decide(job.env, policy_, now_s(), r.retry_after);
+  record_and_finish(job);
+}
+
+// The adapter held the message back unsent (its mailbox is busy or
+// throttled): not an attempt, so no attempt record, no attempts++, no
+// fallback; the entry waits exactly retry_after and frees its slot now.
+void Dispatcher::on_held(Job& job, provider::Result r) {
+  log::info("{} event=held provider={} retry_in={}s reason={}", job.id.str(), job.provider, r.retry_after.value_or(0),
+            log::quote(r.text));
+  job.env.provider = job.provider;
+  job.env.last_error = r.text;  // why it waits, for `relayctl queue`
+  job.decision = decide(job.env, policy_, now_s(), r.retry_after.value_or(1));
   record_and_finish(job);
 }
 
@@ -216,6 +229,7 @@ void Dispatcher::on_finished(Job& job) {
     log::info("{} event=delivered provider={} attempts={} rcpts={}", id, job.env.provider, job.env.attempts, job.env.rcpts.size());
   } else if (job.decision.action == Action::Defer) {
     ++counters_.deferred;
+    wake_at(job.env.next_attempt);
     log::info("{} event=deferred provider={} attempts={} pending={} retry_in={}s rule={} reason={}", id, job.env.provider,
               job.env.attempts, job.env.pending_count(), job.decision.retry.delay, job.decision.retry.reason,
               log::quote(job.decision.reason));

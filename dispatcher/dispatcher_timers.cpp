@@ -3,6 +3,10 @@
 // dispatcher_reload.cpp.
 #include <unistd.h>
 
+#include <algorithm>
+#include <ctime>
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
@@ -51,7 +55,38 @@ void Dispatcher::sweep() {
         --background_work_;
         for (const auto& line : report->log) log::info("{}", line);
         if (report->recovered_claims || report->due_deferred) schedule_scan();
+        if (std::exchange(sweep_again_, false)) sweep();
       });
+}
+
+void Dispatcher::wake_at(std::int64_t due_s) {
+  if (stopping_ || due_s <= 0 || due_s - std::time(nullptr) > settings_.sweep_interval) return;  // the sweeper will do
+  wake_times_.insert(due_s);
+  arm_wake();
+}
+
+void Dispatcher::arm_wake() {
+  if (wake_times_.empty() || stopping_ || !wake_timer_.open()) return;
+  if (wake_timer_.get()->loop == nullptr) {
+    uv_timer_init(loop_, wake_timer_.get());
+    wake_timer_.get()->data = this;
+  }
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  const std::int64_t now_ms = static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  const std::int64_t in_ms = std::max<std::int64_t>(0, *wake_times_.begin() * 1000 - now_ms) + 20;
+  uv_timer_start(
+      wake_timer_.get(),
+      [](uv_timer_t* t) {
+        Dispatcher* self = self_of(t);
+        const std::int64_t now = std::time(nullptr);
+        while (!self->wake_times_.empty() && *self->wake_times_.begin() <= now)
+          self->wake_times_.erase(self->wake_times_.begin());
+        if (self->sweep_running_) self->sweep_again_ = true;
+        else self->sweep();
+        self->arm_wake();
+      },
+      static_cast<std::uint64_t>(in_ms), 0);
 }
 
 void Dispatcher::heartbeat() {
@@ -100,6 +135,7 @@ void Dispatcher::shutdown() {
   watch_.close();
   scan_timer_.close();
   sweep_timer_.close();
+  wake_timer_.close();
   candidates_.clear();
   candidate_set_.clear();
   drain_deadline_ms_ = uv_now(loop_) + static_cast<std::uint64_t>(settings_.drain_timeout) * 1000;
@@ -150,7 +186,8 @@ void Dispatcher::release_sending(bool hard) {
 void Dispatcher::close_all() {
   if (closed_) return;
   closed_ = true;
-  for (auto* t : {&scan_timer_, &sweep_timer_, &heartbeat_timer_, &secret_timer_, &drain_timer_}) t->close();
+  for (auto* t : {&scan_timer_, &sweep_timer_, &heartbeat_timer_, &secret_timer_, &drain_timer_, &wake_timer_})
+    t->close();
   for (auto* s : {&sigterm_, &sigint_, &sighup_}) s->close();
   watch_.close();
   poster_.close();

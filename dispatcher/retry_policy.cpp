@@ -43,8 +43,8 @@ RetryDecision RetryPolicy::next(std::int64_t now, std::int64_t received_at, int 
     delay = std::max<std::int64_t>(deadline - now, 1);
     d.reason = "deadline";
   }
-  if (retry_after && *retry_after > delay) {
-    delay = *retry_after;
+  if (retry_after) {  // the provider said when: neither sooner nor later
+    delay = std::max<std::int64_t>(*retry_after, 1);
     d.reason = "retry-after";
   }
   d.delay = delay;

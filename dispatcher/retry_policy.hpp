@@ -6,7 +6,9 @@
 //   base   = min_backoff * 2^(attempts-1), capped at max_backoff
 //   delay  = base * (1 + jitter * u), u uniform in [-1, 1] drawn from `seed`
 //            (same seed, same delay), never below 1 s
-//   delay  = max(delay, retry_after) when the provider sent Retry-After
+//   delay  = retry_after (at least 1 s) when the provider said when
+//            (Retry-After, a busy mailbox): a 429 with Retry-After: 3 is
+//            retried after 3 s, not after the backoff
 //   give up (permanent) when now >= received_at + max_lifetime;
 //   otherwise the backoff part is clamped so that the last attempt happens
 //   at the deadline, but a Retry-After is never shortened.

@@ -52,6 +52,10 @@ struct Result {
   std::optional<std::int64_t> retry_after;  // seconds, from Retry-After or equivalent
   std::vector<RcptResult> rcpts;            // empty = `outcome` applies to all
   bool config_error = false;  // credentials/permissions wrong: alert, keep queued, back off hard
+  // The adapter did not contact the provider: its own pacing (a busy or
+  // throttled mailbox) held the message back. Not an attempt: the
+  // dispatcher defers it for exactly retry_after without counting it.
+  bool held = false;
   std::string provider_id;    // e.g. Gmail message id, outbox file name
 };
 

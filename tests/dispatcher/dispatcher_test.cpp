@@ -310,3 +310,32 @@ TEST_CASE("a failing envelope rewrite is retried and never resends delivered rec
   CHECK(rec.calls[0].msg.rcpts == std::vector<std::string>{"a@dest.test", "b@dest.test"});
   CHECK(rec.calls[1].msg.rcpts == std::vector<std::string>{"b@dest.test"});  // a@ got it once
 }
+
+TEST_CASE("Retry-After and held results come back at their time, not at the backoff or the sweep interval") {
+  for (bool held : {false, true}) {
+    Harness h;
+    auto& rec = h.add("rec");
+    h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+    h.settings.retry.min_backoff = 60;
+    h.settings.retry.max_backoff = 600;
+    h.settings.sweep_interval = 30;
+    h.settings.scan_interval = 30;
+    auto r = result(provider::Outcome::Transient, held ? 0 : 429, held ? "mailbox busy" : "throttled");
+    r.retry_after = 2;
+    r.held = held;
+    rec.script.push_back(r);
+    std::vector<std::uint64_t> at;
+    rec.script_fn = nullptr;
+    h.enqueue("a@example.com", {"x@dest.test"}, "Subject: t\r\n\r\nx\r\n");
+    bool ok = h.run([&](Dispatcher& d) {
+      while (at.size() < rec.calls.size()) at.push_back(uv_now(&h.loop));
+      return rec.calls.size() == 2 && d.in_flight() == 0;
+    }, 20000);
+    REQUIRE(ok);
+    const double gap = static_cast<double>(at[1] - at[0]) / 1000.0;
+    INFO("held=" << held << " gap=" << gap);
+    CHECK(gap >= 1.9);
+    CHECK(gap <= 4.0);
+    CHECK(h.count(spool::State::Deferred) == 0);
+  }
+}

@@ -47,14 +47,16 @@ TEST_CASE("jitter stays within +/- jitter and is deterministic per seed") {
   CHECK(hi >= 118);
 }
 
-TEST_CASE("Retry-After is honoured, never shortened") {
+TEST_CASE("Retry-After decides: never shortened, and not lengthened to the backoff") {
   RetryPolicy p(cfg(60, 3600, 86400, 0.2));
   auto d = p.next(0, 0, 1, std::int64_t{900}, 7);
   CHECK(d.delay == 900);
   CHECK(d.reason == "retry-after");
-  auto small = p.next(0, 0, 5, std::int64_t{2}, 7);  // backoff already longer
-  CHECK(small.delay >= 2);
-  CHECK(small.delay >= 960 * 8 / 10);
+  auto small = p.next(1000, 0, 5, std::int64_t{3}, 7);  // the backoff would be ~960 s
+  CHECK(small.delay == 3);
+  CHECK(small.next_attempt == 1003);
+  CHECK(small.reason == "retry-after");
+  CHECK(p.next(0, 0, 2, std::int64_t{0}, 7).delay == 1);  // "Retry-After: 0" is not a busy loop
 }
 
 TEST_CASE("gives up after max_lifetime since received_at") {

@@ -27,6 +27,9 @@ It checks what the real services check (documented wire formats):
   * GET users/{u}/profile, GET users/{u}/settings/sendAs (read scopes).
   Gmail rewrites a From that is not a verified send-as alias: recorded in
   sent[i]["from_rewritten"].
+- Per-user concurrency (fault mode): concurrency_limit = N answers 429
+  rateLimitExceeded to a media send above N in flight for one user;
+  latency holds each send that long; max_inflight/throttled record it.
 - Faults: add_fault(path_re, count=1, status=, reason=, message=,
   retry_after=, delay=, cut=True (close without answer), cut_after=K (PUT:
   keep K bytes then close), commit_then_cut=True (PUT: store everything,
@@ -102,6 +105,13 @@ class FakeGmail(FakeHttps):
         # self.calls (FakeHttps): {"method", "path", "status", "seq"} per answered request, in arrival order
         self.violations = []
         self.sessions = {}        # upload_id -> {"user", "total", "data", "done"}
+        # Per-user concurrency on messages/send (media): Gmail answers 429
+        # "Too many concurrent requests for user" above its limit.
+        self.concurrency_limit = None  # None = no limit; N = 429 for the (N+1)th request in flight per user
+        self.latency = 0.0        # seconds each media send takes (holds the user's slot)
+        self.inflight = {}        # user -> requests in flight now
+        self.max_inflight = {}    # user -> most ever in flight
+        self.throttled = 0        # 429s answered for concurrency
         super().__init__(d, _handler(self))
         self.token_url = self.url + "/token"
 
@@ -334,7 +344,7 @@ def _handler(fg):
                         fg.violation("media upload without Content-Type message/rfc822")
                         return self.reply(400, api_error(400, "Media type not supported", "INVALID_ARGUMENT",
                                                          "badContent"))
-                    return self.reply(*fg.accept_message(user, data, "media"))
+                    return self.reply(*self.media_send(user, data))
                 if kind == "resumable":
                     return self.start_session(user, user_id)
                 return self.reply(400, api_error(400, "uploadType missing", "INVALID_ARGUMENT", "invalidArgument"))
@@ -353,6 +363,24 @@ def _handler(fg):
                     self.reply(200, {"sendAs": lst})
                 return
             self.reply(404, api_error(404, "Requested entity was not found.", "NOT_FOUND", "notFound"))
+
+        def media_send(self, user, data):
+            with fg.lock:
+                n = fg.inflight.get(user, 0) + 1
+                fg.inflight[user] = n
+                fg.max_inflight[user] = max(fg.max_inflight.get(user, 0), n)
+            try:
+                if fg.latency:
+                    time.sleep(fg.latency)
+                if fg.concurrency_limit is not None and n > fg.concurrency_limit:
+                    with fg.lock:
+                        fg.throttled += 1
+                    return 429, api_error(429, "Too many concurrent requests for user.", "RESOURCE_EXHAUSTED",
+                                          "rateLimitExceeded")
+                return fg.accept_message(user, data, "media")
+            finally:  # the slot is free once the answer is made, before it is sent
+                with fg.lock:
+                    fg.inflight[user] -= 1
 
         def start_session(self, user, user_id):
             if self.headers.get("X-Upload-Content-Type") != "message/rfc822":

@@ -5,10 +5,10 @@
 #include <strings.h>
 
 #include <algorithm>
-#include <set>
 
 #include "common/header_reader.hpp"
 #include "common/sender_rules.hpp"
+#include "dispatcher/providers/cloud/recipients.hpp"
 #include "dispatcher/providers/outcome_table.hpp"
 
 namespace relay::provider::cloud {
@@ -20,12 +20,6 @@ struct Field {
   std::string value;  // unfolded value, trimmed
   std::string_view folded;  // the value as written (into the raw message), for the header reader
 };
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -84,15 +78,6 @@ Result reject(std::string text) {
   r.enhanced = "5.7.1";
   r.text = std::move(text);
   return r;
-}
-
-std::string bcc_header(const std::vector<std::string>& addrs, const std::string& eol) {
-  std::string h = "Bcc: ";
-  for (std::size_t i = 0; i < addrs.size(); ++i) {
-    if (i) h += "," + eol + " ";
-    h += addrs[i];
-  }
-  return h + eol;
 }
 
 }  // namespace
@@ -183,20 +168,12 @@ Prepared prepare(const PrepareInput& in) {
   const std::string& rewritten_from = chosen.rewritten_from;
   const bool drop_sender = chosen.drop_sender;
 
-  std::set<std::string> listed;
-  for (const auto& f : fields) {
-    if (iequals(f.name, "To") || iequals(f.name, "Cc") || iequals(f.name, "Bcc")) {
-      for (auto& a : extract_addresses(f.value)) listed.insert(lower(a));
-    }
-  }
-  std::vector<std::string> missing;
-  for (const auto& r : *in.rcpts) {
-    if (listed.insert(lower(r)).second) missing.push_back(r);
-  }
-  if (!missing.empty()) {
-    top += bcc_header(missing, eol);
-    p.added.push_back("Bcc");
-  }
+  std::vector<FieldView> views;  // Graph and Gmail deliver to the header: make it name the pending set
+  for (const auto& f : fields) views.push_back({f.name, f.value});
+  const RecipientPlan rcpts = plan_recipients(views, *in.rcpts);
+  top += rcpts.header(eol);
+  if (rcpts.rewrite) p.added.push_back("Recipients(rewritten)");
+  else if (!rcpts.bcc.empty()) p.added.push_back("Bcc");
   if (!find(fields, "Message-ID")) {
     top += fmt::format("Message-ID: <{}@{}>{}", in.queue_id, domain_of(p.mailbox), eol);
     p.added.push_back("Message-ID");
@@ -206,7 +183,7 @@ Prepared prepare(const PrepareInput& in) {
     p.added.push_back("Date");
   }
   p.head = top;
-  if (!p.rewritten) {
+  if (!p.rewritten && !rcpts.rewrite) {
     p.head.append(in.raw.substr(0, body));
     if (body == in.raw.size() && !in.raw.empty() && in.raw.substr(0, body).find("\n") != std::string_view::npos) {
       p.head += eol;  // header-only message: terminate the header block
@@ -214,8 +191,10 @@ Prepared prepare(const PrepareInput& in) {
     if (hdr.separator_missing) p.head += eol;  // the body starts at a non-field line: say so
   } else {
     for (const auto& f : fields) {
-      if (iequals(f.name, "From")) p.head += rewritten_from;
-      else if (!(drop_sender && iequals(f.name, "Sender"))) p.head += f.raw;
+      if (p.rewritten && iequals(f.name, "From")) p.head += rewritten_from;
+      else if (drop_sender && iequals(f.name, "Sender")) continue;
+      else if (auto r = rcpts.rewrite ? replace_recipient_field(f.name, f.raw) : std::nullopt) p.head += *r;
+      else p.head += f.raw;
     }
     p.head += eol;
   }

@@ -14,10 +14,12 @@
 // fails the message permanently (5.7.1). A missing From becomes
 // default_sender (if the user's list allows it). A body that starts at a
 // non-field line gets the empty line put in before it.
-// (2) Graph and Gmail take recipients from To/Cc/Bcc only: envelope
-// recipients not in them are added as one Bcc: header. (3) Message-ID and
-// Date are added when missing (Graph returns no id of its own). Added headers go on top,
-// in the message's own line ending; nothing else is touched.
+// (2) Graph and Gmail take recipients from the header only: it is made to
+// name exactly the pending envelope recipients (cloud/recipients.hpp: a
+// Bcc: for envelope-only ones, or To/Cc/Bcc replaced when it names others).
+// (3) Message-ID and Date are added when missing (Graph returns no id of
+// its own). Added headers go on top, in the message's own line ending;
+// nothing else is touched but the fields (1) and (2) replace.
 // Does not: parse MIME bodies (m365/large_send does), do I/O (except
 // load_and_prepare, which reads the spooled file).
 // Runs on: any thread; pure.

@@ -36,7 +36,13 @@ void validate(const config::ProviderConfig& cfg, const Context& ctx) {
 
 }  // namespace
 
-Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx) : name_(cfg.name), cfg_(cfg.gmail) {
+Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
+    : name_(cfg.name),
+      cfg_(cfg.gmail),
+      // each dispatcher process gets its share of the per-user cap
+      limiter_(std::max(1, cfg.gmail.max_concurrent_per_user /
+                               (ctx.config ? std::max(1, ctx.config->dispatcher.processes) : 1)),
+               0, /*adaptive=*/true) {
   validate(cfg, ctx);
   if (ctx.config) {
     senders_ = std::make_shared<const config::SenderConfig>(ctx.config->senders);
@@ -58,9 +64,27 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx) : name_(
   api_.base = cloud::trim_slash(cfg_.api_url);
   api_.timeout = cfg_.timeout;
   api_.tokens = [this](const std::string& subject) -> cloud::TokenCache& { return tokens(subject); };
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
 }
 
-Adapter::~Adapter() { cloud::cancel_all(*curl_, *tracker_); }
+Adapter::~Adapter() {
+  cloud::cancel_all(*curl_, *tracker_);
+  uv_timer_stop(timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+}
+
+void Adapter::kick() {
+  auto wake = limiter_.pump(cloud::Clock::now());
+  if (!wake) {
+    uv_timer_stop(timer_);
+    return;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - cloud::Clock::now()).count();
+  uv_timer_start(timer_, [](uv_timer_t* t) { static_cast<Adapter*>(t->data)->kick(); },
+                 static_cast<std::uint64_t>(std::max<long long>(ms, 0) + 1), 0);
+}
 
 cloud::TokenCache& Adapter::tokens(const std::string& subject) {
   auto& slot = caches_[subject];
@@ -133,12 +157,37 @@ void Adapter::prepared(const std::string& id, cloud::Loaded l, Done post_done) {
   }
   Target t = target_for(p.mailbox);
   t.log_id = id;
-  const bool resumable = mime->size() > cfg_.resumable_threshold;
   std::string added;
   for (const auto& a : p.added) added += (added.empty() ? "" : ",") + a;
-  log::debug("{} provider={} event=gmail_prepared user={} size={} rcpts={} upload={} added={}", id, name_, t.user_id,
-             mime->size(), rcpts.size(), resumable ? "resumable" : "media", added.empty() ? "-" : added);
+  log::debug("{} provider={} event=gmail_prepared user={} size={} rcpts={} added={}", id, name_, t.user_id,
+             mime->size(), rcpts.size(), added.empty() ? "-" : added);
+  // Gmail limits requests in flight per user: wait for one of the user's
+  // slots, or hand the message back unsent when that would take long.
+  limiter_.acquire(t.user_id, cloud::Clock::now(), [this, id, t, mime, post_done](auto busy_until) mutable {
+    if (!busy_until) return start(id, t, std::move(mime), std::move(post_done));
+    Result r = cloud::held("user " + t.user_id, *busy_until - cloud::Clock::now());
+    log::info("{} provider={} event=gmail_held user={} retry_in={}s reason=user_busy", id, name_, t.user_id,
+              *r.retry_after);
+    post_done(std::move(r));
+  });
+  kick();
+}
+
+void Adapter::start(const std::string& id, const Target& t, std::shared_ptr<const std::string> mime, Done post_done) {
+  const bool resumable = mime->size() > cfg_.resumable_threshold;
   auto finish = [this, id, user = t.user_id, post_done](Result r) {
+    const auto now = cloud::Clock::now();
+    if (r.code == 429 || (r.outcome == Outcome::Transient && r.retry_after)) {  // Gmail's rate and concurrency limits
+      limiter_.slow_down(user, now, now + std::chrono::seconds(std::max<std::int64_t>(1, r.retry_after.value_or(1))));
+      // "Too many concurrent requests for user" clears as soon as fewer are
+      // in flight (the cap was just lowered): retry in seconds, not after
+      // the backoff.
+      if (!r.retry_after && r.text.find("concurrent") != std::string::npos) r.retry_after = 2;
+      log::warn("{} provider={} event=gmail_throttled user={} status={} cap={}", id, name_, user, r.code,
+                limiter_.cap(user));
+    }
+    limiter_.release(user, now, r.outcome == Outcome::Sent);
+    kick();
     if (r.outcome == Outcome::Sent) {
       log::info("{} provider={} event=gmail_accepted user={} gmail_id={}", id, name_, user, r.provider_id);
     } else {

@@ -12,8 +12,12 @@
 // (userId "me"). One token per impersonated user per process, cached until
 // shortly before expiry, single flight, config errors backed off
 // (cloud::TokenCache, one per subject). test() is in gmail_check.cpp.
-// Does not: retry (the dispatcher does, with Result::retry_after), route,
-// limit concurrency (Gmail's per-user limits answer 429, honoured).
+// Per user at most max_concurrent_per_user requests in flight (divided among
+// dispatcher.processes); a 429 pauses the user for its Retry-After (1 s
+// without one) and halves that cap, successes raise it back (adaptive
+// cloud::MailboxLimiter); a user busy for longer than a moment hands the
+// message back unsent (Result::held), so it holds no dispatcher slot.
+// Does not: retry (the dispatcher does, with Result::retry_after), route.
 // Runs on: the loop thread of ctx.loop / ctx.curl. Destroying it cancels
 // the transfers still running; their deliveries never call back.
 // Fails: every outcome is a Result through Done, posted to the loop.
@@ -25,6 +29,7 @@
 #include <string>
 
 #include "common/config.hpp"
+#include "dispatcher/providers/cloud/mailbox_limiter.hpp"
 #include "dispatcher/providers/cloud/mime_prepare.hpp"
 #include "dispatcher/providers/cloud/token_cache.hpp"
 #include "dispatcher/providers/gmail/gmail_send.hpp"
@@ -52,6 +57,8 @@ class Adapter final : public Provider {
  private:
   cloud::TokenCache& tokens(const std::string& subject);
   void prepared(const std::string& id, cloud::Loaded l, Done post_done);  // loop thread, after load_and_prepare
+  void start(const std::string& id, const Target& t, std::shared_ptr<const std::string> mime, Done post_done);
+  void kick();  // pump the limiter and re-arm its timer
   void test_mailbox(const Target& t, Done done);
   void test_send_as(const Target& t, std::string summary, Done done);
 
@@ -69,6 +76,8 @@ class Adapter final : public Provider {
   std::map<std::string, std::unique_ptr<cloud::TokenCache>> caches_;
   std::map<std::string, bool> preparing_;  // id -> cancelled, until its first request starts
   Api api_;
+  cloud::MailboxLimiter limiter_;    // per user (Target::user_id)
+  uv_timer_t* timer_ = nullptr;      // limiter wake-up; freed in its close callback
 };
 
 }  // namespace relay::provider::gmail

@@ -162,17 +162,23 @@ void Adapter::send(const Message& msg, Done done) {
         // Split: the parts carry the message; the MIME text is not needed.
         auto mime = w->split ? nullptr : std::make_shared<std::string>(std::move(l.mime));
         const std::string mailbox = l.prepared.mailbox;
-        limiter_.acquire(mailbox, Clock::now(), [this, id, mailbox, mime, split = w->split, post_done]() mutable {
-          if (take_cancelled(id)) {  // give the slot back, outside the limiter's pump
-            return post(loop_, [this, alive = std::weak_ptr<const int>(alive_), mailbox] {
-              if (alive.expired()) return;
-              limiter_.release(mailbox, Clock::now());
-              kick();
-            });
-          }
-          not_started_.erase(id);
-          deliver(id, mailbox, std::move(mime), std::move(split), std::move(post_done));
-        });
+        limiter_.acquire(mailbox, Clock::now(),
+                         [this, id, mailbox, mime, split = w->split, post_done](auto busy_until) mutable {
+                           if (busy_until) {  // refused: no slot was taken
+                             if (take_cancelled(id)) return;
+                             not_started_.erase(id);
+                             return post_done(hold(id, mailbox, *busy_until));
+                           }
+                           if (take_cancelled(id)) {  // give the slot back, outside the limiter's pump
+                             return post(loop_, [this, alive = std::weak_ptr<const int>(alive_), mailbox] {
+                               if (alive.expired()) return;
+                               limiter_.release(mailbox, Clock::now());
+                               kick();
+                             });
+                           }
+                           not_started_.erase(id);
+                           deliver(id, mailbox, std::move(mime), std::move(split), std::move(post_done));
+                         });
         kick();
       });
 }
@@ -210,10 +216,17 @@ void Adapter::deliver(const std::string& id, const std::string& mailbox, std::sh
   });
 }
 
+Result Adapter::hold(const std::string& id, const std::string& mailbox, Clock::time_point busy_until) {
+  Result r = cloud::held("mailbox " + mailbox, busy_until - Clock::now());
+  log::info("{} provider={} event=m365_held mailbox={} retry_in={}s reason=mailbox_busy", id, name_, mailbox,
+            *r.retry_after);
+  return r;
+}
+
 void Adapter::finished(const std::string& id, const std::string& mailbox, const Result& r) {
   const auto now = Clock::now();
   if (r.retry_after && (r.code == 429 || r.code == 503 || r.code == 504)) {
-    limiter_.slow_down(mailbox, now + std::chrono::seconds(*r.retry_after));
+    limiter_.slow_down(mailbox, now, now + std::chrono::seconds(*r.retry_after));
     log::warn("{} provider={} event=m365_throttled mailbox={} status={} retry_after={}", id, name_, mailbox, r.code,
               *r.retry_after);
   }

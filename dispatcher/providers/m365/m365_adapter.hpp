@@ -5,7 +5,9 @@
 // threadpool, wait for a slot of the sending mailbox (MailboxLimiter; each
 // of the dispatcher.processes processes gets its share of
 // max_concurrent_per_mailbox and rate_per_minute, so together they stay
-// within Graph's limits), then MIME sendMail (graph_send) or, above
+// within Graph's limits; a mailbox busy for longer than a moment hands the
+// message back unsent, Result::held, so waiting for it holds no dispatcher
+// slot), then MIME sendMail (graph_send) or, above
 // max_mime_size / with save_to_sent_items, the draft + upload-session path
 // (large_send; its GMime split also runs on the threadpool). A 413 from
 // sendMail falls back to the draft path once. 429/503 slow that mailbox for
@@ -35,7 +37,7 @@
 #include "dispatcher/providers/m365/graph_send.hpp"
 #include "dispatcher/providers/m365/jwt_assertion.hpp"
 #include "dispatcher/providers/m365/large_send.hpp"
-#include "dispatcher/providers/m365/mailbox_limiter.hpp"
+#include "dispatcher/providers/cloud/mailbox_limiter.hpp"
 #include "dispatcher/providers/provider.hpp"
 
 namespace relay::provider::m365 {
@@ -59,6 +61,7 @@ class Adapter final : public Provider {
   void deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<std::string> mime,
                std::shared_ptr<Split> split, Done done);
   void finished(const std::string& id, const std::string& mailbox, const Result& r);
+  Result hold(const std::string& id, const std::string& mailbox, Clock::time_point busy_until);  // refused by the limiter
   void kick();  // pump the limiter and re-arm its timer
   bool take_cancelled(const std::string& id);  // true (and forgotten) when cancel() stopped it
   void refresh_expiry(std::function<void()> then);
@@ -81,7 +84,7 @@ class Adapter final : public Provider {
   std::shared_ptr<const JwtSigner> signer_;
   std::unique_ptr<TokenCache> tokens_;
   Graph graph_;
-  MailboxLimiter limiter_;
+  cloud::MailboxLimiter limiter_;
   uv_timer_t* timer_ = nullptr;     // limiter wake-up; freed in its close callback
   uv_timer_t* expiry_timer_ = nullptr;  // Graph expiry look-up at start and every 12 h
   SecretStatus secret_;

@@ -52,7 +52,7 @@ TEST_CASE("envelope-only recipients become one Bcc header; Message-ID and Date a
 
 TEST_CASE("LF-only messages get LF headers") {
   std::string raw = "From: scan@example.com\nTo: a@x.org\nMessage-ID: <x@y>\nDate: x\n\nbody\n";
-  auto p = run(raw, {"b@x.org"}, allow_example());
+  auto p = run(raw, {"a@x.org", "b@x.org"}, allow_example());
   REQUIRE(p.ok);
   CHECK(p.mime(raw) == "Bcc: b@x.org\n" + raw);
 }
@@ -136,4 +136,54 @@ TEST_CASE("load_and_prepare reads the spooled file whole and tells a read error 
   CHECK(missing.error().outcome == relay::provider::Outcome::Transient);
   CHECK(missing.error().text.find("missing.eml") != std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a header naming someone outside the envelope is replaced by the pending recipients") {
+  std::string raw =
+      "From: scan@example.com\r\nTo: X <x@ext.org>, \"Why\" <y@ext.org>\r\nCc: c@ext.org,\r\n d@ext.org\r\n"
+      "Bcc: secret@ext.org\r\nMessage-ID: <m@h>\r\nDate: d\r\nSubject: s\r\n\r\nbody\r\n";
+  auto p = run(raw, {"X@ext.org", "d@ext.org", "e@ext.org"}, allow_example());
+  REQUIRE(p.ok);
+  CHECK(p.added == std::vector<std::string>{"Recipients(rewritten)"});
+  CHECK(p.mime(raw) ==
+        "To: X@ext.org\r\nCc: d@ext.org\r\nBcc: e@ext.org\r\nFrom: scan@example.com\r\n"
+        "X-Relay-Original-To: X <x@ext.org>, \"Why\" <y@ext.org>\r\nX-Relay-Original-Cc: c@ext.org,\r\n d@ext.org\r\n"
+        "Message-ID: <m@h>\r\nDate: d\r\nSubject: s\r\n\r\nbody\r\n");
+}
+
+TEST_CASE("partial retry: the recipient already delivered is not named any more") {
+  std::string raw = "From: scan@example.com\r\nTo: a@x.org, b@x.org\r\nMessage-ID: <m@h>\r\nDate: d\r\n\r\nb\r\n";
+  auto p = run(raw, {"b@x.org"}, allow_example());
+  REQUIRE(p.ok);
+  CHECK(p.mime(raw) == "To: b@x.org\r\nFrom: scan@example.com\r\nX-Relay-Original-To: a@x.org, b@x.org\r\n"
+                       "Message-ID: <m@h>\r\nDate: d\r\n\r\nb\r\n");
+}
+
+TEST_CASE("Resent-* fields count as recipient fields; Resent-Bcc is dropped") {
+  std::string raw = "From: scan@example.com\r\nTo: a@x.org\r\nResent-To: r@x.org\r\nResent-Bcc: rb@x.org\r\n"
+                    "Message-ID: <m@h>\r\nDate: d\r\n\r\nb\r\n";
+  auto p = run(raw, {"a@x.org"}, allow_example());
+  REQUIRE(p.ok);
+  CHECK(p.mime(raw) == "To: a@x.org\r\nFrom: scan@example.com\r\nX-Relay-Original-To: a@x.org\r\n"
+                       "X-Relay-Original-Resent-To: r@x.org\r\nMessage-ID: <m@h>\r\nDate: d\r\n\r\nb\r\n");
+  // Resent-To naming only pending recipients leaves the message untouched.
+  std::string ok = "From: scan@example.com\r\nTo: a@x.org\r\nResent-To: a@x.org\r\nMessage-ID: <m@h>\r\nDate: d\r\n\r\nb\r\n";
+  auto q = run(ok, {"a@x.org"}, allow_example());
+  CHECK(q.mime(ok) == ok);
+}
+
+TEST_CASE("sender rewrite and recipient rewrite together") {
+  std::string raw = "From: evil@other.net\r\nTo: a@x.org, b@x.org\r\nMessage-ID: <m@h>\r\nDate: d\r\n\r\nb\r\n";
+  auto p = run(raw, {"a@x.org"}, allow_example(SenderPolicy::Rewrite));
+  REQUIRE(p.ok);
+  CHECK(p.mime(raw) == "Reply-To: evil@other.net\r\nTo: a@x.org\r\nFrom: relay@example.com\r\n"
+                       "X-Relay-Original-To: a@x.org, b@x.org\r\nMessage-ID: <m@h>\r\nDate: d\r\n\r\nb\r\n");
+}
+
+TEST_CASE("LF-only message with a recipient rewrite keeps LF") {
+  std::string raw = "From: scan@example.com\nTo: a@x.org\nMessage-ID: <x@y>\nDate: x\n\nbody\n";
+  auto p = run(raw, {"b@x.org"}, allow_example());
+  REQUIRE(p.ok);
+  CHECK(p.mime(raw) == "Bcc: b@x.org\nFrom: scan@example.com\nX-Relay-Original-To: a@x.org\nMessage-ID: <x@y>\n"
+                       "Date: x\n\nbody\n");
 }
