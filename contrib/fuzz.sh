@@ -3,7 +3,7 @@
 # build directory) and runs each one after the other for a fixed time.
 #
 # Usage: contrib/fuzz.sh [-t SECONDS_PER_TARGET] [-o OUTDIR] [TARGET...]
-#   -t  time per target (default 600 = 10 minutes; .ci/run uses 45)
+#   -t  time per target (default 600 = 10 minutes; contrib/test.sh uses 30)
 #   -o  where the growing corpora, crash files and logs go
 #       (default build-fuzz/fuzz-out; the seed corpora in tests/fuzz/corpus
 #       are only read)

@@ -7,7 +7,7 @@
 #             suite; any sanitizer report from any process (tests, daemons
 #             they start) fails the stage, even if the test itself passed;
 #   fuzz      build-fuzz/ (clang, -DRELAY_FUZZ=ON), each libFuzzer target
-#             for RELAY_FUZZ_SECONDS (default 45) via contrib/fuzz.sh; a
+#             for RELAY_FUZZ_SECONDS (default 30) via contrib/fuzz.sh; a
 #             finding fails the stage.
 # Stages run in order; a failing stage does not stop the later ones, the
 # exit status is non-zero when any failed. RELAY_TEST_STAGES="suite" (or any
@@ -77,7 +77,7 @@ for stage in $stages; do
       if [ "$rc" -eq 0 ]; then result[$stage]=ok; else result[$stage]="FAILED ($reports sanitizer reports)"; fi
       ;;
     fuzz)
-      if bash contrib/fuzz.sh -t "${RELAY_FUZZ_SECONDS:-45}"; then result[$stage]=ok; else result[$stage]=FAILED; fi
+      if bash contrib/fuzz.sh -t "${RELAY_FUZZ_SECONDS:-30}"; then result[$stage]=ok; else result[$stage]=FAILED; fi
       ;;
     *) echo "test.sh: unknown stage $stage" >&2; exit 2 ;;
   esac
