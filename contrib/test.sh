@@ -34,19 +34,20 @@ cleanup() {
 trap cleanup EXIT
 start_pg() {
   [ "$pg_started" -eq 1 ] && return 0
-  RELAY_TEST_PG=$(bash contrib/pg-test-server.sh start "$pgdir")
+  RELAY_TEST_PG=$(bash contrib/pg-test-server.sh start "$pgdir") || return 1
   export RELAY_TEST_PG
   echo "test PostgreSQL: $RELAY_TEST_PG"
   pg_started=1
 }
 
 declare -A result
+# Called as an `if` condition, where set -e does not act: every step checks.
 run_suite() {  # build dir, cmake options...
   local build=$1
   shift
-  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "$@" >/dev/null
-  cmake --build "$build" -j"$jobs"
-  start_pg
+  cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "$@" >/dev/null || return 1
+  cmake --build "$build" -j"$jobs" || return 1
+  start_pg || return 1
   (cd "$build" && ctest --output-on-failure -j2 "${ctest_args[@]}")
 }
 
