@@ -3,6 +3,8 @@
 # Idempotent: when all packages are present it returns without touching apt.
 # Postfix is installed with "No configuration": no main.cf, no daemon, port 25
 # stays free; we only want smtp-source/smtp-sink and the daemons for benches.
+# clang, libclang-rt-14-dev (libFuzzer, sanitizer runtimes) and llvm-14
+# (llvm-symbolizer) build and run the fuzz targets (contrib/fuzz.sh).
 set -euo pipefail
 
 PKGS=(
@@ -12,6 +14,7 @@ PKGS=(
   postgresql postgresql-client
   postfix swaks curl msmtp openssl python3 python3-aiosmtpd python3-cryptography
   libnet-ssleay-perl libauthen-sasl-perl procps psmisc
+  clang libclang-rt-14-dev llvm-14
 )
 
 missing=()

@@ -195,6 +195,9 @@ Result classify_delivery(const SmtpTranscript& t, CURLcode rc, const std::vector
   const SmtpStep* eod = t.last("EOD");
   const SmtpStep* final_step = eod;
   if (data != nullptr && data->code != 354) final_step = data;
+  // Only a 2xx takes the message: a 3xx to the end of data (or to DATA, other
+  // than 354) is a broken session to retry, never "sent" (tests/fuzz smtp_replies).
+  if (final_step != nullptr && final_step->code >= 300 && final_step->code < 400) final_step = nullptr;
   Result broken = transport_failure(t, rc == CURLE_OK ? CURLE_RECV_ERROR : rc);
   if (final_step != nullptr) broken = from_reply(*final_step);
 

@@ -151,7 +151,8 @@ std::optional<std::int64_t> parse_retry_after(std::string_view value, std::time_
     char* end = nullptr;
     double d = std::strtod(s.c_str(), &end);
     if (end && *end == '\0' && std::isfinite(d) && d >= 0) {
-      return std::min<std::int64_t>(cap, static_cast<std::int64_t>(std::ceil(d)));
+      // Cap as a double: casting a value beyond int64 is undefined (it wrapped negative).
+      return static_cast<std::int64_t>(std::min(std::ceil(d), static_cast<double>(cap)));
     }
     if (s.find(' ') == std::string::npos) return std::nullopt;
   }

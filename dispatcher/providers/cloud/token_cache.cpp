@@ -97,7 +97,7 @@ TokenError parse_token_error(std::string_view body) {
   TokenError e;
   nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return e;
-  if (auto it = j.find("error"); it != j.end() && it->is_string()) e.error = it->get<std::string>();
+  if (auto it = j.find("error"); it != j.end() && it->is_string()) e.error = first_line(it->get<std::string>());
   if (auto it = j.find("error_description"); it != j.end() && it->is_string()) {
     e.description = first_line(it->get<std::string>());
   }

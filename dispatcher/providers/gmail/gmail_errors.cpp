@@ -91,11 +91,11 @@ ApiError parse_api_error(std::string_view body) {
   if (it == j.end() || !it->is_object()) return e;
   const auto& o = *it;
   if (auto c = o.find("code"); c != o.end() && c->is_number_integer()) e.code = c->get<int>();
-  if (auto s = o.find("status"); s != o.end() && s->is_string()) e.status = s->get<std::string>();
+  if (auto s = o.find("status"); s != o.end() && s->is_string()) e.status = first_line(s->get<std::string>());
   if (auto m = o.find("message"); m != o.end() && m->is_string()) e.message = first_line(m->get<std::string>());
   if (auto l = o.find("errors"); l != o.end() && l->is_array() && !l->empty() && (*l)[0].is_object()) {
     const auto& first = (*l)[0];
-    if (auto r = first.find("reason"); r != first.end() && r->is_string()) e.reason = r->get<std::string>();
+    if (auto r = first.find("reason"); r != first.end() && r->is_string()) e.reason = first_line(r->get<std::string>());
   }
   return e;
 }

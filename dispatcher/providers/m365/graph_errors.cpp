@@ -38,7 +38,7 @@ GraphError parse_graph_error(std::string_view body) {
   if (j.is_discarded() || !j.is_object()) return e;
   auto it = j.find("error");
   if (it == j.end() || !it->is_object()) return e;
-  if (auto c = it->find("code"); c != it->end() && c->is_string()) e.code = c->get<std::string>();
+  if (auto c = it->find("code"); c != it->end() && c->is_string()) e.code = first_line(c->get<std::string>());
   if (auto m = it->find("message"); m != it->end() && m->is_string()) e.message = first_line(m->get<std::string>());
   return e;
 }

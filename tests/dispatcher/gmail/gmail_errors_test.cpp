@@ -139,3 +139,12 @@ TEST_CASE("token endpoint errors are configuration errors, busy endpoints are no
   CHECK(t.error.outcome == Outcome::Transient);
   CHECK_FALSE(t.error.config_error);
 }
+
+// Found by tests/fuzz cloud_errors: every field that reaches a log text is one line.
+TEST_CASE("Gmail error fields that reach texts are one line") {
+  auto e = parse_api_error(api_body(400, "INVALID\\r\\nARGUMENT", "invalidArgument\\nforged=1", "bad"));
+  CHECK(e.status == "INVALID");
+  CHECK(e.reason == "invalidArgument");
+  Result r = classify_api(400, api_body(400, "X", "bad\\r\\nevent=sent"), "", "u@example.com", 1700000000);
+  CHECK(r.text.find_first_of("\r\n") == std::string::npos);
+}

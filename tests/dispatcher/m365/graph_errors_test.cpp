@@ -17,6 +17,9 @@ TEST_CASE("Retry-After: integer, decimal, HTTP date, garbage") {
   CHECK_FALSE(parse_retry_after("soon", now));
   CHECK_FALSE(parse_retry_after("-5", now));
   CHECK(parse_retry_after("99999999", now) == 86400);  // capped
+  // Beyond int64 (found by tests/fuzz cloud_errors): capped, not wrapped negative.
+  CHECK(parse_retry_after("99999999999999999999", now) == 86400);
+  CHECK(parse_retry_after("1e300", now) == 86400);
 }
 
 TEST_CASE("token errors are config errors with exact texts") {
@@ -134,4 +137,14 @@ TEST_CASE("upload session nextExpectedRanges: parsed defensively, never a throw"
     CAPTURE(bad);
     CHECK(p(bad).state == NR::Malformed);
   }
+}
+
+// Found by tests/fuzz cloud_errors: every field that reaches a log text is one line.
+TEST_CASE("Graph and token error fields that reach texts are one line") {
+  CHECK(parse_graph_error(R"({"error":{"code":"ErrorX\r\nevent=sent","message":"m"}})").code == "ErrorX");
+  auto t = relay::provider::cloud::parse_token_error(R"({"error":"invalid_client\nforged","error_description":"d"})");
+  CHECK(t.error == "invalid_client");
+  TokenContext ctx{"tenant-x", "app-1", "https://login.example"};
+  auto r = classify_token(400, R"({"error":"bad\r\nline","error_description":"AADSTS1: x\r\ny"})", ctx);
+  CHECK(r.text.find_first_of("\r\n") == std::string::npos);
 }
