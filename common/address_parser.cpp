@@ -210,7 +210,10 @@ class Parser {
       local += dot ? std::string(".") : w->text;
     }
     if (words.empty() || want_word) return fail("empty local part");
-    if (quoted && !dot_atom(local)) {
+    // A quoted local part keeps its quotes unless it is a plain dot-atom;
+    // "=?" inside stays quoted so the canonical form never reads back as an
+    // encoded word (found by tests/fuzz header).
+    if (quoted && (!dot_atom(local) || local.find("=?") != std::string::npos)) {
       std::string q = "\"";
       for (char c : local) q += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
       local = q + "\"";

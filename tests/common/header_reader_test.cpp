@@ -109,6 +109,9 @@ TEST_CASE("addresses: obsolete local part and domain, quoted local parts, litera
   CHECK(addrs("\"a b\"@x.example") == std::vector<std::string>{"\"a b\"@x.example"});
   CHECK(addrs("\"a\\\"b\"@x.example") == std::vector<std::string>{"\"a\\\"b\"@x.example"});
   CHECK(addrs("a@[192.0.2.1]") == std::vector<std::string>{"a@[192.0.2.1]"});
+  // Found by tests/fuzz header: a quoted "=?" keeps its quotes, so the canonical form reads back as itself.
+  CHECK(addrs("\"a=?x?q?y?=\"@x.example") == std::vector<std::string>{"\"a=?x?q?y?=\"@x.example"});
+  CHECK(addrs(addrs("\"a=?x?q?y?=\"@x.example").at(0)) == std::vector<std::string>{"\"a=?x?q?y?=\"@x.example"});
   CHECK(addrs(",, a@x ,") == std::vector<std::string>{"a@x"});  // obs-addr-list empty elements
 }
 

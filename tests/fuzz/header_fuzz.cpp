@@ -44,10 +44,6 @@ void check_address(const std::string& a) {
       quoted = !quoted;
     }
   }
-  // Known finding (findings/header/quoted_encoded_word_not_readback): a quoted
-  // local part holding "=?" loses its quotes and then reads as an encoded word.
-  // TODO(hdr): drop this skip once the reader keeps such quotes.
-  if (a.find("=?") != std::string::npos) return;
   auto again = mail::parse_addresses(a, mail::ListKind::Mailbox);
   if (!again.error.empty() || again.mailboxes.size() != 1 || again.mailboxes[0].address != a) {
     finding("canonical address does not read back as itself");
