@@ -169,6 +169,8 @@ class Dispatcher {
   void report_secrets(bool only_changed = false);
   void secret_notice(const std::string& provider, const provider::SecretStatus& s);  // secret_notice_hook.cpp
   void config_notice(const std::string& provider, const std::string& reason);  // config_notice_hook.cpp
+  void queue_notice(const char* event, const std::string& provider, const std::string& key, const std::string& to,
+                    const std::string& text);  // secret_notice_hook.cpp
   void on_signal(int signum);              // dispatcher_reload.cpp
   void retire(std::unique_ptr<ProviderSet> set);
   void collect_retired();

@@ -17,26 +17,34 @@ void Dispatcher::secret_notice(const std::string& provider, const provider::Secr
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   const std::string key = secret_notice_key(provider, s, it->second.warn_days, now);
   if (key.empty()) return;
+  const std::string to = it->second.notice_to;
+  queue_notice("secret_notice", provider, key, to,
+               build_secret_notice(provider, s, to, settings_.notice_from, settings_.hostname, key, now));
+}
+
+// Both notices (secret expiry, configuration error) go through here: the
+// marker file named by `key` makes each one go out once, across processes
+// and restarts; the spool work runs on the threadpool.
+void Dispatcher::queue_notice(const char* event, const std::string& provider, const std::string& key,
+                              const std::string& to, const std::string& text) {
   struct Out {
     std::string id;
     bool already = false;
     spool::Status st;
   };
   auto out = std::make_shared<Out>();
-  const std::string to = it->second.notice_to;
-  const std::string text = build_secret_notice(provider, s, to, settings_.notice_from, settings_.hostname, key, now);
   ++background_work_;
   provider::offload(
       loop_, [this, out, key, to, text] { out->st = enqueue_secret_notice(spool_, key, to, text, &out->id, &out->already); },
-      [this, out, provider, key, to] {
+      [this, out, event, provider, key, to] {
         --background_work_;
         if (!out->st.ok()) {
-          log::error("- event=secret_notice provider={} key={} result=error reason={}", provider, key,
+          log::error("- event={} provider={} key={} result=error reason={}", event, provider, key,
                      log::quote(out->st.message));
         } else if (out->already) {
-          log::debug("- event=secret_notice provider={} key={} result=already_sent", provider, key);
+          log::debug("- event={} provider={} key={} result=already_sent", event, provider, key);
         } else {
-          log::warn("{} event=secret_notice provider={} key={} result=queued to=<{}>", out->id, provider, key, to);
+          log::warn("{} event={} provider={} key={} result=queued to=<{}>", out->id, event, provider, key, to);
           if (!stopping_) schedule_scan();
         }
       });
