@@ -21,6 +21,16 @@ from receiver_common import (Smtp, assert_serves, ctx, expect, hash_password, ma
 from relaytest import run_tests  # noqa: E402
 
 
+def sanitized_receiver():
+    """ASan reserves shadow memory and keeps freed blocks in a quarantine
+    (hundreds of MB), so RSS bounds say nothing about an instrumented
+    receiver: there the figures are printed and only the behaviour is
+    asserted. The plain build (contrib/test.sh's first stage) asserts them."""
+    import relaytest
+    with open(relaytest.RECEIVER, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -166,7 +176,7 @@ def test_replies_never_read():
               f"(+{growth:.1f} MB), client sent {result[0][1] if result else '?'} bytes", flush=True)
         assert result and result[0][0] == "closed", f"never-reading client not closed: {result}"
         assert result[0][1] < len(payload), "the server read all 6 MB of a client that reads nothing"
-        assert growth < 8, f"receiver grew {growth:.1f} MB for a client that never reads"
+        assert sanitized_receiver() or growth < 8, f"receiver grew {growth:.1f} MB for a client that never reads"
         wait_log(r, "phase=output reason=replies_not_read")
         # a client that does read its replies gets all of them
         with Smtp(r.port, timeout=20) as c:
@@ -442,7 +452,7 @@ def test_hostile_crowd_rss():
               f"well-behaved client: {good.count(250)}/{len(good)} accepted; header floods answered "
               f"{ {k: floods.count(k) for k in set(floods)} }", flush=True)
         assert proc.poll() is None, "receiver died"
-        assert peak < 64 * 1024, f"receiver RSS peaked at {peak / 1024:.1f} MB (limit 64 MB)"
+        assert sanitized_receiver() or peak < 64 * 1024, f"receiver RSS peaked at {peak / 1024:.1f} MB (limit 64 MB)"
         assert len(good) >= 5 and good.count(250) == len(good), f"well-behaved client: {good}"
 
 
