@@ -48,6 +48,24 @@ std::string one_line(std::string s) {
 
 }  // namespace
 
+std::string notice_header(const std::string& from, const std::string& notice_to, const std::string& subject,
+                          const std::string& hostname, const std::string& message_id_local, std::int64_t now) {
+  std::string out;
+  out += from.empty() ? fmt::format("From: Mail Delivery System <MAILER-DAEMON@{}>\r\n", hostname)
+                      : fmt::format("From: relay <{}>\r\n", from);
+  out += fmt::format("To: <{}>\r\n", notice_to);
+  out += fmt::format("Subject: {}\r\n", one_line(subject));
+  out += fmt::format("Date: {}\r\n", utc(now, "%a, %d %b %Y %H:%M:%S +0000"));
+  out += fmt::format("Message-ID: <{}@{}>\r\n", message_id_local, hostname);
+  out += "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n";
+  out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
+  return out;
+}
+
+std::string utc_day(std::int64_t now) { return utc(now, "%Y-%m-%d"); }
+
+std::string notice_one_line(std::string s) { return one_line(std::move(s)); }
+
 std::string secret_notice_key(const std::string& provider, const provider::SecretStatus& s,
                               const std::vector<int>& warn_days, std::int64_t now) {
   const std::string base = safe(provider) + "." + safe(s.expires.empty() ? "nodate" : s.expires);
@@ -66,15 +84,7 @@ std::string build_secret_notice(const std::string& provider, const provider::Sec
   std::string subject = expired ? fmt::format("relay: client secret of provider {} has EXPIRED ({})", provider, when)
                                 : fmt::format("relay: client secret of provider {} expires in {} day{} ({})", provider,
                                               s.days_left, s.days_left == 1 ? "" : "s", when);
-  std::string out;
-  out += from.empty() ? fmt::format("From: Mail Delivery System <MAILER-DAEMON@{}>\r\n", hostname)
-                      : fmt::format("From: relay <{}>\r\n", from);
-  out += fmt::format("To: <{}>\r\n", notice_to);
-  out += fmt::format("Subject: {}\r\n", one_line(subject));
-  out += fmt::format("Date: {}\r\n", utc(now, "%a, %d %b %Y %H:%M:%S +0000"));
-  out += fmt::format("Message-ID: <{}.secret-notice@{}>\r\n", key, hostname);
-  out += "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n";
-  out += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
+  std::string out = notice_header(from, notice_to, subject, hostname, key + ".secret-notice", now);
   out += expired ? fmt::format("The client secret that relay uses for provider '{}' expired on {}.\r\n"
                                "Mail for this provider stays queued until a valid secret is configured.\r\n\r\n",
                                provider, when)

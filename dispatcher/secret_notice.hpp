@@ -41,6 +41,13 @@ std::string build_secret_notice(const std::string& provider, const provider::Sec
                                 const std::string& notice_to, const std::string& from, const std::string& hostname,
                                 const std::string& key, std::int64_t now);
 
+// What every notice mail (secret expiry, configuration error) shares: the
+// header block, ending in the empty line; Message-ID <message_id_local@hostname>.
+std::string notice_header(const std::string& from, const std::string& notice_to, const std::string& subject,
+                          const std::string& hostname, const std::string& message_id_local, std::int64_t now);
+std::string utc_day(std::int64_t now);          // "YYYY-MM-DD" (UTC)
+std::string notice_one_line(std::string s);     // CR/LF become spaces
+
 spool::Status enqueue_secret_notice(const spool::Spool& spool, const std::string& key, const std::string& notice_to,
                                     const std::string& text, std::string* notice_id, bool* already);
 
