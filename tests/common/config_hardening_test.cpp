@@ -12,40 +12,20 @@
 
 #include "common/config.hpp"
 #include "common/password.hpp"
+#include "tests/common/config_test_support.hpp"
 
 using namespace relay::config;
+using namespace relay::config::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::string kProviders =
-    "providers:\n"
-    "  outbox: {type: outbox, directory: out}\n";
-
-std::string error_of(const std::string& yaml, const std::string& name = "/etc/relay/t.yaml") {
-  try {
-    load_string(yaml, name);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/relay-config-hard-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::string receiver(const std::string& auth, const std::string& address, const std::string& nets,
                      const std::string& extra = "") {
   return "receiver:\n"
          "  listeners: [{address: \"" + address + "\"}]\n"
          "  auth: " + auth + "\n"
-         "  client_networks: " + nets + "\n" + extra + kProviders;
+         "  client_networks: " + nets + "\n" + extra + kBase;
 }
 
 }  // namespace
@@ -118,33 +98,33 @@ TEST_CASE("an expanded secret is never echoed in a config error") {
   std::ofstream(d.path / "s") << "hunter2-very-secret\n";
   setenv("RELAY_TEST_SECRET_PORT", "topsecret42", 1);
   // A secret file put where a number is expected.
-  std::string e = error_of("receiver: {limits: {max_recipients: \"${file:s}\"}}\n" + kProviders,
+  std::string e = error_of("receiver: {limits: {max_recipients: \"${file:s}\"}}\n" + kBase,
                            (d.path / "t.yaml").string());
   CHECK(e.find("receiver.limits.max_recipients: expected") != std::string::npos);
   CHECK(e.find("hunter2") == std::string::npos);
   CHECK(e.find("${file:s}") != std::string::npos);  // the reference as written is shown instead
   // Embedded in a longer value, through the CIDR parser's own message.
-  e = error_of("receiver: {client_networks: [\"${env:RELAY_TEST_SECRET_PORT}/8\"]}\n" + kProviders);
+  e = error_of("receiver: {client_networks: [\"${env:RELAY_TEST_SECRET_PORT}/8\"]}\n" + kBase);
   CHECK(e.find("client_networks[0]") != std::string::npos);
   CHECK(e.find("topsecret42") == std::string::npos);
   // In a cross-key check (route naming an unknown provider).
-  e = error_of(kProviders + "routes: [{sender: \"@example.com\", provider: \"${env:RELAY_TEST_SECRET_PORT}\"}]\n");
+  e = error_of(kBase + "routes: [{sender: \"@example.com\", provider: \"${env:RELAY_TEST_SECRET_PORT}\"}]\n");
   CHECK(e.find("routes[0].provider") != std::string::npos);
   CHECK(e.find("topsecret42") == std::string::npos);
 }
 
 TEST_CASE("spool.orphan_grace must be longer than receiver.limits.data_timeout") {
-  CHECK(error_of(kProviders + "receiver: {limits: {data_timeout: 2h}}\nspool: {orphan_grace: 1h}\n") ==
+  CHECK(error_of(kBase + "receiver: {limits: {data_timeout: 2h}}\nspool: {orphan_grace: 1h}\n") ==
         "/etc/relay/t.yaml:4: spool.orphan_grace: expected a duration longer than receiver.limits.data_timeout "
         "(7200s; got 3600s)");
-  CHECK(error_of(kProviders + "receiver: {limits: {data_timeout: 10m}}\nspool: {orphan_grace: 10m}\n")
+  CHECK(error_of(kBase + "receiver: {limits: {data_timeout: 10m}}\nspool: {orphan_grace: 10m}\n")
             .find("spool.orphan_grace") != std::string::npos);
-  CHECK(error_of(kProviders + "receiver: {limits: {data_timeout: 10m}}\nspool: {orphan_grace: 11m}\n") == "(no error)");
+  CHECK(error_of(kBase + "receiver: {limits: {data_timeout: 10m}}\nspool: {orphan_grace: 11m}\n") == "(no error)");
 }
 
 TEST_CASE("the receiver's load does not open provider credentials") {
   TempDir d;
-  const std::string y = kProviders +
+  const std::string y = kBase +
                         "  m: {type: m365, tenant_id: t, client_id: c, client_secret: \"${file:/nonexistent/secret}\"}\n"
                         "default_provider: outbox\n"
                         "database: {conninfo: \"${file:/nonexistent/db}\"}\n";
@@ -156,6 +136,6 @@ TEST_CASE("the receiver's load does not open provider credentials") {
 }
 
 TEST_CASE("user: the account to run as") {
-  CHECK(load_string(kProviders, "/t.yaml").user.empty());
-  CHECK(load_string(kProviders + "user: relay\n", "/t.yaml").user == "relay");
+  CHECK(load_string(kBase, "/t.yaml").user.empty());
+  CHECK(load_string(kBase + "user: relay\n", "/t.yaml").user == "relay");
 }

@@ -9,40 +9,11 @@
 
 #include "common/config.hpp"
 #include "common/password.hpp"
+#include "tests/common/config_test_support.hpp"
 
 using namespace relay::config;
+using namespace relay::config::test;
 namespace fs = std::filesystem;
-
-namespace {
-
-// A minimal valid config; tests append or replace parts.
-const std::string kBase =
-    "providers:\n"
-    "  outbox: {type: outbox, directory: out}\n";
-
-std::string error_of(const std::string& yaml, const std::string& name = "/etc/relay/t.yaml") {
-  try {
-    load_string(yaml, name);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/relay-config-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return path / name;
-  }
-};
-
-}  // namespace
 
 TEST_CASE("minimal config gets the documented defaults") {
   Config c = load_string(kBase, "/etc/relay/relay.yaml");
