@@ -2,41 +2,21 @@
 #include "dispatcher/providers/gmail/gmail_limits.hpp"
 
 #include <fmt/format.h>
-#include <strings.h>
 
 #include <set>
 
+#include "common/header_reader.hpp"
 #include "dispatcher/providers/cloud/mime_prepare.hpp"
 #include "dispatcher/providers/outcome_table.hpp"
 
 namespace relay::provider::gmail {
-namespace {
 
-bool is_rcpt_field(std::string_view line) {
-  for (std::string_view n : {"to:", "cc:", "bcc:"})
-    if (line.size() >= n.size() && strncasecmp(line.data(), n.data(), n.size()) == 0) return true;
-  return false;
-}
-
-}  // namespace
-
+// The fields read by the one RFC 5322 header reader the sender check uses,
+// so "To : x" and folded fields count like everywhere else.
 std::vector<std::string> header_recipients(std::string_view head) {
-  std::vector<std::string> values;  // unfolded values of To/Cc/Bcc
-  bool in_rcpt = false;
-  std::size_t pos = 0;
-  while (pos < head.size()) {
-    std::size_t eol = head.find('\n', pos);
-    std::size_t next = eol == std::string_view::npos ? head.size() : eol + 1;
-    std::string_view line = head.substr(pos, next - pos);
-    pos = next;
-    if (line == "\r\n" || line == "\n") break;
-    if (line[0] == ' ' || line[0] == '\t') {
-      if (in_rcpt) values.back().append(" ").append(line);
-      continue;
-    }
-    in_rcpt = is_rcpt_field(line);
-    if (in_rcpt) values.emplace_back(line.substr(line.find(':') + 1));
-  }
+  std::vector<std::string_view> values;  // folded values of To/Cc/Bcc
+  for (const auto& f : mail::read_header(head).fields)
+    if (mail::is_field(f, "To") || mail::is_field(f, "Cc") || mail::is_field(f, "Bcc")) values.push_back(f.value);
   std::vector<std::string> out;
   std::set<std::string> seen;
   for (const auto& v : values) {

@@ -24,6 +24,13 @@ TEST_CASE("header recipients: To/Cc/Bcc, folded, display names, duplicates once"
   CHECK(r[3] == "m@x.org");
 }
 
+// White space before the colon still names a recipient field (RFC 5322 4.5.3):
+// a count that missed them would let a message past the 100-recipient limit.
+TEST_CASE("limits: recipient fields written with white space before the colon count") {
+  auto r = header_recipients("To : a@x.org\r\nCc\t: b@x.org,\r\n\tc@x.org\r\nBCC  :d@x.org\r\n\r\n");
+  CHECK(r == std::vector<std::string>{"a@x.org", "b@x.org", "c@x.org", "d@x.org"});
+}
+
 TEST_CASE("limits: size and recipient count are permanent with a clear reason") {
   CHECK_FALSE(check_limits(1000, 100, 35u << 20, 100).has_value());
   auto big = check_limits((35u << 20) + 1, 1, 35u << 20, 100);
