@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
-bash contrib/install-deps.sh
+bash contrib/install-deps.sh test
 stages=${RELAY_TEST_STAGES:-suite sanitize fuzz}
 jobs=$(nproc)
 launcher=()
