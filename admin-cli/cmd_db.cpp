@@ -1,5 +1,8 @@
 // relayctl db migrate | log — the database side of operations.
-// db migrate: relay::dlog::migrate (advisory-locked, idempotent).
+// db migrate: relay::dlog::migrate (advisory-locked, idempotent), as the
+// role of --url CONNINFO (the schema's owner; docs/install.md) or else of
+// database.conninfo; --grant ROLE then gives the daemons' runtime role its
+// table rights. The only program that migrates: daemons only check.
 // log: recent messages from the delivery log, newest first; with --id the
 // message's attempts too.
 #include <fmt/format.h>
@@ -11,6 +14,7 @@
 #include "admin-cli/handlers.hpp"
 #include "common/config.hpp"
 #include "dispatcher/dlog/migrate.hpp"
+#include "dispatcher/dlog/pg.hpp"
 
 namespace relay::admin {
 namespace {
@@ -57,15 +61,31 @@ void print_attempts(std::FILE* out, const dlog::PgResult& r) {
 }  // namespace
 
 int cmd_db_migrate(Context& ctx) {
-  const config::Config* cfg = ctx.config();
-  if (!cfg) return kFail;
-  if (cfg->database.conninfo.empty()) {
-    fmt::print(ctx.err(), "relayctl: no database configured (database.conninfo in {})\n", cfg->file.string());
+  // --url needs no config file: an installer may migrate before writing it.
+  std::string conninfo = ctx.args().get_or("url", "");
+  std::int64_t timeout = 10;
+  if (conninfo.empty()) {
+    const config::Config* cfg = ctx.config();
+    if (!cfg) return kFail;
+    conninfo = cfg->database.conninfo;
+    timeout = cfg->database.connect_timeout;
+    if (conninfo.empty()) {
+      fmt::print(ctx.err(), "relayctl: no database configured (database.conninfo in {}, or --url)\n",
+                 cfg->file.string());
+      return kFail;
+    }
+  }
+  std::string error;
+  dlog::PgConn conn = dlog::PgConn::connect(conninfo, timeout, &error);
+  if (!conn) {
+    fmt::print(ctx.err(), "relayctl: db migrate: connect: {}\n", error);
     return kFail;
   }
-  dlog::MigrateResult r = dlog::migrate(cfg->database.conninfo, cfg->database.connect_timeout);
+  dlog::MigrateResult r = dlog::migrate(conn);
   if (!r.ok) {
     fmt::print(ctx.err(), "relayctl: db migrate: {}\n", r.error);
+    if (r.error.find("permission denied") != std::string::npos || r.error.find("must be owner") != std::string::npos)
+      fmt::print(ctx.err(), "relayctl: hint: migrate as the schema's owner: relayctl db migrate --url 'CONNINFO'\n");
     return kFail;
   }
   if (r.applied.empty()) {
@@ -73,6 +93,13 @@ int cmd_db_migrate(Context& ctx) {
   } else {
     fmt::print(ctx.out(), "applied {} migration{} ({}); schema at version {}\n", r.applied.size(),
                r.applied.size() == 1 ? "" : "s", fmt::join(r.applied, ", "), r.current);
+  }
+  if (auto role = ctx.args().get("grant")) {
+    if (std::string e = dlog::grant_runtime(conn, *role); !e.empty()) {
+      fmt::print(ctx.err(), "relayctl: db migrate: grant to {}: {}\n", *role, e);
+      return kFail;
+    }
+    fmt::print(ctx.out(), "granted {} read/write on the relay tables (no DDL)\n", *role);
   }
   return kOk;
 }
@@ -92,8 +119,15 @@ int cmd_log(Context& ctx) {
   auto rows = query(db, "log", messages_sql().c_str(), {id, failed, limit}, ctx.err());
   if (!rows) return kFail;
   if (ctx.args().has("json")) {
-    fmt::print(ctx.out(), "{}\n", result_json(*rows));
-    return kOk;
+    std::string json = result_json(*rows);
+    // --id: the message object carries its attempts, as the text form does.
+    if (id && rows->rows() == 1) {
+      auto att = query(db, "log attempts", attempts_sql().c_str(), {id}, ctx.err());
+      if (!att) return kFail;
+      json = json.substr(0, json.size() - 2) + ",\"attempts\":" + result_json(*att) + "}]";
+    }
+    fmt::print(ctx.out(), "{}\n", json);
+    return id && rows->rows() == 0 ? kFail : kOk;
   }
   if (rows->rows() == 0) {
     if (id) {

@@ -12,6 +12,7 @@ namespace {
 constexpr OptionSpec kQueueList[] = {{"state", 's', true}, {"json", 0, false}};
 constexpr OptionSpec kQueueShow[] = {{"body", 0, false}};
 constexpr OptionSpec kLog[] = {{"limit", 'n', true}, {"id", 0, true}, {"failed", 0, false}, {"json", 0, false}};
+constexpr OptionSpec kDbMigrate[] = {{"url", 0, true}, {"grant", 0, true}};
 constexpr OptionSpec kStats[] = {{"json", 0, false}};
 constexpr OptionSpec kSecrets[] = {{"json", 0, false}};
 constexpr OptionSpec kSendTest[] = {
@@ -33,7 +34,9 @@ const Command kCommands[] = {
     {"queue delete", "ID|ALL", "delete entries (not while a dispatcher works on them)", cmd_queue_delete, none(), 1,
      1000000},
     {"queue flush", "", "attempt every deferred entry now", cmd_queue_flush, none()},
-    {"db migrate", "", "apply the SQL migrations in schema/ (idempotent)", cmd_db_migrate, none()},
+    {"db migrate", "[--url CONNINFO] [--grant ROLE]",
+     "apply the SQL migrations in schema/ (idempotent) as the schema owner (--url, else database.conninfo)",
+     cmd_db_migrate, kDbMigrate},
     {"log", "[--limit N] [--id ID] [--failed] [--json]", "recent deliveries from the database", cmd_log, kLog},
     {"stats", "[--json]", "sent/failed counts, error rate, last error, queue sizes", cmd_stats, kStats},
     {"config check", "", "validate the configuration file", cmd_config_check, none()},

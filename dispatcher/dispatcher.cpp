@@ -64,6 +64,7 @@ Dispatcher::~Dispatcher() {
   // unlocked and the next sweeper returns them to new/ (crash semantics).
   // Providers (ours) go before the caller's CurlMulti: their transfers
   // still running are cancelled.
+  dlog_.watch_schema({});
   poster_.close();
   retired_.clear();
   providers_.reset();
@@ -101,6 +102,11 @@ void Dispatcher::start(bool install_signals) {
       new_dir.c_str(), 0);
   if (rc != 0)
     log::warn("- event=watch_failed dir={} reason={} fallback=scan", new_dir.string(), log::quote(uv_strerror(rc)));
+  auto sink = poster_.sink();
+  auto now = dlog_.watch_schema([this, sink](dlog::DeliveryLog::Schema s, const std::string& missing) {
+    sink([this, s, missing] { on_schema(s, missing); });
+  });
+  on_schema(now, dlog_.stats().schema_missing);
   start_timers();
   if (install_signals) {
     for (auto* sig : {&sigterm_, &sigint_, &sighup_}) {
@@ -138,8 +144,24 @@ void Dispatcher::add_candidate(const std::string& id) {
   candidates_.push_back(id);
 }
 
+// Mail waits in new/ while the database's schema is unknown (first check
+// not done) or old; see dispatcher.hpp.
+void Dispatcher::on_schema(dlog::DeliveryLog::Schema s, const std::string& missing) {
+  using S = dlog::DeliveryLog::Schema;
+  const bool hold = s == S::Pending || s == S::Old;
+  if (s == S::Old)
+    log::error("- event=queue_held missing={} reason={}", missing,
+               log::quote("the database lacks migration(s) " + missing + ": run `relayctl db migrate`; mail stays queued"));
+  if (hold == schema_hold_) return;
+  schema_hold_ = hold;
+  if (!hold) {
+    log::info("- event=queue_resumed schema={}", s == S::Current ? "current" : "unchecked(database unreachable)");
+    schedule_scan();
+  }
+}
+
 void Dispatcher::pump() {
-  while (!stopping_ && static_cast<int>(jobs_.size()) < settings_.max_in_flight && !candidates_.empty()) {
+  while (!stopping_ && !schema_hold_ && static_cast<int>(jobs_.size()) < settings_.max_in_flight && !candidates_.empty()) {
     std::string id = std::move(candidates_.front());
     candidates_.pop_front();
     candidate_set_.erase(id);

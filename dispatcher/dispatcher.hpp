@@ -20,6 +20,11 @@
 //    that (Retry-After, a busy mailbox) gets a sweep at its due time;
 //  - heartbeats row every heartbeat_interval, providers' secret_status()
 //    every secret_interval;
+//  - claims nothing until the DeliveryLog has a schema verdict, nor while
+//    the database lacks a migration (DeliveryLog::Schema::Old): mail stays
+//    in new/, nothing is bounced; claiming resumes once `relayctl db
+//    migrate` has run (the DeliveryLog re-checks every few seconds). With no
+//    database reachable it delivers and journals, as during an outage;
 //  - SIGTERM/SIGINT: stop claiming, let in-flight deliveries finish for at
 //    most drain_timeout; then an entry whose provider can cancel it before
 //    any request started is released (Claim::release, back to new/); one
@@ -143,6 +148,7 @@ class Dispatcher {
   void add_candidate(const std::string& id);
   void pump();
   void start_claim(const spool::QueueId& id);
+  void on_schema(dlog::DeliveryLog::Schema s, const std::string& missing);
   void on_claimed(Job& job);
   // dispatcher_send.cpp: delivery
   void begin_attempt(Job& job);
@@ -202,6 +208,7 @@ class Dispatcher {
   bool sweep_again_ = false;             // a wake-up came while a sweep ran
   std::set<std::int64_t> wake_times_;    // unix seconds of short deferrals (wake_at), earliest first
   bool stopping_ = false;
+  bool schema_hold_ = true;  // see on_schema
   bool closed_ = false;
   std::int64_t started_us_ = 0;
   std::uint64_t drain_deadline_ms_ = 0;
