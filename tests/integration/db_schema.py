@@ -11,6 +11,7 @@
   `relayctl db migrate --grant ROLE` gives, docs/install.md).
 """
 import glob
+import json
 import os
 import smtplib
 import subprocess
@@ -18,6 +19,7 @@ import time
 import uuid
 
 from relaytest import SRC, Relay, db_migrate, pg_database, psql, run_tests, wait_for
+from relayctl_common import send_mail_id
 
 MSG = "From: app@example.com\r\nTo: you@example.org\r\nSubject: schema\r\n\r\nbody\r\n"
 
@@ -94,7 +96,7 @@ def test_runtime_role_without_ddl_rights():
         assert res.returncode == 1 and "permission denied" in res.stderr and "--url" in res.stderr, res
         r.start_receiver()
         r.start_dispatcher()
-        send(r)
+        qid = send_mail_id(r.port)
         wait_for(lambda: len(r.outbox_files()) == 1, 20, what="delivery with the runtime role")
         wait_for(lambda: psql(owner, "SELECT count(*) FROM messages WHERE status = 'sent'") == [["1"]], 15,
                  what="the runtime role's log row")
@@ -102,6 +104,12 @@ def test_runtime_role_without_ddl_rights():
         assert "event=db_schema_old" not in r.read_log("dispatcher0")
         stats = r.relayctl("stats", check=False)
         assert stats.returncode == 0, stats
+        # log --id --json carries the attempts, as the text form does
+        wait_for(lambda: json.loads(r.relayctl("log", "--id", qid, "--json").stdout)[0].get("attempts"), 10,
+                 what="attempts in log --id --json")
+        row = json.loads(r.relayctl("log", "--id", qid, "--json").stdout)
+        assert len(row) == 1 and row[0]["queue_id"] == qid, row
+        assert [a["outcome"] for a in row[0]["attempts"]] == ["sent"], row
     denied = subprocess.run(["psql", "-X", "-d", runtime, "-c", "CREATE TABLE evil (x int)"],
                             capture_output=True, text=True)
     assert denied.returncode != 0 and "permission denied" in denied.stderr, denied
