@@ -7,7 +7,7 @@
 #             suite; any sanitizer report from any process (tests, daemons
 #             they start) fails the stage, even if the test itself passed;
 #   fuzz      build-fuzz/ (clang, -DRELAY_FUZZ=ON), each libFuzzer target
-#             for RELAY_FUZZ_SECONDS (default 30) via contrib/fuzz.sh; a
+#             for RELAY_FUZZ_SECONDS (default 20) via contrib/fuzz.sh; a
 #             finding fails the stage.
 # Stages run in order; a failing stage does not stop the later ones, the
 # exit status is non-zero when any failed. RELAY_TEST_STAGES="suite" (or any
@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
-bash contrib/install-deps.sh test
+bash contrib/install-deps.sh test  # runtime, build and test packages (docs/install.md)
 stages=${RELAY_TEST_STAGES:-suite sanitize fuzz}
 jobs=$(nproc)
 launcher=()
@@ -78,7 +78,7 @@ for stage in $stages; do
       if [ "$rc" -eq 0 ]; then result[$stage]=ok; else result[$stage]="FAILED ($reports sanitizer reports)"; fi
       ;;
     fuzz)
-      if bash contrib/fuzz.sh -t "${RELAY_FUZZ_SECONDS:-30}"; then result[$stage]=ok; else result[$stage]=FAILED; fi
+      if bash contrib/fuzz.sh -t "${RELAY_FUZZ_SECONDS:-20}"; then result[$stage]=ok; else result[$stage]=FAILED; fi
       ;;
     *) echo "test.sh: unknown stage $stage" >&2; exit 2 ;;
   esac
