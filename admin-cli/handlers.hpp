@@ -33,5 +33,9 @@ int cmd_provider_test(Context& ctx);
 int cmd_send_test(Context& ctx);
 // command_table.cpp
 int cmd_help(Context& ctx);
+// cmd_dispatch.cpp — pause/resume delivery (spool/control.hpp marker)
+int cmd_dispatch_pause(Context& ctx);
+int cmd_dispatch_resume(Context& ctx);
+int cmd_dispatch_status(Context& ctx);
 
 }  // namespace relay::admin

@@ -5,9 +5,12 @@
 
 #include <unistd.h>
 
+#include <utility>
+
 #include "common/log.hpp"
 #include "dispatcher/job.hpp"
 #include "dispatcher/providers/post.hpp"
+#include "spool/control.hpp"
 
 namespace relay::dispatch {
 
@@ -108,6 +111,7 @@ void Dispatcher::start(bool install_signals) {
   });
   on_schema(now, dlog_.stats().schema_missing);
   start_timers();
+  start_pause_watch();
   if (install_signals) {
     for (auto* sig : {&sigterm_, &sigint_, &sighup_}) {
       uv_signal_init(loop_, sig->get());
@@ -123,7 +127,11 @@ void Dispatcher::start(bool install_signals) {
 }
 
 void Dispatcher::schedule_scan() {
-  if (scan_running_ || stopping_) return;
+  if (stopping_) return;
+  if (scan_running_) {
+    scan_again_ = true;  // what arrived since this scan listed new/ is seen by the next
+    return;
+  }
   scan_running_ = true;
   ++background_work_;
   auto ids = std::make_shared<std::vector<spool::QueueId>>();
@@ -135,11 +143,12 @@ void Dispatcher::schedule_scan() {
         for (const auto& id : *ids) add_candidate(id.str());
         if (!ids->empty()) log::debug("- event=scan found={}", ids->size());
         pump();
+        if (std::exchange(scan_again_, false)) schedule_scan();
       });
 }
 
 void Dispatcher::add_candidate(const std::string& id) {
-  if (stopping_ || jobs_.count(id) || candidate_set_.count(id)) return;
+  if (stopping_ || paused_ || jobs_.count(id) || candidate_set_.count(id)) return;
   candidate_set_.insert(id);
   candidates_.push_back(id);
 }
@@ -161,7 +170,7 @@ void Dispatcher::on_schema(dlog::DeliveryLog::Schema s, const std::string& missi
 }
 
 void Dispatcher::pump() {
-  while (!stopping_ && !schema_hold_ && static_cast<int>(jobs_.size()) < settings_.max_in_flight && !candidates_.empty()) {
+  while (!stopping_ && !schema_hold_ && !paused_ && static_cast<int>(jobs_.size()) < settings_.max_in_flight && !candidates_.empty()) {
     std::string id = std::move(candidates_.front());
     candidates_.pop_front();
     candidate_set_.erase(id);
@@ -179,6 +188,12 @@ void Dispatcher::start_claim(const spool::QueueId& id) {
   provider::offload(
       loop_,
       [this, job] {
+        // The pause marker is checked here too, right before the claim: a
+        // pause takes effect for every claim that starts after it.
+        if (spool::dispatch_paused(spool_.root())) {
+          job->paused = true;
+          return;
+        }
         job->claim = spool_.claim(job->id, &job->claim_error);
         if (job->claim) job->info = inspect_message(job->claim->data_path());
       },
@@ -186,6 +201,16 @@ void Dispatcher::start_claim(const spool::QueueId& id) {
 }
 
 void Dispatcher::on_claimed(Job& job) {
+  if (job.paused) {  // not claimed; the scan after resume finds it again
+    std::string id = job.id.str();
+    jobs_.erase(id);
+    check_pause();  // the marker may be gone again already
+    if (!paused_) {
+      add_candidate(id);
+      pump();
+    }
+    return;
+  }
   if (!job.claim) {
     if (!job.claim_error.empty())
       log::warn("{} event=claim_failed reason={}", job.id.str(), log::quote(job.claim_error));

@@ -186,8 +186,10 @@ void Dispatcher::release_sending(bool hard) {
 void Dispatcher::close_all() {
   if (closed_) return;
   closed_ = true;
-  for (auto* t : {&scan_timer_, &sweep_timer_, &heartbeat_timer_, &secret_timer_, &drain_timer_, &wake_timer_})
+  for (auto* t : {&scan_timer_, &sweep_timer_, &heartbeat_timer_, &secret_timer_, &drain_timer_, &wake_timer_,
+                  &pause_timer_})
     t->close();
+  control_watch_.close();
   for (auto* s : {&sigterm_, &sigint_, &sighup_}) s->close();
   watch_.close();
   poster_.close();
