@@ -5,6 +5,7 @@
 # stays free; we only want smtp-source/smtp-sink and the daemons for benches.
 # clang, libclang-rt-14-dev (libFuzzer, sanitizer runtimes) and llvm-14
 # (llvm-symbolizer) build and run the fuzz targets (contrib/fuzz.sh).
+# prometheus ships promtool, which checks contrib/monitoring's alert rules.
 set -euo pipefail
 
 PKGS=(
@@ -15,6 +16,7 @@ PKGS=(
   postfix swaks curl msmtp openssl python3 python3-aiosmtpd python3-cryptography
   libnet-ssleay-perl libauthen-sasl-perl procps psmisc
   clang libclang-rt-14-dev llvm-14
+  prometheus
 )
 
 missing=()
