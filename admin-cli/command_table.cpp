@@ -14,6 +14,7 @@ constexpr OptionSpec kQueueShow[] = {{"body", 0, false}};
 constexpr OptionSpec kLog[] = {{"limit", 'n', true}, {"id", 0, true}, {"failed", 0, false}, {"json", 0, false}};
 constexpr OptionSpec kStats[] = {{"json", 0, false}};
 constexpr OptionSpec kSecrets[] = {{"json", 0, false}};
+constexpr OptionSpec kConfigKeys[] = {{"markdown", 0, false}};
 constexpr OptionSpec kSendTest[] = {
     {"to", 0, true},      {"from", 0, true},     {"timeout", 0, true},  {"user", 0, true},
     {"password", 0, true}, {"server", 0, true},  {"ca-file", 0, true},  {"insecure", 0, false},
@@ -44,6 +45,7 @@ const Command kCommands[] = {
      "--to ADDR [--from ADDR] [--timeout 60s] [--user U --password P] [--server HOST:PORT] [--ca-file F|--insecure]",
      "send a test mail through the receiver and wait for its outcome", cmd_send_test, kSendTest},
     {"help", "", "show this list", cmd_help, none()},
+    {"config keys", "[--markdown]", "list every configuration key: default, type, reloadable", cmd_config_keys, kConfigKeys},
 };
 
 std::size_t word_count(std::string_view name) {

@@ -33,5 +33,7 @@ int cmd_provider_test(Context& ctx);
 int cmd_send_test(Context& ctx);
 // command_table.cpp
 int cmd_help(Context& ctx);
+// cmd_config_keys.cpp
+int cmd_config_keys(Context& ctx);
 
 }  // namespace relay::admin
