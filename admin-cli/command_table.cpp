@@ -15,6 +15,7 @@ constexpr OptionSpec kLog[] = {{"limit", 'n', true}, {"id", 0, true}, {"failed",
 constexpr OptionSpec kDbMigrate[] = {{"url", 0, true}, {"grant", 0, true}};
 constexpr OptionSpec kStats[] = {{"json", 0, false}};
 constexpr OptionSpec kSecrets[] = {{"json", 0, false}};
+constexpr OptionSpec kConfigKeys[] = {{"markdown", 0, false}};
 constexpr OptionSpec kSendTest[] = {
     {"to", 0, true},      {"from", 0, true},     {"timeout", 0, true},  {"user", 0, true},
     {"password", 0, true}, {"server", 0, true},  {"ca-file", 0, true},  {"insecure", 0, false},
@@ -61,6 +62,8 @@ const Command kCommands[] = {
     {"dispatch resume", "", "start delivering again", cmd_dispatch_resume, none(), 0, 0, Secrets::None},
     {"dispatch status", "[--json]", "paused or running, deliveries in flight", cmd_dispatch_status, kDispatchStatus,
      0, 0, Secrets::None},
+    {"config keys", "[--markdown]", "list every configuration key: default, type, reloadable", cmd_config_keys,
+     kConfigKeys, 0, 0, Secrets::None},
 };
 
 std::size_t word_count(std::string_view name) {

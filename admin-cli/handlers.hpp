@@ -37,5 +37,7 @@ int cmd_help(Context& ctx);
 int cmd_dispatch_pause(Context& ctx);
 int cmd_dispatch_resume(Context& ctx);
 int cmd_dispatch_status(Context& ctx);
+// cmd_config_keys.cpp
+int cmd_config_keys(Context& ctx);
 
 }  // namespace relay::admin

@@ -24,6 +24,7 @@
 # Environment (for tests of this script): RELAY_DEPS_SIMULATE=1 prints what
 # would be installed (apt-get -s) and changes nothing; RELAY_DPKG_ADMINDIR
 # reads the installed packages from DIR/status instead of /var/lib/dpkg.
+# prometheus ships promtool, which checks contrib/monitoring's alert rules.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-test}
