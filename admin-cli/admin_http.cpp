@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <cstdarg>
 #include <cstring>
@@ -92,11 +94,18 @@ std::unique_ptr<AdminHttp> AdminHttp::start(const config::Config& cfg, std::stri
     *error = "admin_http.listen: bad address " + where;
     return nullptr;
   }
+  // MHD's thread inherits the signal mask: with every signal blocked there,
+  // SIGTERM/SIGHUP/SIGCHLD reach the supervisor's signalfd, never this thread
+  // (whose default action would kill the whole process).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   a->daemon_ = MHD_start_daemon(
-      flags, l.port, nullptr, nullptr, &on_request, &a->opt_, MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&ss),
-      MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      static_cast<size_t>(16 * 1024), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_EXTERNAL_LOGGER, &mhd_log,
-      nullptr, MHD_OPTION_END);
+      flags, l.port, nullptr, nullptr, &on_request, &a->opt_, MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, nullptr,
+      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&ss), MHD_OPTION_CONNECTION_LIMIT, 32u,
+      MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(16 * 1024),
+      MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (!a->daemon_) {
     *error = fmt::format("admin_http.listen {}: cannot listen (address in use or not local?)", where);
     return nullptr;

@@ -16,7 +16,8 @@
 // follow a SIGHUP (the address and the dispatcher count it expects are those
 // of the config it was started with; a change needs a restart of relayctl
 // run), touch the supervisor's loop.
-// Runs on: libmicrohttpd's own thread (MHD_USE_INTERNAL_POLLING_THREAD);
+// Runs on: libmicrohttpd's own thread (MHD_USE_INTERNAL_POLLING_THREAD, all
+// signals blocked there: they stay the supervisor's signalfd's);
 // the supervisor's thread only starts and stops it.
 // Fails: start() returns nullptr with *error (bad address, port in use).
 #pragma once
