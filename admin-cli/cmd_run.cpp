@@ -5,6 +5,7 @@
 // only CAP_NET_BIND_SERVICE for the receiver).
 #include <fmt/format.h>
 
+#include "admin-cli/admin_http.hpp"
 #include "admin-cli/command.hpp"
 #include "admin-cli/handlers.hpp"
 #include "admin-cli/programs.hpp"
@@ -63,6 +64,13 @@ int cmd_run(Context& ctx) {
   }
   if (start_as->switch_user)
     log::info("supervisor event=user_switched user={} kept=CAP_NET_BIND_SERVICE", start_as->account.name);
+  // admin_http (docs/metrics.md): own thread, from here until run() returns;
+  // its address is read at start only (a SIGHUP does not move it).
+  std::unique_ptr<AdminHttp> admin;
+  if (cfg->admin_http.enabled() && !(admin = AdminHttp::start(*cfg, &error))) {
+    fmt::print(ctx.err(), "relayctl: {}\n", error);
+    return kFail;
+  }
   Supervisor sup(std::move(opt));
   return sup.run();
 }

@@ -209,6 +209,13 @@ struct LogConfig {
   std::string level = "info";  // debug | info | warn | error
 };
 
+// `admin_http: {listen: "127.0.0.1:9325"}`: /metrics and /healthz served by
+// `relayctl run` (docs/metrics.md). Off when the section is absent.
+struct AdminHttpConfig {
+  Listener listen{.host = "", .port = 0, .tls = TlsMode::None};
+  bool enabled() const noexcept { return listen.port != 0; }
+};
+
 struct Config {
   std::filesystem::path file;  // the file it was loaded from
   ReceiverConfig receiver;
@@ -221,6 +228,7 @@ struct Config {
   std::string default_provider;            // "" = the only provider, if exactly one
   std::string fallback_provider;           // "" = none
   LogConfig log;
+  AdminHttpConfig admin_http;
   // Run as this system user when started as root (after binding ports);
   // "" = keep the identity the program was started with.
   std::string user;

@@ -193,6 +193,10 @@ constexpr Key kKeys[] = {
     // ---- log ------------------------------------------------------------
     {S::Top, "log", K::Section},
     {S::Top, "log.level", K::Choice, "info", kNoMin, kNoMax, R, false, "debug|info|warn|error", FLD(Config, log.level)},
+    // ---- admin_http (docs/metrics.md) -------------------------------------
+    {S::Top, "admin_http", K::Section},
+    {S::Top, "admin_http.listen", K::Address, "", kNoMin, kNoMax, NR, REQ, "",
+     [](void* o) -> void* { return &static_cast<Config*>(o)->admin_http.listen; }},
 };
 #undef FLD
 

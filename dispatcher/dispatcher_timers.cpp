@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
+#include "common/metrics_registry.hpp"
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/job.hpp"
 #include "dispatcher/providers/post.hpp"
@@ -120,6 +121,8 @@ void Dispatcher::report_secrets(bool only_changed) {
     secret_reported_[name] = sig;
     dlog::SecretRecord r{name, s->expires, std::nullopt, s->source, s->state, s->detail, dlog::now_us()};
     if (!s->expires.empty()) r.days_left = s->days_left;
+    if (!s->expires.empty())
+      metrics::registry().set("relay_client_secret_days_left", {{"provider", name}}, static_cast<double>(s->days_left));
     if (s->state == "warning" || s->state == "expired")
       log::warn("- event=secret_expiry provider={} state={} expires={} days_left={} detail={}", name, s->state,
                 s->expires, s->days_left, log::quote(s->detail));

@@ -18,6 +18,7 @@
 #include "common/config.hpp"
 #include "common/curl_multi.hpp"
 #include "common/log.hpp"
+#include "common/metrics_publisher.hpp"
 #include "common/privileges.hpp"
 #include "common/run_as.hpp"
 #include "dispatcher/dispatcher.hpp"
@@ -90,6 +91,13 @@ int main(int argc, char** argv) {
   dopt.journal = cfg.dispatcher.journal.empty() ? spool->root() / "journal" : cfg.dispatcher.journal;
   dlog::DeliveryLog dlog(dopt);
   if (dopt.conninfo.empty()) log::warn("- event=no_database reason=\"database.conninfo is empty\" journal={}", dopt.journal.string());
+  // admin_http: counters to `relayctl run` (docs/metrics.md); destroyed
+  // last, so its final write has everything.
+  std::unique_ptr<metrics::Publisher> published;
+  if (cfg.admin_http.enabled()) {
+    published = metrics::Publisher::open(metrics::metrics_dir(spool->root()), "dispatcher", &error);
+    if (!published) log::warn("- event=metrics_disabled reason={}", log::quote(error));
+  }
 
   uv_loop_t loop;
   uv_loop_init(&loop);

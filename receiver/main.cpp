@@ -17,6 +17,7 @@
 
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/metrics_publisher.hpp"
 #include "common/privileges.hpp"
 #include "common/run_as.hpp"
 #include "receiver/server/server.hpp"
@@ -121,6 +122,8 @@ int main(int argc, char** argv) {
   setenv("UV_THREADPOOL_SIZE", "16", 0);  // commits and password checks share the pool
   uv_loop_t* loop = uv_default_loop();
   int rc = 0;
+  const bool admin_http = cfg.admin_http.enabled();
+  const std::filesystem::path spool_dir = cfg.spool.directory;
   {
     receiver::Server server(loop, std::move(cfg), std::move(policy), std::move(*spool), std::move(tls));
     if (!server.start(&err)) {
@@ -136,6 +139,11 @@ int main(int argc, char** argv) {
       uv_stop(loop);
     } else {
       log::info("event=started {} user={}", sync_note, start_as->switch_user ? start_as->account.name : "-");
+      // admin_http: counters to `relayctl run` (docs/metrics.md); the last
+      // write happens when it goes out of scope after the loop.
+      std::unique_ptr<metrics::Publisher> published;
+      if (admin_http) published = metrics::Publisher::open(metrics::metrics_dir(spool_dir), "receiver", &err);
+      if (admin_http && !published) log::warn("event=metrics_disabled reason={}", log::quote(err));
       uv_run(loop, UV_RUN_DEFAULT);
     }
   }

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "common/log.hpp"
+#include "common/metrics_registry.hpp"
 #include "receiver/server/client_limits.hpp"
 #include "receiver/server/jobs.hpp"
 #include "receiver/server/tls_context.hpp"
@@ -81,6 +82,7 @@ void Connection::start_session() {
   }
   server_.attach(this, key_);
   attached_ = true;
+  metrics::registry().add("relay_smtp_connections_total", {{"result", "accepted"}, {"reason", "ok"}});
   log::info("{} event=connect client={} listener={} tls={}", id_, ip_, spec_->name,
             spec_->cfg.tls == config::TlsMode::Implicit ? "implicit" : "none");
   session_ = std::make_unique<smtp::Session>(*this, server_.policy(), spec_->info, ip_, id_);
@@ -97,6 +99,7 @@ void Connection::start_session() {
 
 void Connection::refuse(std::string_view reply, std::string_view reason) {
   log::info("{} event=refused_connection client={} listener={} reason={}", id_, ip_, spec_->name, reason);
+  metrics::registry().add("relay_smtp_connections_total", {{"result", "refused"}, {"reason", std::string(reason)}});
   // An implicit-TLS client cannot read a clear-text reply: just close.
   if (spec_->cfg.tls != config::TlsMode::Implicit) out_.append(reply).append("\r\n");
   close(reason);

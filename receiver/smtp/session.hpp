@@ -162,6 +162,8 @@ class Session {
   std::string received_header(const std::string& queue_id) const;
   void reset_transaction();
   void log_refused(std::string_view code_text);
+  std::string_view refusal_reason() const;           // metrics label of refusal()
+  void count_refused(std::string_view reason);       // relay_smtp_messages_total{result="refused"}
 
   SessionHost& host_;
   std::shared_ptr<const Policy> policy_;

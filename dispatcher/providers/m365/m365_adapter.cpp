@@ -77,6 +77,7 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
     });
   };
   tokens_ = std::make_unique<TokenCache>(watched, &Clock::now, name_);
+  tokens_->set_metrics_provider(name_);
   graph_.curl = ctx.curl;
   graph_.opt = opt;
   graph_.base = trim_slash(cfg_.graph_url);
