@@ -13,6 +13,7 @@ constexpr OptionSpec kQueueList[] = {{"state", 's', true}, {"json", 0, false}};
 constexpr OptionSpec kQueueShow[] = {{"body", 0, false}};
 constexpr OptionSpec kLog[] = {{"limit", 'n', true}, {"id", 0, true}, {"failed", 0, false}, {"json", 0, false}};
 constexpr OptionSpec kStats[] = {{"json", 0, false}};
+constexpr OptionSpec kReload[] = {{"timeout", 0, true}};
 constexpr OptionSpec kSecrets[] = {{"json", 0, false}};
 constexpr OptionSpec kSendTest[] = {
     {"to", 0, true},      {"from", 0, true},     {"timeout", 0, true},  {"user", 0, true},
@@ -23,6 +24,8 @@ std::span<const OptionSpec> none() { return {}; }
 
 const Command kCommands[] = {
     {"run", "", "run receiver and dispatchers in the foreground (supervisor)", cmd_run, none()},
+    {"reload", "[--timeout 30s]", "check the config, reload the running supervisor, report its verdict", cmd_reload,
+     kReload},
     {"queue list", "[--state new|deferred|hold|failed|active|corrupt|all] [--json]",
      "list spool entries (like mailq)", cmd_queue_list, kQueueList},
     {"queue show", "ID [--body]", "show an entry's envelope and message headers", cmd_queue_show, kQueueShow, 1, 1},

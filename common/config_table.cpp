@@ -97,9 +97,9 @@ constexpr Key kKeys[] = {
      FLD(Config, dispatcher.scan_interval)},
     {S::Top, "dispatcher.sweep_interval", K::Duration, "10s", 1, kDay, R, false, "",
      FLD(Config, dispatcher.sweep_interval)},
-    {S::Top, "dispatcher.drain_timeout", K::Duration, "30s", 0, 3600, NR, false, "",
+    {S::Top, "dispatcher.drain_timeout", K::Duration, "30s", 0, 3600, R, false, "",
      FLD(Config, dispatcher.drain_timeout)},
-    {S::Top, "dispatcher.in_flight_grace", K::Duration, "2m", 0, 3600, NR, false, "",
+    {S::Top, "dispatcher.in_flight_grace", K::Duration, "2m", 0, 3600, R, false, "",
      FLD(Config, dispatcher.in_flight_grace)},
     {S::Top, "dispatcher.retry", K::Section},
     {S::Top, "dispatcher.retry.min_backoff", K::Duration, "1m", 1, 30 * kDay, R, false, "",
@@ -193,6 +193,10 @@ constexpr Key kKeys[] = {
     // ---- log ------------------------------------------------------------
     {S::Top, "log", K::Section},
     {S::Top, "log.level", K::Choice, "info", kNoMin, kNoMax, R, false, "debug|info|warn|error", FLD(Config, log.level)},
+    // ---- relayctl run (docs/systemd.md) -----------------------------------
+    {S::Top, "supervisor", K::Section},
+    {S::Top, "supervisor.max_start_failures", K::Int, "5", 1, 1000, R, false, "",
+     FLD(Config, supervisor.max_start_failures)},
 };
 #undef FLD
 

@@ -15,6 +15,7 @@ PKGS=(
   postfix swaks curl msmtp openssl python3 python3-aiosmtpd python3-cryptography
   libnet-ssleay-perl libauthen-sasl-perl procps psmisc
   clang libclang-rt-14-dev llvm-14
+  libsystemd-dev
 )
 
 missing=()

@@ -16,9 +16,11 @@
 #include <string>
 
 #include "common/config.hpp"
+#include "common/config_snapshot.hpp"
 #include "common/log.hpp"
 #include "common/privileges.hpp"
 #include "common/run_as.hpp"
+#include "common/service_notify.hpp"
 #include "receiver/server/server.hpp"
 #include "receiver/server/tls_context.hpp"
 #include "receiver/smtp/policy.hpp"
@@ -63,7 +65,8 @@ int main(int argc, char** argv) {
   try {
     // The receiver never needs provider credentials or the database
     // password: it does not even open those ${file:} secrets.
-    cfg = config::load(file, {.expand_secrets = false});
+    // Under `relayctl run`: the bytes the supervisor accepted (config_snapshot.hpp).
+    cfg = config::load_accepted(file, {.expand_secrets = false});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "relay-receiver: %s\n", e.what());
     return 2;
@@ -136,6 +139,7 @@ int main(int argc, char** argv) {
       uv_stop(loop);
     } else {
       log::info("event=started {} user={}", sync_note, start_as->switch_user ? start_as->account.name : "-");
+      notify::send("READY=1");  // listeners bound: the supervisor may report readiness
       uv_run(loop, UV_RUN_DEFAULT);
     }
   }
