@@ -14,6 +14,7 @@ constexpr OptionSpec kQueueShow[] = {{"body", 0, false}};
 constexpr OptionSpec kLog[] = {{"limit", 'n', true}, {"id", 0, true}, {"failed", 0, false}, {"json", 0, false}};
 constexpr OptionSpec kDbMigrate[] = {{"url", 0, true}, {"grant", 0, true}};
 constexpr OptionSpec kStats[] = {{"json", 0, false}};
+constexpr OptionSpec kReload[] = {{"timeout", 0, true}};
 constexpr OptionSpec kSecrets[] = {{"json", 0, false}};
 constexpr OptionSpec kConfigKeys[] = {{"markdown", 0, false}};
 constexpr OptionSpec kSendTest[] = {
@@ -28,6 +29,8 @@ std::span<const OptionSpec> none() { return {}; }
 
 const Command kCommands[] = {
     {"run", "", "run receiver and dispatchers in the foreground (supervisor)", cmd_run, none()},
+    {"reload", "[--timeout 30s]", "check the config, reload the running supervisor, report its verdict", cmd_reload,
+     kReload},
     {"queue list", "[--state new|deferred|hold|failed|active|corrupt|all] [--limit N] [--json]",
      "list spool entries (like mailq)", cmd_queue_list, kQueueList, 0, 0, Secrets::None},
     {"queue show", "ID [--body]", "show an entry's envelope and message headers", cmd_queue_show, kQueueShow, 1, 1,

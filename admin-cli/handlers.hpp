@@ -9,6 +9,8 @@ class Context;
 
 // cmd_run.cpp — foreground supervisor
 int cmd_run(Context& ctx);
+// cmd_reload.cpp — check, SIGHUP the supervisor, report its verdict
+int cmd_reload(Context& ctx);
 // cmd_queue.cpp — postqueue/postsuper-like spool tools
 int cmd_queue_list(Context& ctx);
 int cmd_queue_show(Context& ctx);

@@ -205,6 +205,13 @@ struct Route {
   std::string provider;
 };
 
+// `relayctl run` (admin-cli/supervisor.hpp, docs/systemd.md).
+struct SupervisorConfig {
+  // A child that exits this many times in a row before it reports ready
+  // (port taken, certificate unreadable) makes `relayctl run` stop and exit 1.
+  int max_start_failures = 5;
+};
+
 struct LogConfig {
   std::string level = "info";  // debug | info | warn | error
 };
@@ -229,6 +236,7 @@ struct Config {
   std::string fallback_provider;           // "" = none
   LogConfig log;
   AdminHttpConfig admin_http;
+  SupervisorConfig supervisor;
   // Run as this system user when started as root (after binding ports);
   // "" = keep the identity the program was started with.
   std::string user;

@@ -97,9 +97,9 @@ constexpr Key kKeys[] = {
      FLD(Config, dispatcher.scan_interval)},
     {S::Top, "dispatcher.sweep_interval", K::Duration, "10s", 1, kDay, R, false, "",
      FLD(Config, dispatcher.sweep_interval)},
-    {S::Top, "dispatcher.drain_timeout", K::Duration, "30s", 0, 3600, NR, false, "",
+    {S::Top, "dispatcher.drain_timeout", K::Duration, "30s", 0, 3600, R, false, "",
      FLD(Config, dispatcher.drain_timeout)},
-    {S::Top, "dispatcher.in_flight_grace", K::Duration, "2m", 0, 3600, NR, false, "",
+    {S::Top, "dispatcher.in_flight_grace", K::Duration, "2m", 0, 3600, R, false, "",
      FLD(Config, dispatcher.in_flight_grace)},
     {S::Top, "dispatcher.retry", K::Section},
     {S::Top, "dispatcher.retry.min_backoff", K::Duration, "1m", 1, 30 * kDay, R, false, "",
@@ -197,6 +197,10 @@ constexpr Key kKeys[] = {
     {S::Top, "admin_http", K::Section},
     {S::Top, "admin_http.listen", K::Address, "", kNoMin, kNoMax, NR, REQ, "",
      [](void* o) -> void* { return &static_cast<Config*>(o)->admin_http.listen; }},
+    // ---- relayctl run (docs/systemd.md) -----------------------------------
+    {S::Top, "supervisor", K::Section},
+    {S::Top, "supervisor.max_start_failures", K::Int, "5", 1, 1000, R, false, "",
+     FLD(Config, supervisor.max_start_failures)},
 };
 #undef FLD
 

@@ -16,11 +16,13 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/config_snapshot.hpp"
 #include "common/curl_multi.hpp"
 #include "common/log.hpp"
 #include "common/metrics_publisher.hpp"
 #include "common/privileges.hpp"
 #include "common/run_as.hpp"
+#include "common/service_notify.hpp"
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/dlog/delivery_log.hpp"
 #include "dispatcher/message_info.hpp"
@@ -59,7 +61,7 @@ int main(int argc, char** argv) {
   ::setenv("UV_THREADPOOL_SIZE", "8", 0);
   config::Config cfg;
   try {
-    cfg = config::load(config_file);
+    cfg = config::load_accepted(config_file);  // under `relayctl run`: the accepted bytes
   } catch (const std::exception& e) {
     std::fprintf(stderr, "relay-dispatcher: %s\n", e.what());
     return 2;
@@ -121,6 +123,7 @@ int main(int argc, char** argv) {
     d.set_config_file(config_file);
     d.set_on_stopped([&loop] { uv_stop(&loop); });
     d.start(/*install_signals=*/true);
+    notify::send("READY=1");  // tells `relayctl run` this dispatcher started
     uv_run(&loop, UV_RUN_DEFAULT);
   }  // the dispatcher and its providers go first (their transfers abort), then the CurlMulti
   drain_loop(&loop);

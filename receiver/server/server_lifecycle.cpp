@@ -1,6 +1,7 @@
 // Server: start, idle sweep, SIGTERM drain, SIGHUP reload.
 #include <csignal>
 
+#include "common/config_snapshot.hpp"
 #include "common/log.hpp"
 #include "receiver/server/connection.hpp"
 #include "receiver/server/server.hpp"
@@ -109,7 +110,7 @@ void Server::reload() {
   log::info("event=reload file={}", cfg_.file.string());
   config::Config next;
   try {
-    next = config::load(cfg_.file, {.expand_secrets = false});  // never read provider credentials
+    next = config::load_accepted(cfg_.file, {.expand_secrets = false});  // never read provider credentials
   } catch (const std::exception& e) {
     log::error("event=reload_failed reason={} (keeping the running config)", log::quote(e.what()));
     return;
