@@ -146,13 +146,14 @@ std::string sendmail_body(const JsonMessage& m, bool save) {
     for (const auto& at : m.attachments) a.push_back(attachment_json(at));
     msg["attachments"] = std::move(a);
   }
-  return json{{"message", std::move(msg)}, {"saveToSentItems", save}}.dump();
+  return json{{"message", std::move(msg)}, {"saveToSentItems", save}}.dump(-1, ' ', false,
+                                                                          json::error_handler_t::replace);
 }
 
 std::string draft_body(const JsonMessage& m, bool save) {
   json msg = m.message;
   if (!save) msg["singleValueExtendedProperties"] = json::array({{{"id", "Boolean 0x0E01"}, {"value", "true"}}});
-  return msg.dump();
+  return msg.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace relay::provider::m365

@@ -14,6 +14,7 @@
 #include "dispatcher/providers/m365/secret_expiry.hpp"
 #include "dispatcher/providers/m365/token_client.hpp"
 #include "dispatcher/providers/mail_util.hpp"
+#include "dispatcher/providers/outcome_table.hpp"
 
 namespace relay::provider {
 
@@ -154,6 +155,10 @@ void Adapter::send(const Message& msg, Done done) {
           return post_done(l.error());
         }
         std::shared_ptr<SendPlan> plan = w->plan;
+        if (!plan) {  // the work threw (logged by offload): retry later rather than guess
+          not_started_.erase(id);
+          return post_done(make_result(Cause::SpoolError, "message could not be prepared for Graph"));
+        }
         std::string added;
         for (const auto& a : l.prepared.added) added += (added.empty() ? "" : ",") + a;
         log::debug("{} provider={} event=m365_prepared mailbox={} added={} path={}", id, name_, l.prepared.mailbox,

@@ -1,6 +1,8 @@
 // See send_plan.hpp.
 #include "dispatcher/providers/m365/send_plan.hpp"
 
+#include <exception>
+
 #include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/m365/json_message.hpp"
 
@@ -42,7 +44,12 @@ bool json_plan(const std::string& mime, SendPlan* p) {
 SendPlan plan_send(std::string mime, const PlanOptions& opt) {
   SendPlan p;
   if (!opt.save_to_sent_items) {
-    if (json_plan(mime, &p)) return p;
+    try {
+      if (json_plan(mime, &p)) return p;
+    } catch (const std::exception& e) {  // never out of the threadpool work: treat as unfaithful
+      p = SendPlan{};
+      p.unfaithful = std::string("the JSON form could not be built: ") + e.what();
+    }
     if (opt.refuse_unfaithful) {
       p.kind = SendPlan::Refused;
       p.refused.outcome = Outcome::Permanent;
