@@ -162,6 +162,7 @@ struct M365Provider {
   std::string graph_url = "https://graph.microsoft.com";
   std::filesystem::path ca_file;            // tests point this at their own CA
   bool save_to_sent_items = false;
+  std::string json_unfaithful = "mime";     // save_to_sent_items false, message JSON cannot carry: mime|refuse
   std::string client_secret_expires;        // "YYYY-MM-DD" or ""
   std::vector<int> expiry_warn_days{30, 14, 7, 3, 1};
   std::string expiry_notice_to;             // "" = no notice mail

@@ -150,6 +150,8 @@ constexpr Key kKeys[] = {
     {S::M365, "ca_file", K::Path, "", kNoMin, kNoMax, R, false, "", FLD(ProviderConfig, m365.ca_file)},
     {S::M365, "save_to_sent_items", K::Bool, "false", kNoMin, kNoMax, R, false, "",
      FLD(ProviderConfig, m365.save_to_sent_items)},
+    {S::M365, "json_unfaithful", K::Choice, "mime", kNoMin, kNoMax, R, false, "mime|refuse",
+     FLD(ProviderConfig, m365.json_unfaithful)},
     {S::M365, "client_secret_expires", K::Date, "", kNoMin, kNoMax, R, false, "",
      FLD(ProviderConfig, m365.client_secret_expires)},
     {S::M365, "expiry_warn_days", K::IntList, "[30, 14, 7, 3, 1]", 0, 3650, R, false, "",

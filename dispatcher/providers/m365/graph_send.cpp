@@ -44,12 +44,9 @@ Result classify(const CallResult& r, const std::string& mailbox, std::time_t now
   return classify_graph(r.resp.status, r.resp.body, r.resp.header("retry-after"), mailbox, now);
 }
 
-void send_mime(Graph& g, const std::string& mailbox, const std::string& mime, ResultDone done) {
-  Request req;
-  req.method = "POST";
-  req.url = g.user_url(mailbox) + "/sendMail";
-  req.headers.push_back("Content-Type: text/plain");
-  req.body = base64(mime);
+namespace {
+
+void post_send_mail(Graph& g, const std::string& mailbox, Request req, ResultDone done) {
   g.call(std::move(req), [mailbox, done = std::move(done)](CallResult cr) {
     Result r = classify(cr, mailbox);
     if (r.outcome == Outcome::Sent && cr.resp.status != 202) {
@@ -57,6 +54,26 @@ void send_mime(Graph& g, const std::string& mailbox, const std::string& mime, Re
     }
     done(std::move(r));
   });
+}
+
+}  // namespace
+
+void send_mime(Graph& g, const std::string& mailbox, const std::string& encoded, ResultDone done) {
+  Request req;
+  req.method = "POST";
+  req.url = g.user_url(mailbox) + "/sendMail";
+  req.headers.push_back("Content-Type: text/plain");
+  req.body = encoded;
+  post_send_mail(g, mailbox, std::move(req), std::move(done));
+}
+
+void send_json(Graph& g, const std::string& mailbox, const std::string& body, ResultDone done) {
+  Request req;
+  req.method = "POST";
+  req.url = g.user_url(mailbox) + "/sendMail";
+  req.headers.push_back("Content-Type: application/json");
+  req.body = body;
+  post_send_mail(g, mailbox, std::move(req), std::move(done));
 }
 
 }  // namespace relay::provider::m365
