@@ -109,7 +109,7 @@ int cmd_run(Context& ctx) {
   // admin_http (docs/metrics.md): own thread, from here until run() returns;
   // its address is read at start only (a SIGHUP does not move it).
   std::unique_ptr<AdminHttp> admin;
-  if (cfg->admin_http.enabled() && !(admin = AdminHttp::start(*cfg, &error))) {
+  if (cfg.admin_http.enabled() && !(admin = AdminHttp::start(cfg, &error))) {
     fmt::print(ctx.err(), "relayctl: {}\n", error);
     return kFail;
   }
