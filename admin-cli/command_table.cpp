@@ -11,7 +11,12 @@ namespace {
 
 constexpr OptionSpec kQueueList[] = {{"state", 's', true}, {"json", 0, false}};
 constexpr OptionSpec kQueueShow[] = {{"body", 0, false}};
-constexpr OptionSpec kLog[] = {{"limit", 'n', true}, {"id", 0, true}, {"failed", 0, false}, {"json", 0, false}};
+constexpr OptionSpec kLog[] = {{"limit", 'n', true},   {"id", 0, true},       {"failed", 0, false},
+                               {"json", 0, false},    {"since", 0, true},    {"until", 0, true},
+                               {"from", 0, true},     {"to", 0, true},       {"status", 0, true},
+                               {"message-id", 0, true}, {"subject", 0, true}, {"provider", 0, true},
+                               {"explain", 0, false}};
+constexpr OptionSpec kClients[] = {{"json", 0, false}};
 constexpr OptionSpec kStats[] = {{"json", 0, false}};
 constexpr OptionSpec kSecrets[] = {{"json", 0, false}};
 constexpr OptionSpec kSendTest[] = {
@@ -34,7 +39,12 @@ const Command kCommands[] = {
      1000000},
     {"queue flush", "", "attempt every deferred entry now", cmd_queue_flush, none()},
     {"db migrate", "", "apply the SQL migrations in schema/ (idempotent)", cmd_db_migrate, none()},
-    {"log", "[--limit N] [--id ID] [--failed] [--json]", "recent deliveries from the database", cmd_log, kLog},
+    {"log",
+     "[--limit N] [--id ID] [--since WHEN] [--until WHEN] [--from ADDR] [--to ADDR|@DOMAIN]"
+     " [--status sent|failed|partial|queued] [--failed] [--message-id ID] [--subject TEXT] [--provider NAME] [--json] [--explain]",
+     "deliveries from the database, newest first, with each recipient's state", cmd_log, kLog},
+    {"clients", "[--json]", "senders per AUTH user and client address: last seen, volume, TLS, refusals",
+     cmd_clients, kClients},
     {"stats", "[--json]", "sent/failed counts, error rate, last error, queue sizes", cmd_stats, kStats},
     {"config check", "", "validate the configuration file", cmd_config_check, none()},
     {"hash-password", "", "hash a password read from stdin or the terminal", cmd_hash_password, none()},
