@@ -81,8 +81,7 @@ def test_clients_inventory_and_refusals():
         refused_auth(r.port, b"scanner")
         refused_auth(r.port, b"\xff\xfe\x1b[31m\"evil")
         try:
-            with smtplib.SMTP(timeout=15, source_address=("127.0.0.2", 0)) as s:
-                s.connect("127.0.0.1", r.port)
+            smtplib.SMTP("127.0.0.1", r.port, timeout=15, source_address=("127.0.0.2", 0)).close()
             raise AssertionError("127.0.0.2 was not refused")
         except smtplib.SMTPConnectError as e:
             assert e.smtp_code == 554, e
