@@ -144,9 +144,16 @@ SqlQuery build_log_query(const LogFilter& f) {
   const std::string t = by_rcpt ? "r" : "m";  // the alias whose received_at orders and bounds
   std::string where = "TRUE";
   if (by_rcpt) {
+    // One row per message: of its matching recipients, the first by name
+    // (a domain, or one address in two spellings, may match several).
     bool domain = f.to->front() == '@';
-    where += domain ? " AND lower(substring(r.rcpt from '[^@]*$')) = lower(" + param(f.to->substr(1)) + ")"
-                    : " AND lower(r.rcpt) = lower(" + param(*f.to) + ")";
+    std::string p = param(domain ? f.to->substr(1) : *f.to);
+    auto match = [&](const char* a) {
+      return domain ? fmt::format("lower(substring({}.rcpt from '[^@]*$')) = lower({})", a, p)
+                    : fmt::format("lower({}.rcpt) = lower({})", a, p);
+    };
+    where += " AND " + match("r") + " AND NOT EXISTS (SELECT 1 FROM recipients r2 WHERE r2.queue_id = r.queue_id AND " +
+             match("r2") + " AND r2.rcpt < r.rcpt)";
   }
   if (f.id) where += " AND m.queue_id = " + param(*f.id);
   if (f.since) where += " AND " + t + ".received_at >= to_timestamp(" + param(std::to_string(*f.since)) + "::bigint)";
