@@ -2,9 +2,10 @@
 // AUTH user and client address, when it was last seen, messages accepted
 // in the last 24 h and 30 days, whether it used TLS, how often the
 // receiver refused it and the last refusal's reply.
-// Reads the rollups only (client_hourly + unfolded rollup_delta, bounded to
-// 30 days by its primary key; client_refusals), never the messages table.
-// "24 h" is whole UTC hours: the current hour and the 24 before it.
+// Reads the rollups only, never the messages table: client_daily (30 days:
+// the current UTC day and the 30 before it), client_hourly (24 h: the
+// current UTC hour and the 24 before it), the deltas not folded yet, and
+// client_refusals. Rows: clients x 31 days + clients x 25 hours.
 #include <fmt/format.h>
 
 #include "admin-cli/command.hpp"
@@ -17,16 +18,21 @@ namespace relay::admin {
 namespace {
 
 constexpr const char* kClientsSql =
-    "WITH acc AS ("
+    "WITH x AS ("
+    " SELECT day AS t, false AS hourly, client_addr, auth_user, messages, tls_messages, last_seen FROM client_daily"
+    "  WHERE day >= relay_day(now() - interval '30 days')"
+    " UNION ALL"
+    " SELECT hour, true, client_addr, auth_user, messages, 0, NULL FROM client_hourly"
+    "  WHERE hour >= relay_hour(now() - interval '24 hours')"
+    " UNION ALL"
+    " SELECT hour, NULL, client_addr, COALESCE(auth_user, ''), received, tls, last_seen FROM rollup_delta"
+    "  WHERE client_addr IS NOT NULL AND hour >= relay_day(now() - interval '30 days')),"
+    " acc AS ("
     " SELECT client_addr, auth_user,"
-    "  sum(messages) FILTER (WHERE hour >= relay_hour(now() - interval '24 hours')) AS m24,"
-    "  sum(messages) AS m30, sum(tls_messages) AS tls30, max(last_seen) AS last_seen"
-    " FROM (SELECT hour, client_addr, auth_user, messages, tls_messages, last_seen FROM client_hourly"
-    "       WHERE hour >= relay_hour(now() - interval '30 days')"
-    "       UNION ALL"
-    "       SELECT hour, client_addr, COALESCE(auth_user, ''), received, tls, last_seen FROM rollup_delta"
-    "       WHERE client_addr IS NOT NULL AND hour >= relay_hour(now() - interval '30 days')) x"
-    " GROUP BY 1, 2),"
+    "  sum(messages) FILTER (WHERE hourly OR (hourly IS NULL AND t >= relay_hour(now() - interval '24 hours'))) AS m24,"
+    "  sum(messages) FILTER (WHERE NOT hourly OR hourly IS NULL) AS m30, sum(tls_messages) AS tls30,"
+    "  max(last_seen) AS last_seen"
+    " FROM x GROUP BY 1, 2),"
     " ref AS ("
     " SELECT client_addr, auth_user, sum(refused) AS refused, max(last_refused_at) AS last_refused_at,"
     "  (array_agg(last_reason ORDER BY last_refused_at DESC))[1] AS last_reason"

@@ -92,8 +92,19 @@ CREATE TABLE IF NOT EXISTS stats_hourly (
   PRIMARY KEY (hour, host, provider)
 );
 
--- Messages accepted per client (by received_at hour); kept 31 days or the
--- retention, whichever is longer.
+-- Messages accepted per client: by received_at hour (client_hourly, kept
+-- 2 days: the "24 h" figure) and by UTC day (client_daily, kept 31 days or
+-- the retention, whichever is longer: the "30 days" figure).
+CREATE TABLE IF NOT EXISTS client_daily (
+  day           timestamptz NOT NULL,
+  host          text NOT NULL,
+  client_addr   text NOT NULL,
+  auth_user     text NOT NULL,
+  messages      bigint NOT NULL DEFAULT 0,
+  tls_messages  bigint NOT NULL DEFAULT 0,
+  last_seen     timestamptz,
+  PRIMARY KEY (day, host, client_addr, auth_user)
+);
 CREATE TABLE IF NOT EXISTS client_hourly (
   hour          timestamptz NOT NULL,
   host          text NOT NULL,
@@ -125,6 +136,8 @@ CREATE INDEX IF NOT EXISTS client_refusals_last_idx ON client_refusals (last_ref
 -- UTC hour of a timestamp, whatever the session's TimeZone.
 CREATE OR REPLACE FUNCTION relay_hour(t timestamptz) RETURNS timestamptz
   LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT date_trunc('hour', t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' $$;
+CREATE OR REPLACE FUNCTION relay_day(t timestamptz) RETURNS timestamptz
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT date_trunc('day', t AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' $$;
 
 CREATE OR REPLACE FUNCTION relay_messages_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -185,8 +198,16 @@ WITH d AS (
     messages = t.messages + EXCLUDED.messages, tls_messages = t.tls_messages + EXCLUDED.tls_messages,
     last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen)
   RETURNING 1
+), cd AS (
+  INSERT INTO client_daily AS t (day, host, client_addr, auth_user, messages, tls_messages, last_seen)
+  SELECT relay_day(hour), host, client_addr, COALESCE(auth_user, ''), sum(received), sum(tls), max(last_seen)
+  FROM d WHERE client_addr IS NOT NULL GROUP BY 1, 2, 3, 4
+  ON CONFLICT (day, host, client_addr, auth_user) DO UPDATE SET
+    messages = t.messages + EXCLUDED.messages, tls_messages = t.tls_messages + EXCLUDED.tls_messages,
+    last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen)
+  RETURNING 1
 )
-SELECT (SELECT count(*) FROM d) + 0 * ((SELECT count(*) FROM s) + (SELECT count(*) FROM c));
+SELECT (SELECT count(*) FROM d) + 0 * ((SELECT count(*) FROM s) + (SELECT count(*) FROM c) + (SELECT count(*) FROM cd));
 $$;
 
 -- Rebuilds the rollups from the rows present (the first migration of an
@@ -195,6 +216,7 @@ CREATE OR REPLACE FUNCTION relay_rebuild_rollups() RETURNS void LANGUAGE sql AS 
 DELETE FROM rollup_delta;
 DELETE FROM stats_hourly;
 DELETE FROM client_hourly;
+DELETE FROM client_daily;
 INSERT INTO stats_hourly (hour, host, provider, sent, failed, partial)
 SELECT relay_hour(finished_at), host, provider, count(*) FILTER (WHERE status = 'sent'),
        count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'partial')
@@ -205,6 +227,10 @@ FROM attempts GROUP BY 1, 2, 3
 ON CONFLICT (hour, host, provider) DO UPDATE SET attempts = EXCLUDED.attempts, errors = EXCLUDED.errors;
 INSERT INTO client_hourly (hour, host, client_addr, auth_user, messages, tls_messages, last_seen)
 SELECT relay_hour(received_at), host, client_addr, auth_user, count(*), count(*) FILTER (WHERE tls <> ''),
+       max(received_at)
+FROM messages WHERE received_at > now() - interval '2 days' GROUP BY 1, 2, 3, 4;
+INSERT INTO client_daily (day, host, client_addr, auth_user, messages, tls_messages, last_seen)
+SELECT relay_day(received_at), host, client_addr, auth_user, count(*), count(*) FILTER (WHERE tls <> ''),
        max(received_at)
 FROM messages WHERE received_at > now() - interval '31 days' GROUP BY 1, 2, 3, 4;
 $$;

@@ -17,26 +17,30 @@ constexpr const char* kLeadSql = "SELECT pg_try_advisory_lock(7310289358382)";
 constexpr std::int64_t kFoldBatch = 10000;
 constexpr std::int64_t kClientDays = 31;
 
+enum class Keep { Retention, AtLeast31Days, TwoDays };
+
 struct RetentionTable {
   const char* name;
   const char* sql;  // $1 cut-off, $2 batch
-  bool clients;     // cut-off at least kClientDays ago
+  Keep keep = Keep::Retention;
 };
 
 // ctid lists keep each DELETE to one short statement over an index range.
 const RetentionTable kTables[] = {
     {"messages", "DELETE FROM messages WHERE ctid = ANY(ARRAY(SELECT ctid FROM messages"
-                 " WHERE received_at < $1::timestamptz LIMIT $2::integer))", false},
+                 " WHERE received_at < $1::timestamptz LIMIT $2::integer))"},
     {"recipients", "DELETE FROM recipients WHERE ctid = ANY(ARRAY(SELECT ctid FROM recipients"
-                   " WHERE received_at < $1::timestamptz LIMIT $2::integer))", false},
+                   " WHERE received_at < $1::timestamptz LIMIT $2::integer))"},
     {"attempts", "DELETE FROM attempts WHERE ctid = ANY(ARRAY(SELECT ctid FROM attempts"
-                 " WHERE started_at < $1::timestamptz LIMIT $2::integer))", false},
+                 " WHERE started_at < $1::timestamptz LIMIT $2::integer))"},
     {"heartbeats", "DELETE FROM heartbeats WHERE ctid = ANY(ARRAY(SELECT ctid FROM heartbeats"
-                   " WHERE seen_at < $1::timestamptz LIMIT $2::integer))", false},
+                   " WHERE seen_at < $1::timestamptz LIMIT $2::integer))"},
     {"client_refusals", "DELETE FROM client_refusals WHERE ctid = ANY(ARRAY(SELECT ctid FROM client_refusals"
-                        " WHERE last_refused_at < $1::timestamptz LIMIT $2::integer))", false},
+                        " WHERE last_refused_at < $1::timestamptz LIMIT $2::integer))"},
+    {"client_daily", "DELETE FROM client_daily WHERE ctid = ANY(ARRAY(SELECT ctid FROM client_daily"
+                     " WHERE day < $1::timestamptz LIMIT $2::integer))", Keep::AtLeast31Days},
     {"client_hourly", "DELETE FROM client_hourly WHERE ctid = ANY(ARRAY(SELECT ctid FROM client_hourly"
-                      " WHERE hour < $1::timestamptz LIMIT $2::integer))", true},
+                      " WHERE hour < $1::timestamptz LIMIT $2::integer))", Keep::TwoDays},
 };
 constexpr std::size_t kTableCount = sizeof kTables / sizeof kTables[0];
 
@@ -136,7 +140,8 @@ bool Maintenance::fold(const PgConn& conn, std::int64_t deadline_ms) {
 bool Maintenance::delete_batch(const PgConn& conn, std::int64_t* deleted) {
   const RetentionTable& t = kTables[table_];
   std::int64_t keep_s = opt_.retention_s;
-  if (t.clients && keep_s < kClientDays * 86400) keep_s = kClientDays * 86400;
+  if (t.keep == Keep::AtLeast31Days && keep_s < kClientDays * 86400) keep_s = kClientDays * 86400;
+  if (t.keep == Keep::TwoDays) keep_s = 2 * 86400;  // client_hourly serves the 24 h figure only
   std::string cut = pg_timestamp_us(round_us_ - keep_s * 1000000);
   PgResult r = conn.exec(t.sql, {cut, std::to_string(opt_.batch)});
   if (!r.ok()) {
