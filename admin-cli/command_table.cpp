@@ -11,8 +11,13 @@ namespace {
 
 constexpr OptionSpec kQueueList[] = {{"state", 's', true}, {"json", 0, false}, {"limit", 'n', true}};
 constexpr OptionSpec kQueueShow[] = {{"body", 0, false}};
-constexpr OptionSpec kLog[] = {{"limit", 'n', true}, {"id", 0, true}, {"failed", 0, false}, {"json", 0, false}};
+constexpr OptionSpec kLog[] = {{"limit", 'n', true},   {"id", 0, true},       {"failed", 0, false},
+                               {"json", 0, false},    {"since", 0, true},    {"until", 0, true},
+                               {"from", 0, true},     {"to", 0, true},       {"status", 0, true},
+                               {"message-id", 0, true}, {"subject", 0, true}, {"provider", 0, true},
+                               {"explain", 0, false}};
 constexpr OptionSpec kDbMigrate[] = {{"url", 0, true}, {"grant", 0, true}};
+constexpr OptionSpec kClients[] = {{"json", 0, false}};
 constexpr OptionSpec kStats[] = {{"json", 0, false}};
 constexpr OptionSpec kReload[] = {{"timeout", 0, true}};
 constexpr OptionSpec kSecrets[] = {{"json", 0, false}};
@@ -40,15 +45,16 @@ const Command kCommands[] = {
     {"queue requeue", "ID|ALL", "move deferred/failed entries to new/ (attempt now)", cmd_queue_requeue, none(), 1,
      1000000, Secrets::None},
     {"queue delete", "ID|ALL", "delete entries (not while a dispatcher works on them)", cmd_queue_delete, none(), 1,
-     1000000, Secrets::None},
-    {"queue flush", "", "attempt every deferred entry now", cmd_queue_flush, none(), 0, 0, Secrets::None},
-    {"db migrate", "[--url CONNINFO] [--grant ROLE]",
-     "apply the SQL migrations in schema/ (idempotent) as the schema owner (--url, else database.conninfo)",
-     cmd_db_migrate, kDbMigrate, 0, 0, Secrets::Database},
-    {"log", "[--limit N] [--id ID] [--failed] [--json]", "recent deliveries from the database", cmd_log, kLog, 0, 0,
-     Secrets::Database},
-    {"stats", "[--json]", "sent/failed counts, error rate, last error, queue sizes", cmd_stats, kStats, 0, 0,
-     Secrets::Database},
+     1000000},
+    {"queue flush", "", "attempt every deferred entry now", cmd_queue_flush, none()},
+    {"db migrate", "", "apply the SQL migrations in schema/ (idempotent)", cmd_db_migrate, none()},
+    {"log",
+     "[--limit N] [--id ID] [--since WHEN] [--until WHEN] [--from ADDR] [--to ADDR|@DOMAIN]"
+     " [--status sent|failed|partial|queued] [--failed] [--message-id ID] [--subject TEXT] [--provider NAME] [--json] [--explain]",
+     "deliveries from the database, newest first, with each recipient's state", cmd_log, kLog},
+    {"clients", "[--json]", "senders per AUTH user and client address: last seen, volume, TLS, refusals",
+     cmd_clients, kClients},
+    {"stats", "[--json]", "sent/failed counts, error rate, last error, queue sizes", cmd_stats, kStats},
     {"config check", "", "validate the configuration file", cmd_config_check, none()},
     {"hash-password", "", "hash a password read from stdin or the terminal", cmd_hash_password, none(), 0, 0,
      Secrets::None},

@@ -19,9 +19,12 @@ int cmd_queue_release(Context& ctx);
 int cmd_queue_requeue(Context& ctx);
 int cmd_queue_delete(Context& ctx);
 int cmd_queue_flush(Context& ctx);
-// cmd_db.cpp — database schema and delivery log
+// cmd_db.cpp — database schema
 int cmd_db_migrate(Context& ctx);
+// cmd_log.cpp — the delivery log and its filters
 int cmd_log(Context& ctx);
+// cmd_clients.cpp
+int cmd_clients(Context& ctx);
 // cmd_stats.cpp
 int cmd_stats(Context& ctx);
 // cmd_config.cpp

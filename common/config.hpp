@@ -87,6 +87,13 @@ struct ReceiverConfig {
   // Acknowledges a listener that accepts unauthenticated mail from
   // networks beyond private address space (an open relay); warned at start.
   bool allow_open_relay = false;
+  // Client inventory (issue 12 item 3): refusals counted in memory per
+  // (client, AUTH user), at most max_entries, written to <spool>/refusals/
+  // every flush_interval for a dispatcher to import.
+  struct Refusals {
+    std::int64_t flush_interval = 60;  // seconds
+    std::int64_t max_entries = 1000;
+  } refusals;
 };
 
 struct SenderConfig {
@@ -131,6 +138,10 @@ struct DispatcherConfig {
 struct DatabaseConfig {
   std::string conninfo;                // libpq conninfo or URL; "" = no database
   std::int64_t connect_timeout = 5;
+  // Delivery-log retention (issue 12 item 2): rows older than this are
+  // deleted in batches of retention_batch by the one elected dispatcher.
+  std::int64_t retention = 90 * 86400;  // seconds
+  std::int64_t retention_batch = 1000;
 };
 
 struct OutboxProvider {

@@ -187,7 +187,14 @@ void Dispatcher::record_and_finish(Job& job) {
   m.queue_id = job.id.str();
   m.mail_from = env.mail_from;
   m.header_from = job.info.from_address;
-  for (const auto& r : env.rcpts) m.rcpts.push_back(r.address);
+  for (const auto& r : env.rcpts) {
+    m.rcpts.push_back(r.address);
+    m.rcpt_states.emplace_back(spool::to_string(r.state));
+    m.rcpt_replies.push_back(r.last_reply);
+  }
+  m.tls = env.tls;
+  m.client_helo = env.client_helo;
+  m.host = host_;
   m.subject = job.info.subject;
   m.message_id = job.info.message_id;
   m.size = env.size;

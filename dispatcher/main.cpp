@@ -5,6 +5,8 @@
 // main only parses arguments, loads the config, wires objects and runs the
 // loop (STYLE.md 1). Exit codes: 0 after a clean SIGTERM/SIGINT drain,
 // 2 for configuration errors, 1 for start-up failures (spool unusable).
+#include <unistd.h>
+
 #include <uv.h>
 
 #include <cstdlib>
@@ -91,6 +93,16 @@ int main(int argc, char** argv) {
   dopt.conninfo = cfg.database.conninfo;
   dopt.connect_timeout = cfg.database.connect_timeout;
   dopt.journal = cfg.dispatcher.journal.empty() ? spool->root() / "journal" : cfg.dispatcher.journal;
+  {
+    dlog::Maintenance::Options m;
+    m.retention_s = cfg.database.retention;
+    m.batch = cfg.database.retention_batch;
+    m.refusal_dir = spool->root() / "refusals";
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    m.host = host;
+    dopt.maintenance = m;
+  }
   dlog::DeliveryLog dlog(dopt);
   if (dopt.conninfo.empty()) log::warn("- event=no_database reason=\"database.conninfo is empty\" journal={}", dopt.journal.string());
   // admin_http: counters to `relayctl run` (docs/metrics.md); destroyed

@@ -25,6 +25,7 @@ std::int64_t mono_ms() {
 DeliveryLog::DeliveryLog(Options opt)
     : opt_(std::move(opt)), connect_timeout_(opt_.connect_timeout), journal_(opt_.journal) {
   if (opt_.conninfo.empty()) stats_.schema = Schema::Unreachable;
+  if (opt_.maintenance) maintenance_.emplace(*opt_.maintenance);
 }
 
 DeliveryLog::Schema DeliveryLog::watch_schema(SchemaWatch fn) {
@@ -131,6 +132,7 @@ void DeliveryLog::run() {
         ensure_connected();  // re-check: `relayctl db migrate` may have run
       }
     }
+    if (!stopping && maintenance_ && conn_ && conn_->healthy()) maintenance_->step(*conn_, mono_ms());
     std::lock_guard lk(mu_);
     busy_ = false;
     idle_cv_.notify_all();
@@ -179,6 +181,7 @@ bool DeliveryLog::ensure_connected() {
   if (opt_.conninfo.empty()) return false;
   std::int64_t now = mono_ms();
   if (now < next_connect_ms_) return false;
+  if (maintenance_) maintenance_->lost_connection();  // a new session: the leader lock is gone
   std::string error;
   PgConn c = PgConn::connect(opt_.conninfo, connect_timeout_.load(), &error);
   if (c) c.set_timeout_ms(opt_.query_timeout_ms);
@@ -263,6 +266,7 @@ bool DeliveryLog::write_db(std::span<const Record> records) {
 void DeliveryLog::drop_connection(const std::string& reason) {
   log::warn("- event=db_lost reason={}", log::quote(reason));
   conn_.reset();
+  if (maintenance_) maintenance_->lost_connection();
   next_connect_ms_ = mono_ms() + backoff_ms_;
   std::lock_guard lk(mu_);
   stats_.connected = false;

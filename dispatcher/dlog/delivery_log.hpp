@@ -18,6 +18,8 @@
 // A record's `done` callback says whether it is durable (in the database or
 // the journal); it is called on the DB thread, so the caller must hand it
 // over to its own loop (the dispatcher uses a uv_async).
+// When Options.maintenance is set, it also runs the Maintenance steps
+// (retention, rollups, refusal import) between batches on its connection.
 // Heartbeat and secret-status records are not journaled: dropped (done=true)
 // while the database is down.
 // Does not: touch the spool or libuv. relayctl may use the same records and
@@ -36,11 +38,13 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "dispatcher/dlog/journal.hpp"
+#include "dispatcher/dlog/maintenance.hpp"
 #include "dispatcher/dlog/records.hpp"
 
 namespace relay::dlog {
@@ -67,6 +71,9 @@ class DeliveryLog {
     std::int64_t schema_recheck_ms = 5000;  // while the schema is Old
     std::int64_t max_backoff_ms = 30000;
     std::int64_t journal_check_ms = 5000;  // replay others' journal lines when connected
+    // Retention, rollup folding and refusal import (maintenance.hpp), run
+    // between batches while connected; nullopt = none (tests, relayctl).
+    std::optional<Maintenance::Options> maintenance;
   };
 
   struct Stats {
@@ -119,6 +126,7 @@ class DeliveryLog {
   std::atomic<std::int64_t> connect_timeout_;
   Journal journal_;
   std::unique_ptr<PgConn> conn_;
+  std::optional<Maintenance> maintenance_;
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -97,7 +97,21 @@ void Connection::start_session() {
   reading_ = true;
 }
 
+void Connection::send(std::string_view reply) {
+  out_.append(reply);
+  if (!reply.empty() && (reply[0] == '4' || reply[0] == '5')) note_refusal(reply);
+}
+
+// A shutdown's 421 is not the client's failure: not counted.
+void Connection::note_refusal(std::string_view reply) {
+  if (server_.draining()) return;
+  std::string_view user;
+  if (session_) user = session_->auth_user().empty() ? session_->auth_pending_user() : session_->auth_user();
+  server_.note_refusal(ip_, user, session_ && !session_->tls().empty(), reply);
+}
+
 void Connection::refuse(std::string_view reply, std::string_view reason) {
+  note_refusal(reply);
   log::info("{} event=refused_connection client={} listener={} reason={}", id_, ip_, spec_->name, reason);
   metrics::registry().add("relay_smtp_connections_total", {{"result", "refused"}, {"reason", std::string(reason)}});
   // An implicit-TLS client cannot read a clear-text reply: just close.

@@ -36,6 +36,7 @@ void Server::on_sweep(uv_timer_t* t) {
   }
   static unsigned ticks = 0;
   if (!self->draining_) self->pool_.tick();
+  self->flush_refusals(false);
   if (++ticks % 60 == 0) {
     self->throttle_.prune(static_cast<std::int64_t>(std::time(nullptr)));
     self->rate_.prune(now);
@@ -86,6 +87,7 @@ void Server::on_grace(uv_timer_t* t) {
 void Server::maybe_finish() {
   if (!draining_ || finished_ || count_ > 0) return;
   finished_ = true;
+  flush_refusals(true);
   log::info("event=shutdown_complete");
   close_own_handles();  // the loop ends once queued commits have returned
 }
