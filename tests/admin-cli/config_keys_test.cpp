@@ -8,31 +8,14 @@
 #include <vector>
 
 #include "admin-cli/command.hpp"
+#include "tests/admin-cli/dispatch_capture.hpp"
 #include "common/config_reference.hpp"
 #include "common/config_table.hpp"
 
 using namespace relay::admin;
 
 namespace {
-struct Out {
-  int rc;
-  std::string out, err;
-};
-std::string slurp(std::FILE* f) {
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
-Out run(std::vector<std::string> argv) {
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  int rc = dispatch(argv, std::string("/nonexistent/relay.yaml"), out, err);
-  return {rc, slurp(out), slurp(err)};
-}
+test::Captured run(std::vector<std::string> argv) { return test::run_captured(argv, std::string("/nonexistent/relay.yaml")); }
 std::vector<std::string> lines(const std::string& s) {
   std::vector<std::string> v;
   std::istringstream in(s);
@@ -42,7 +25,7 @@ std::vector<std::string> lines(const std::string& s) {
 }  // namespace
 
 TEST_CASE("config keys --markdown prints one row per key, in table order, with a header") {
-  Out r = run({"config", "keys", "--markdown"});
+  test::Captured r = run({"config", "keys", "--markdown"});
   CHECK(r.rc == kOk);
   CHECK(r.err.empty());
   auto got = lines(r.out);
@@ -58,7 +41,7 @@ TEST_CASE("config keys --markdown prints one row per key, in table order, with a
 }
 
 TEST_CASE("config keys prints an aligned table with the scope of each key") {
-  Out r = run({"config", "keys"});
+  test::Captured r = run({"config", "keys"});
   CHECK(r.rc == kOk);
   auto got = lines(r.out);
   REQUIRE(!got.empty());

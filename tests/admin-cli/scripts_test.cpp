@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "admin-cli/command.hpp"
+#include "tests/admin-cli/dispatch_capture.hpp"
 #include "admin-cli/format.hpp"
 #include "admin-cli/password_input.hpp"
 #include "admin-cli/queue_format.hpp"
@@ -35,27 +36,8 @@ struct TempDir {
   }
 };
 
-struct Ran {
-  int rc;
-  std::string out, err;
-};
 
-std::string slurp(std::FILE* f) {
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
-
-Ran run(std::vector<std::string> argv, std::string cfg) {
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  int rc = dispatch(argv, cfg, out, err);
-  return {rc, slurp(out), slurp(err)};
-}
+test::Captured run(std::vector<std::string> argv, std::string cfg) { return test::run_captured(argv, std::move(cfg)); }
 
 const Command& command(std::string_view name) {
   for (const Command& c : commands())
@@ -130,7 +112,7 @@ TEST_CASE("queue list with unreadable provider secrets works; config check still
                                        << " client_secret: \"${file:/nonexistent/relay-secret}\"}\n";
   const std::string cfg = (d.path / "relay.yaml").string();
   ::unsetenv("RELAY_TEST_NO_SUCH_VAR_DB");
-  Ran r = run({"queue", "list"}, cfg);
+  test::Captured r = run({"queue", "list"}, cfg);
   CHECK_MESSAGE(r.rc == 0, r.err);
   CHECK(r.out == "queue is empty\n");
   r = run({"dispatch", "status"}, cfg);
@@ -147,7 +129,7 @@ TEST_CASE("queue list with unreadable provider secrets works; config check still
 
 TEST_CASE("a wrong -c and a missing spool are errors; nothing is created") {
   TempDir d;
-  Ran r = run({"queue", "list"}, (d.path / "nope.yaml").string());
+  test::Captured r = run({"queue", "list"}, (d.path / "nope.yaml").string());
   CHECK(r.rc == 1);
   CHECK(r.err.find("nope.yaml: No such file or directory") != std::string::npos);
   r = run({"queue", "list"}, d.path.string());  // a directory
@@ -174,7 +156,7 @@ TEST_CASE("send-test refuses --password on argv and reads a password file") {
   TempDir d;
   std::ofstream(d.path / "relay.yaml") << "spool: {directory: /nonexistent}\n"
                                        << "providers: {o: {type: outbox, directory: /tmp}}\n";
-  Ran r = run({"send-test", "--to", "a@example.org", "--user", "u", "--password", "hunter2"},
+  test::Captured r = run({"send-test", "--to", "a@example.org", "--user", "u", "--password", "hunter2"},
               (d.path / "relay.yaml").string());
   CHECK(r.rc == 2);
   CHECK(r.err.find("--password-file") != std::string::npos);
