@@ -73,7 +73,10 @@ for stage in $stages; do
       # rules) and docs check scripts and text, not instrumented code: the
       # suite stage runs them; here they would only cost time.
       stage_args=(-LE 'contrib|docs')
-      run_suite "${RELAY_ASAN_BUILD_DIR:-$src/build-asan}" -DRELAY_SANITIZE=ON || rc=$?
+      # -O1 -g1: about a third less compile time than -O2 -g on CI's two
+      # cores; line tables are enough for the reports' stack traces.
+      run_suite "${RELAY_ASAN_BUILD_DIR:-$src/build-asan}" -DRELAY_SANITIZE=ON \
+        -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" || rc=$?
       stage_args=()
       unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
       reports=$(find "$saniti" -type f | wc -l)
