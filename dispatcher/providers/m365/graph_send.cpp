@@ -46,7 +46,15 @@ Result classify(const CallResult& r, const std::string& mailbox, std::time_t now
 
 namespace {
 
-void post_send_mail(Graph& g, const std::string& mailbox, Request req, ResultDone done) {
+// POST /users/{mailbox}/sendMail: the MIME form (base64 text/plain) and the
+// JSON form differ only in the body and its Content-Type.
+void post_send_mail(Graph& g, const std::string& mailbox, const char* content_type, const std::string& body,
+                    ResultDone done) {
+  Request req;
+  req.method = "POST";
+  req.url = g.user_url(mailbox) + "/sendMail";
+  req.headers.push_back(std::string("Content-Type: ") + content_type);
+  req.body = body;
   g.call(std::move(req), [mailbox, done = std::move(done)](CallResult cr) {
     Result r = classify(cr, mailbox);
     if (r.outcome == Outcome::Sent && cr.resp.status != 202) {
@@ -59,21 +67,11 @@ void post_send_mail(Graph& g, const std::string& mailbox, Request req, ResultDon
 }  // namespace
 
 void send_mime(Graph& g, const std::string& mailbox, const std::string& encoded, ResultDone done) {
-  Request req;
-  req.method = "POST";
-  req.url = g.user_url(mailbox) + "/sendMail";
-  req.headers.push_back("Content-Type: text/plain");
-  req.body = encoded;
-  post_send_mail(g, mailbox, std::move(req), std::move(done));
+  post_send_mail(g, mailbox, "text/plain", encoded, std::move(done));
 }
 
 void send_json(Graph& g, const std::string& mailbox, const std::string& body, ResultDone done) {
-  Request req;
-  req.method = "POST";
-  req.url = g.user_url(mailbox) + "/sendMail";
-  req.headers.push_back("Content-Type: application/json");
-  req.body = body;
-  post_send_mail(g, mailbox, std::move(req), std::move(done));
+  post_send_mail(g, mailbox, "application/json", body, std::move(done));
 }
 
 }  // namespace relay::provider::m365
