@@ -245,6 +245,8 @@ def test_provider_test_and_send_as_warning():
         out = r.stdout.splitlines()[0] if r.stdout else r.stderr
         assert r.returncode == 0 and "OK" in out and "token acquired for relay@example.com" in out, r.stdout + r.stderr
         assert "not checked" in out, out  # gmail.send alone cannot read profile/sendAs
+        # The hint names the scope that reads both (settings.basic cannot read the profile).
+        assert "auth/gmail.readonly" in out and "settings.basic" not in out, out
     scopes = f"{SEND} {READONLY} {SETTINGS}"
     fake_kw = {"delegated": (SEND, READONLY, SETTINGS), "aliases": {"scan@example.com": ["alias@example.com"]}}
     prov = {"scope": scopes, "user": "scan@example.com"}

@@ -6,10 +6,12 @@
 // exists; (3) GET users/{u}/settings/sendAs: every fixed sender address
 // relay may put in From (default_sender, full addresses in senders.allowed)
 // is a verified send-as alias of the sending user — Gmail silently rewrites
-// any other From, so that is reported as a warning. (2) and (3) need a
-// readable scope (gmail.readonly / gmail.settings.basic); with only
-// gmail.send Google answers 403 insufficientPermissions and the check says
-// it was skipped.
+// any other From, so that is reported as a warning. (2) needs a read scope
+// (gmail.readonly, .metadata, .modify, .compose or mail.google.com; not
+// gmail.settings.basic), (3) gmail.readonly, .modify, .settings.basic or
+// mail.google.com. With only gmail.send Google answers 403
+// insufficientPermissions, the check says it was skipped and names
+// gmail.readonly, the one read scope both accept.
 // Runs on: the loop thread. Fails: Result through Done (posted).
 #include <fmt/format.h>
 
@@ -68,7 +70,7 @@ void Adapter::test_mailbox(const Target& t, Done done) {
     std::string summary = fmt::format("token acquired for {}", t.subject);
     if (insufficient_scope(cr)) {
       return done(ok(summary + "; profile and send-as not checked (the scope has no read access; add "
-                               "https://www.googleapis.com/auth/gmail.settings.basic or gmail.readonly)"));
+                               "https://www.googleapis.com/auth/gmail.readonly to scope and delegation)"));
     }
     if (!(cr.token_ok && cr.resp.ok() && cr.resp.status == 200)) return done(classify(cr, t.user_id));
     auto j = nlohmann::json::parse(cr.resp.body, nullptr, false);
