@@ -2,6 +2,7 @@
 #include "admin-cli/run_dir.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +12,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "admin-cli/unique_fd.hpp"
 #include "common/config.hpp"
 
 namespace relay::admin {
@@ -65,8 +65,32 @@ bool RunDir::open(std::string* error) {
     return false;
   }
   ::chmod(dir_.c_str(), 0700);  // the snapshot may hold inline secrets
+  if (!lock(error)) return false;
   opened_ = write_atomic(dir_ / "supervisor.pid", std::to_string(::getpid()) + "\n", error);
   return opened_;
+}
+
+// The lock file is never removed (removing it would let a third supervisor
+// lock a new inode while the second still holds the old one).
+bool RunDir::lock(std::string* error) {
+  auto path = dir_ / "supervisor.lock";
+  lock_ = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock_) {
+    *error = path.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  if (::flock(lock_.get(), LOCK_EX | LOCK_NB) == 0) return true;
+  int err = errno;
+  lock_.reset();
+  if (err != EWOULDBLOCK) {
+    *error = path.string() + ": flock: " + std::strerror(err);
+    return false;
+  }
+  auto pid = read_pid(dir_);
+  *error = "another relayctl run (" + (pid ? "pid " + std::to_string(*pid) : std::string("pid unknown")) +
+           ") already supervises this spool (it holds " + path.string() +
+           "); stop it first (e.g. systemctl stop relay) or give this one its own spool.directory";
+  return false;
 }
 
 bool RunDir::write_snapshot(const std::string& bytes, std::string* error) {

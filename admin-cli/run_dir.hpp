@@ -6,8 +6,11 @@
 //                   children load it (common/config_snapshot.hpp)
 //   reload.status   the verdict on the last SIGHUP: pid=P, generation=N,
 //                   result=ok|refused, error=...  (for `relayctl reload`)
+//   supervisor.lock flock()ed by the running supervisor for its lifetime: a
+//                   second `relayctl run` on the same spool (by hand while
+//                   the service runs) is refused at open() and touches
+//                   nothing of the first's files.
 // Does: writes each file atomically (temporary file + rename).
-// Does not: lock (one supervisor per spool is the operator's contract).
 // Fails: open()/write_*() return false with *error set.
 #pragma once
 #include <sys/types.h>
@@ -16,6 +19,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+
+#include "admin-cli/unique_fd.hpp"
 
 namespace relay::config {
 struct Config;
@@ -39,7 +44,8 @@ class RunDir {
   RunDir(const RunDir&) = delete;
   RunDir& operator=(const RunDir&) = delete;
 
-  // Creates the directory and writes supervisor.pid.
+  // Creates the directory, takes supervisor.lock, writes supervisor.pid.
+  // Fails when another supervisor holds the lock (the error names its pid).
   bool open(std::string* error);
   bool write_snapshot(const std::string& bytes, std::string* error);
   bool write_verdict(const ReloadVerdict& v, std::string* error);
@@ -51,7 +57,10 @@ class RunDir {
   static std::optional<ReloadVerdict> read_verdict(const std::filesystem::path& dir);
 
  private:
+  bool lock(std::string* error);
+
   std::filesystem::path dir_;
+  UniqueFd lock_;  // supervisor.lock, held while this object lives
   bool opened_ = false;
 };
 

@@ -117,6 +117,34 @@ def test_sighup_checks_config_first():
         stop_and_check(r, p, set(now))
 
 
+def test_second_run_on_the_same_spool_is_refused():
+    """An operator starting `relayctl run` by hand while the service runs:
+    the second one must exit 1 naming the first, start no child, and leave
+    the first's run directory (pid file, accepted config) intact, so its
+    children can still restart and `relayctl reload` still reaches it."""
+    with Relay({"dispatcher": {"processes": 1}}) as r:
+        os.makedirs(r.outbox, exist_ok=True)
+        p, kids = start(r)
+        run_dir = os.path.join(r.spool, "run")
+        second = r.relayctl("run", check=False)
+        assert second.returncode == 1, (second.returncode, second.stdout, second.stderr)
+        err = second.stdout + second.stderr
+        assert f"pid {p.pid}" in err and run_dir in err, err
+        assert open(os.path.join(run_dir, "supervisor.pid")).read().strip() == str(p.pid)
+        assert os.path.exists(os.path.join(run_dir, "config.yaml"))
+        assert set(children_of(p.pid)) == set(kids)
+        out = r.relayctl("reload").stdout
+        assert f"supervisor pid {p.pid}" in out, out
+        # a child killed now restarts from the first supervisor's snapshot
+        d_old = by_name(kids, "relay-dispatcher")[0]
+        os.kill(d_old, signal.SIGKILL)
+        now = wait_for(lambda: (lambda c: c if by_name(c, "relay-dispatcher") and d_old not in c else None)(
+            children_of(p.pid)), 10, what="dispatcher restarted")
+        send_mail_id(r.port)
+        wait_for(lambda: len(r.outbox_files()) == 1, 20, what="delivery after the refused second run")
+        stop_and_check(r, p, set(kids) | set(now))
+
+
 def test_missing_config_exits_1():
     with Relay(db=False) as r:
         os.makedirs(r.outbox, exist_ok=True)  # the outbox provider does not create it
@@ -140,4 +168,5 @@ def test_children_die_with_a_killed_supervisor():
 
 if __name__ == "__main__":
     run_tests([test_starts_restarts_and_stops, test_a_dispatcher_that_ran_restarts_at_once,
-               test_sighup_checks_config_first, test_children_die_with_a_killed_supervisor, test_missing_config_exits_1])
+               test_sighup_checks_config_first, test_children_die_with_a_killed_supervisor, test_missing_config_exits_1,
+               test_second_run_on_the_same_spool_is_refused])
