@@ -5,11 +5,11 @@
 #include "common/header_reader.hpp"
 
 namespace relay::mail {
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
+bool iequals(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
+
+namespace {
 
 std::string_view strip_line_end(std::string_view s) {
   if (!s.empty() && s.back() == '\n') s.remove_suffix(1);

@@ -83,4 +83,7 @@ struct Originator {
 Originator read_originator(const std::vector<std::string_view>& from_values,
                            const std::vector<std::string_view>& sender_values);
 
+// ASCII case-insensitive equality (field names, header prefixes).
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
 }  // namespace relay::mail

@@ -11,7 +11,7 @@ namespace relay::dispatch {
 namespace {
 
 // Header values come from the failed message: keep them on one line.
-std::string one_line(std::string s) {
+std::string notice_field(std::string s) {
   for (auto& c : s)
     if (c == '\r' || c == '\n') c = ' ';
   if (s.size() > 200) s.resize(200);
@@ -27,7 +27,7 @@ bool wants_notice(const spool::Envelope& failed, const std::string& notice_to) {
 std::string build_failure_notice(const spool::Envelope& failed, const MessageInfo& info,
                                  const std::string& notice_to, const std::string& from,
                                  const std::string& hostname, std::int64_t now) {
-  std::string subject = info.subject.empty() ? "(no subject)" : one_line(info.subject);
+  std::string subject = info.subject.empty() ? "(no subject)" : notice_field(info.subject);
   std::string out;
   out += from.empty() ? fmt::format("From: Mail Delivery System <MAILER-DAEMON@{}>\r\n", hostname)
                       : fmt::format("From: Mail Delivery System <{}>\r\n", from);
@@ -40,17 +40,17 @@ std::string build_failure_notice(const spool::Envelope& failed, const MessageInf
   out += "relay could not deliver the following message. It is kept in the spool's failed/\r\n";
   out += "directory (relayctl queue show " + failed.id.str() + ").\r\n\r\n";
   out += fmt::format("Queue id:        {}\r\n", failed.id.str());
-  out += fmt::format("Envelope sender: <{}>\r\n", one_line(failed.mail_from));
-  out += fmt::format("From:            {}\r\n", one_line(info.from));
+  out += fmt::format("Envelope sender: <{}>\r\n", notice_field(failed.mail_from));
+  out += fmt::format("From:            {}\r\n", notice_field(info.from));
   out += fmt::format("Subject:         {}\r\n", subject);
-  out += fmt::format("Message-ID:      <{}>\r\n", one_line(info.message_id));
+  out += fmt::format("Message-ID:      <{}>\r\n", notice_field(info.message_id));
   out += fmt::format("Received:        {} from {}\r\n", provider::rfc5322_date(static_cast<std::time_t>(failed.received_at)), failed.client_addr);
   out += fmt::format("Attempts:        {}\r\n", failed.attempts);
   out += fmt::format("Provider:        {}\r\n\r\nRecipients:\r\n", failed.provider);
   for (const auto& r : failed.rcpts)
     out += fmt::format("  <{}>: {}{}\r\n", r.address, spool::to_string(r.state),
-                       r.last_reply.empty() ? "" : " - " + one_line(r.last_reply));
-  out += fmt::format("\r\nLast error: {}\r\n", one_line(failed.last_error));
+                       r.last_reply.empty() ? "" : " - " + notice_field(r.last_reply));
+  out += fmt::format("\r\nLast error: {}\r\n", notice_field(failed.last_error));
   return out;
 }
 

@@ -40,7 +40,7 @@ std::optional<int> threshold(std::int64_t days_left, const std::vector<int>& war
   return t;
 }
 
-std::string one_line(std::string s) {
+std::string unfold_line(std::string s) {
   for (auto& c : s)
     if (c == '\r' || c == '\n') c = ' ';
   return s;
@@ -54,7 +54,7 @@ std::string notice_header(const std::string& from, const std::string& notice_to,
   out += from.empty() ? fmt::format("From: Mail Delivery System <MAILER-DAEMON@{}>\r\n", hostname)
                       : fmt::format("From: relay <{}>\r\n", from);
   out += fmt::format("To: <{}>\r\n", notice_to);
-  out += fmt::format("Subject: {}\r\n", one_line(subject));
+  out += fmt::format("Subject: {}\r\n", unfold_line(subject));
   out += fmt::format("Date: {}\r\n", utc(now, "%a, %d %b %Y %H:%M:%S +0000"));
   out += fmt::format("Message-ID: <{}@{}>\r\n", message_id_local, hostname);
   out += "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n";
@@ -64,7 +64,7 @@ std::string notice_header(const std::string& from, const std::string& notice_to,
 
 std::string utc_day(std::int64_t now) { return utc(now, "%Y-%m-%d"); }
 
-std::string notice_one_line(std::string s) { return one_line(std::move(s)); }
+std::string notice_one_line(std::string s) { return unfold_line(std::move(s)); }
 
 std::string secret_notice_key(const std::string& provider, const provider::SecretStatus& s,
                               const std::vector<int>& warn_days, std::int64_t now) {
@@ -92,7 +92,7 @@ std::string build_secret_notice(const std::string& provider, const provider::Sec
                                "in {} days. After that, mail for this provider stays queued.\r\n\r\n",
                                provider, when, s.days_left);
   out += fmt::format("Provider:  {}\r\nExpires:   {}\r\nDays left: {}\r\nSource:    {}\r\nStatus:    {} ({})\r\n\r\n",
-                     provider, when, s.days_left, s.source, s.state, one_line(s.detail));
+                     provider, when, s.days_left, s.source, s.state, unfold_line(s.detail));
   out += "To renew: create a new client secret for the app registration (Microsoft Entra\r\n"
          "admin center > App registrations > Certificates & secrets), put it into the\r\n"
          "provider's client_secret, set client_secret_expires to its end date, restart\r\n"

@@ -56,7 +56,7 @@ constexpr const char* kRefusalSql =
     " ELSE c.last_reason END, last_summary = EXCLUDED.last_summary"
     " WHERE c.last_summary < EXCLUDED.last_summary";
 
-std::int64_t mono_ms() {
+std::int64_t maintenance_now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
@@ -86,7 +86,7 @@ void Maintenance::step(const PgConn& conn, std::int64_t now_ms) {
     deleted_ = batches_ = 0;
     round_us_ = now_us();
   }
-  if (round_step(conn, mono_ms() + opt_.step_budget_ms)) {
+  if (round_step(conn, maintenance_now_ms() + opt_.step_budget_ms)) {
     in_round_ = false;
     next_round_ms_ = now_ms + opt_.interval_ms;
   }
@@ -120,7 +120,7 @@ bool Maintenance::round_step(const PgConn& conn, std::int64_t deadline_ms) {
       ++table_;
       deleted_ = batches_ = 0;
     }
-    if (mono_ms() >= deadline_ms) return table_ >= kTableCount;
+    if (maintenance_now_ms() >= deadline_ms) return table_ >= kTableCount;
   }
   return true;
 }
@@ -133,7 +133,7 @@ bool Maintenance::fold(const PgConn& conn, std::int64_t deadline_ms) {
       return true;  // retention still runs
     }
     if (std::stoll(r.value(0, 0)) < kFoldBatch) return true;
-    if (mono_ms() >= deadline_ms) return false;  // more next step
+    if (maintenance_now_ms() >= deadline_ms) return false;  // more next step
   }
 }
 

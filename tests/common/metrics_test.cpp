@@ -16,6 +16,7 @@
 #include "common/metrics_publisher.hpp"
 #include "common/metrics_registry.hpp"
 #include "common/metrics_text.hpp"
+#include "tests/common/config_test_support.hpp"
 
 using namespace relay::metrics;
 namespace fs = std::filesystem;
@@ -28,14 +29,6 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/relay-metrics-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 }  // namespace
 
 TEST_CASE("label values escape backslash, double quote and line feed") {
@@ -106,7 +99,7 @@ TEST_CASE("registry: a successor restores counters, not gauges, and skips garbag
 }
 
 TEST_CASE("publisher: slots by lock; a successor of a dead process continues its counters") {
-  TempDir t;
+  relay::config::test::TempDir t;
   const fs::path dir = t.path / "run" / "metrics";
   registry().clear();
   registry().add("relay_x_total", {}, 7);

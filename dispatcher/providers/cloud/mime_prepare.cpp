@@ -21,9 +21,7 @@ struct Field {
   std::string_view folded;  // the value as written (into the raw message), for the header reader
 };
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
+using mail::iequals;
 
 std::string trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);

@@ -14,9 +14,7 @@ namespace {
 
 enum class Kind { To, Cc, Bcc, None };
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
+using mail::iequals;
 
 std::string lower(std::string_view s) {
   std::string out(s);

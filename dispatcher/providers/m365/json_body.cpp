@@ -10,13 +10,13 @@ namespace {
 
 using nlohmann::json;
 
-bool is_attachment(GMimeObject* o) {
+bool is_file_part(GMimeObject* o) {
   if (!GMIME_IS_PART(o)) return false;
   return g_mime_part_is_attachment(GMIME_PART(o)) || g_mime_part_get_filename(GMIME_PART(o)) != nullptr;
 }
 
 bool is_text_body(GMimeObject* o) {
-  if (!GMIME_IS_TEXT_PART(o) || is_attachment(o)) return false;
+  if (!GMIME_IS_TEXT_PART(o) || is_file_part(o)) return false;
   const std::string t = gm::mime_type(o);
   return t == "text/plain" || t == "text/html";
 }

@@ -22,7 +22,7 @@ bool sealed(GMimeObject* o) {
   return t == "multipart/signed" || t == "multipart/encrypted" || t.find("pkcs7") != std::string::npos;
 }
 
-bool is_attachment(GMimeObject* obj) {
+bool splits_out(GMimeObject* obj) {
   if (GMIME_IS_MESSAGE_PART(obj)) return true;
   if (!GMIME_IS_PART(obj)) return false;
   return g_mime_part_is_attachment(GMIME_PART(obj)) || g_mime_part_get_filename(GMIME_PART(obj)) != nullptr;
@@ -67,7 +67,7 @@ void take_inline(GMimeObject* o, std::vector<Attachment>* out, GMimeFormatOption
 // The attachments after the last body part of a top-level multipart/mixed.
 void take_trailing(GMimeMultipart* mp, std::vector<Attachment>* out, GMimeFormatOptions* fmt) {
   int first = g_mime_multipart_get_count(mp);
-  while (first > 0 && is_attachment(g_mime_multipart_get_part(mp, first - 1))) --first;
+  while (first > 0 && splits_out(g_mime_multipart_get_part(mp, first - 1))) --first;
   if (first == 0) first = 1;  // keep one part: a multipart needs a body
   for (int i = first; i < g_mime_multipart_get_count(mp); ++i) {
     GMimeObject* p = g_mime_multipart_get_part(mp, i);
