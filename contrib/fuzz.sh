@@ -34,7 +34,7 @@ out=${out:-$build/fuzz-out}
 
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-CC=${CC:-clang} CXX=${CXX:-clang++} cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAY_FUZZ=ON \
+CC=${CC:-clang} CXX=${CXX:-clang++} cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRELAY_FUZZ=ON -DCMAKE_UNITY_BUILD=ON \
   "${launcher[@]}" >/dev/null
 cmake --build "$build" -j"$(nproc)" --target fuzzers
 
