@@ -132,6 +132,11 @@ struct DispatcherConfig {
   std::int64_t in_flight_grace = 120;  // then requests the provider may still accept get this long more
   RetryConfig retry;
   std::string failure_notice_to;       // "" = no notice mail on permanent failure
+  // Bounces (docs/bounces.md): an RFC 3464 DSN to the envelope sender of a
+  // permanently failed message. From: bounce_from, else
+  // senders.default_sender, else postmaster@receiver.hostname.
+  bool bounces = true;
+  std::string bounce_from;
   std::filesystem::path journal;       // default <spool>/journal
 };
 

@@ -116,6 +116,9 @@ constexpr Key kKeys[] = {
     {S::Top, "dispatcher.retry.jitter", K::Double, "0.2", 0, 1, R, false, "", FLD(Config, dispatcher.retry.jitter)},
     {S::Top, "dispatcher.failure_notice_to", K::Email, "", kNoMin, kNoMax, R, false, "",
      FLD(Config, dispatcher.failure_notice_to)},
+    {S::Top, "dispatcher.bounces", K::Bool, "true", kNoMin, kNoMax, R, false, "", FLD(Config, dispatcher.bounces)},
+    {S::Top, "dispatcher.bounce_from", K::Email, "", kNoMin, kNoMax, R, false, "",
+     FLD(Config, dispatcher.bounce_from)},
     {S::Top, "dispatcher.journal", K::Path, "<spool.directory>/journal", kNoMin, kNoMax, NR, false, "",
      FLD(Config, dispatcher.journal)},
     // ---- database -------------------------------------------------------

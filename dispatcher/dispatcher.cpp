@@ -31,6 +31,9 @@ Settings Settings::from_config(const config::Config& cfg) {
     if (p.type == config::ProviderType::M365 && !p.m365.expiry_notice_to.empty())
       s.secret_notices[p.name] = SecretNoticeConfig{p.m365.expiry_notice_to, p.m365.expiry_warn_days};
   s.notice_from = cfg.senders.default_sender;
+  s.bounces = cfg.dispatcher.bounces;
+  s.bounce_from = dispatch::bounce_from(cfg);
+  s.bounce_sources = dispatch::bounce_sources(cfg);
   return s;
 }
 

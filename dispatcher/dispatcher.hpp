@@ -10,7 +10,8 @@
 //    -> outcome applied to the envelope (outcome.hpp, RetryPolicy) -> attempt
 //    and message records posted to the DeliveryLog; when they are durable
 //    (database or journal) -> Claim::done/defer/fail (+ optional failure
-//    notice, enqueued as a new spool entry with a null sender) on the
+//    notice and the RFC 3464 bounce to the envelope sender, bounce.hpp,
+//    each enqueued as a new spool entry with a null sender) on the
 //    threadpool. Spool calls are blocking file operations (rename, fsync):
 //    all of them run on the uv threadpool, never on the loop (the
 //    exceptions: an access(2) per inotify event on new/, to skip events of
@@ -65,6 +66,7 @@
 #include <string>
 
 #include "common/config.hpp"
+#include "dispatcher/bounce.hpp"
 #include "dispatcher/config_alert.hpp"
 #include "dispatcher/dlog/delivery_log.hpp"
 #include "dispatcher/providers/provider.hpp"
@@ -95,6 +97,12 @@ struct Settings {
   // senders.default_sender so a Graph mailbox can send them.
   std::map<std::string, SecretNoticeConfig, std::less<>> secret_notices;
   std::string notice_from;
+  // Bounces to the envelope sender (dispatcher.bounces, bounce.hpp). From:
+  // already resolved (bounce_from, default_sender, postmaster@hostname).
+  bool bounces = true;
+  std::string bounce_from;
+  // Per provider name: the DSN's Diagnostic-Code type and Remote-MTA.
+  std::map<std::string, BounceSource, std::less<>> bounce_sources;
 
   static Settings from_config(const config::Config& cfg);
 };
@@ -114,7 +122,7 @@ using ProviderFactory =
     std::function<std::unique_ptr<ProviderSet>(std::shared_ptr<const config::Config>, std::string* error)>;
 
 struct Counters {
-  std::uint64_t claimed = 0, sent = 0, deferred = 0, failed = 0, released = 0, notices = 0;
+  std::uint64_t claimed = 0, sent = 0, deferred = 0, failed = 0, released = 0, notices = 0, bounces = 0;
 };
 
 class Dispatcher {
@@ -173,6 +181,10 @@ class Dispatcher {
   void finish(const std::string& id, bool durable);
   void on_finished(Job& job);
   bool retry_finish(Job& job);
+  // bounce_hook.cpp: the DSN to the envelope sender of a failed entry
+  bool wants_bounce(const Job& job) const;
+  BounceContext bounce_context(const Job& job) const;
+  void log_bounce(const Job& job);
   // dispatcher_timers.cpp: housekeeping, signals, shutdown
   void start_timers();
   void sweep();

@@ -222,11 +222,15 @@ void Dispatcher::finish(const std::string& id, bool durable) {
   if (!durable) log::error("{} event=record_not_durable action=finish_anyway", id);
   job->stage = Job::Stage::Finishing;
   bool notice = !job->release && job->decision.action == Action::Fail && wants_notice(job->env, settings_.failure_notice_to);
+  const bool bounce = !job->release && job->decision.action == Action::Fail && wants_bounce(*job);
   std::string notice_to = settings_.failure_notice_to, hostname = settings_.hostname;
   std::string notice_from = settings_.notice_from;
+  BounceContext bctx = bounce ? bounce_context(*job) : BounceContext{};
   provider::offload(
       loop_,
-      [this, job, notice, notice_to, notice_from, hostname] {
+      [this, job, notice, notice_to, notice_from, hostname, bounce, bctx] {
+        // The original's header block for the DSN, read while the claim is held.
+        std::string headers = bounce ? read_header_block(job->claim->data_path()) : std::string();
         spool::Status st;
         if (job->release) st = job->claim->release();
         else if (job->decision.action == Action::Done) st = job->claim->done();
@@ -237,6 +241,10 @@ void Dispatcher::finish(const std::string& id, bool durable) {
           spool::Status ns = enqueue_failure_notice(spool_, job->env, job->info, notice_to, notice_from, hostname,
                                                     &job->notice_id);
           if (!ns.ok()) job->finish_error = "notice: " + ns.message;
+        }
+        if (st.ok() && bounce) {
+          spool::Status bs = enqueue_bounce(spool_, job->env, job->info, headers, bctx, &job->bounce_id);
+          if (!bs.ok()) job->bounce_error = bs.message;
         }
       },
       [this, job] { on_finished(*job); });
@@ -269,6 +277,7 @@ void Dispatcher::on_finished(Job& job) {
       ++counters_.notices;
       log::info("{} event=notice_queued notice_id={} to=<{}>", id, job.notice_id, settings_.failure_notice_to);
     }
+    log_bounce(job);
   }
   jobs_.erase(id);
   pump();
@@ -297,6 +306,8 @@ bool Dispatcher::retry_finish(Job& job) {
         auto* j = static_cast<Job*>(t->data);
         j->finish_error.clear();
         j->notice_id.clear();
+        j->bounce_id.clear();
+        j->bounce_error.clear();
         j->stage = Job::Stage::Recording;  // finish() runs again with the same decision and envelope
         j->owner->finish(j->id.str(), true);
       },

@@ -53,6 +53,8 @@ struct Dispatcher::Job {
   std::uint64_t finish_delay_ms = 0;
   Dispatcher* owner = nullptr;
   std::string notice_id;
+  std::string bounce_id;     // the DSN queued to the envelope sender (bounce_hook.cpp)
+  std::string bounce_error;  // why queueing it failed
 };
 
 }  // namespace relay::dispatch

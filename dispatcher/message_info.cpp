@@ -60,6 +60,15 @@ void count_parts(GMimeMessage* msg, MessageInfo* info) {
   if (info->parts == 0) info->parts = 1;  // a single-part message iterates nothing below the top
 }
 
+bool is_delivery_report(GMimeMessage* msg) {
+  GMimeObject* top = g_mime_message_get_mime_part(msg);
+  GMimeContentType* ct = top ? g_mime_object_get_content_type(top) : nullptr;
+  if (!ct || !g_mime_content_type_is_type(ct, "multipart", "report")) return false;
+  const char* type = g_mime_content_type_get_parameter(ct, "report-type");
+  return type && (g_ascii_strcasecmp(type, "delivery-status") == 0 ||
+                  g_ascii_strcasecmp(type, "global-delivery-status") == 0);
+}
+
 }  // namespace
 
 void gmime_init_once() {
@@ -99,6 +108,7 @@ MessageInfo inspect_message(const std::filesystem::path& eml) {
   const char* mid = g_mime_message_get_message_id(msg.get());
   info.message_id = mid ? mid : "";
   count_parts(msg.get(), &info);
+  info.is_dsn = is_delivery_report(msg.get());
   info.parsed = true;
   return info;
 }

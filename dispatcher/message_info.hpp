@@ -27,6 +27,10 @@ struct MessageInfo {
   std::string message_id;    // without <>
   int attachments = 0;       // parts with a Content-Disposition: attachment or a file name
   int parts = 0;             // leaf MIME parts
+  // The message is itself a delivery status notification (top-level
+  // multipart/report with report-type delivery-status or
+  // global-delivery-status): never bounced, whatever its envelope sender.
+  bool is_dsn = false;
 };
 
 MessageInfo inspect_message(const std::filesystem::path& eml);

@@ -5,6 +5,7 @@
 
 #include <ctime>
 
+#include "dispatcher/generated_mail.hpp"
 #include "dispatcher/providers/mail_util.hpp"
 
 namespace relay::dispatch {
@@ -58,20 +59,9 @@ spool::Status enqueue_failure_notice(const spool::Spool& spool, const spool::Env
                                      const MessageInfo& info, const std::string& notice_to,
                                      const std::string& from, const std::string& hostname,
                                      std::string* notice_id) {
-  spool::Envelope env;
-  env.received_at = static_cast<std::int64_t>(std::time(nullptr));
-  env.client_addr = "127.0.0.1";
-  env.client_helo = "relay-dispatcher";
-  env.mail_from = "";  // null sender: a notice never triggers another notice
-  env.rcpts.push_back(spool::Recipient{notice_to, "", spool::RcptState::Pending, ""});
-  spool::Status st;
-  auto entry = spool.create(std::move(env), &st);
-  if (!entry) return st;
-  *notice_id = entry->id().str();
-  std::string text = build_failure_notice(failed, info, notice_to, from, hostname, entry->envelope().received_at);
-  if (auto s = entry->append(text); !s.ok()) return s;
-  if (auto s = entry->prepare(); !s.ok()) return s;
-  return spool.commit(*entry);
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  return enqueue_generated(spool, notice_to, build_failure_notice(failed, info, notice_to, from, hostname, now),
+                           notice_id);
 }
 
 }  // namespace relay::dispatch

@@ -1,6 +1,8 @@
 // See secret_notice.hpp.
 #include "dispatcher/secret_notice.hpp"
 
+#include "dispatcher/generated_mail.hpp"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -116,20 +118,7 @@ spool::Status enqueue_secret_notice(const spool::Spool& spool, const std::string
     return {errno, "create " + marker.string() + ": " + std::strerror(errno)};
   }
   ::close(fd);
-  spool::Envelope env;
-  env.received_at = static_cast<std::int64_t>(std::time(nullptr));
-  env.client_addr = "127.0.0.1";
-  env.client_helo = "relay-dispatcher";
-  env.mail_from = "";  // null sender: never answered by another notice
-  env.rcpts.push_back(spool::Recipient{notice_to, "", spool::RcptState::Pending, ""});
-  spool::Status st;
-  auto entry = spool.create(std::move(env), &st);
-  if (entry) {
-    *notice_id = entry->id().str();
-    st = entry->append(text);
-    if (st.ok()) st = entry->prepare();
-    if (st.ok()) st = spool.commit(*entry);
-  }
+  spool::Status st = enqueue_generated(spool, notice_to, text, notice_id);
   if (!st.ok()) std::filesystem::remove(marker, ec);  // let a later round try again
   return st;
 }

@@ -52,6 +52,7 @@ struct Harness {
     settings.scan_interval = 1;
     settings.drain_timeout = 1;
     settings.hostname = "relay.test";
+    settings.bounces = false;  // tests of bounces turn them on (default on in the config)
   }
   ~Harness() {
     dl->stop();
@@ -211,6 +212,39 @@ TEST_CASE("permanent failure: failed/ with reason, one notice with null sender")
   CHECK(rec.calls[1].bytes.find("Subject: Undelivered mail: doomed") != std::string::npos);
   // From is the default sender, which API providers can send as.
   CHECK(rec.calls[1].bytes.find("From: Mail Delivery System <relay@example.com>\r\n") == 0);
+}
+
+TEST_CASE("a permanent failure bounces once to the envelope sender; a failing bounce is not bounced") {
+  Harness h;
+  auto& rec = h.add("rec");
+  h.settings.router = dispatch::Router({}, "rec", "", {"rec"});
+  h.settings.bounces = true;
+  h.settings.bounce_from = "postmaster@relay.test";
+  rec.script_fn = [](const provider::Message& m) {
+    if (m.mail_from.empty()) return result(provider::Outcome::Permanent, 550, "5.1.1 sender unknown");
+    auto r = result(provider::Outcome::Sent, 250, "ok");
+    r.rcpts = {{"x@dest.test", provider::Outcome::Sent, 250, "2.0.0 ok"},
+               {"y@dest.test", provider::Outcome::Permanent, 550, "5.1.1 no such user"}};
+    return r;
+  };
+  h.enqueue("a@example.com", {"x@dest.test", "y@dest.test"}, "Subject: partial\r\n\r\nbody\r\n");
+  std::uint64_t bounces = 0;
+  bool ok = h.run([&](Dispatcher& d) {
+    bounces = d.counters().bounces;
+    return rec.calls.size() >= 2 && d.in_flight() == 0 && h.count(spool::State::Failed) == 2;
+  });
+  REQUIRE(ok);
+  CHECK(bounces == 1);
+  REQUIRE(rec.calls.size() == 2);  // the message, its DSN; nothing for the DSN's own failure
+  CHECK(h.count(spool::State::New) == 0);
+  const auto& dsn = rec.calls[1];
+  CHECK(dsn.msg.mail_from.empty());
+  CHECK(dsn.msg.rcpts == std::vector<std::string>{"a@example.com"});
+  CHECK(dsn.bytes.find("Final-Recipient: rfc822; y@dest.test\r\nAction: failed\r\nStatus: 5.1.1\r\n") !=
+        std::string::npos);
+  CHECK(dsn.bytes.find("x@dest.test") == std::string::npos);
+  CHECK(dsn.bytes.find("Subject: partial\r\n") != std::string::npos);  // part 3: the original's headers
+  CHECK(dsn.bytes.find("\r\nbody\r\n") == std::string::npos);
 }
 
 TEST_CASE("a message GMime cannot parse fails permanently without a provider call") {

@@ -77,7 +77,9 @@ def test_permanent_errors_go_to_failed_with_a_clear_reason():
             with open(os.path.join(p.r.spool, "failed", qid + ".env"), errors="replace") as f:
                 assert reason in f.read()
             wait_for(lambda: f"{qid} event=failed" in p.log(), 10, what=f"{qid} event=failed logged")
-        assert len(p.fg.sent) == 0 and not p.fg.drafts, "a draft was left behind"
+        # Only the bounces (DSNs) to the sender went out (docs/bounces.md), and no draft was left.
+        assert all(s["rcpts"] == ["scan@example.com"] for s in p.fg.sent), [s["rcpts"] for s in p.fg.sent]
+        assert not p.fg.drafts, "a draft was left behind"
 
 
 def test_wrong_or_expired_secret_keeps_mail_queued_without_hammering():
