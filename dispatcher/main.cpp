@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
     notify::send("READY=1");  // tells `relayctl run` this dispatcher started
     dispatch::LoopLag lag(&loop);  // the longest stall of the loop (docs/memory.md)
     uv_run(&loop, UV_RUN_DEFAULT);
-    log::info("- event=loop_lag max_ms={:.1f} late_ticks={} ticks={}", lag.max_ms(), lag.late_ticks(), lag.ticks());
+    log::info("- event=loop_lag max_ms={:.1f} max_busy_ms={:.1f} late_ticks={} ticks={}", lag.max_ms(),
+              lag.max_busy_ms(), lag.late_ticks(), lag.ticks());
     lag.stop();
   }  // the dispatcher and its providers go first (their transfers abort), then the CurlMulti
   drain_loop(&loop);
