@@ -4,8 +4,8 @@
 PostgreSQL; fake_gmail.py and fake_graph.py in this process.
 
 - Byte-identical: Gmail gets the submitted message with headers added on top
-  only (the body compared whole and by SHA-256); Graph (the JSON draft path
-  with an upload session) gets the attachment's exact bytes (SHA-256).
+  only (the body compared whole and by SHA-256); Graph (relay's default JSON
+  path: a JSON draft with an upload session) gets the attachment's exact bytes (SHA-256).
 - Bounded memory: the dispatcher's peak RSS (VmHWM) grows by less than
   12 MB for the Gmail message (it is streamed from the spool file; before,
   the loop held three copies: 60 MB) and by less than 60 MB for the Graph
@@ -62,7 +62,7 @@ def test_20mb_via_gmail_and_graph_identical_and_bounded():
     gm = FakeGmail(TMP, sa_public_pem=sa_pub, sa_info=sa_info).start()
     os.makedirs(os.path.join(TMP, "graph"), exist_ok=True)
     fg = FakeGraph(os.path.join(TMP, "graph")).start()
-    m365 = fg.provider_config(rate_per_minute=0, timeout="60s")
+    m365 = fg.provider_config(rate_per_minute=0, timeout="60s", save_to_sent_items=False)  # JSON: relay's default
     gmail = {"type": "gmail", "token_url": gm.token_url, "api_url": gm.url, "ca_file": gm.ca, "timeout": "60s",
              "service_account_file": sa_path}
     r = make_relay({"providers": {"gmail": gmail, "m365": m365},
