@@ -59,6 +59,13 @@ std::uint64_t Body::size() const noexcept {
   return n;
 }
 
+bool Body::plain() const noexcept {
+  if (base64_) return false;
+  for (const auto& p : pieces_)
+    if (p.base64) return false;
+  return true;
+}
+
 Body Body::slice(std::uint64_t from) const {
   const std::uint64_t n = raw_size();
   return slice(from, from >= n ? 0 : n - from);

@@ -42,6 +42,7 @@ class Body {
   std::uint64_t raw_size() const noexcept;  // before encoding
   std::uint64_t size() const noexcept;      // as sent
   bool encoded() const noexcept { return base64_; }  // as a whole
+  bool plain() const noexcept;  // no encoding at all: raw offsets are offsets as sent (slice to seek)
   // All of it in one string (tests, small bodies): reads files.
   bool read_all(std::string* out) const;
 

@@ -36,6 +36,21 @@ size_t on_read(char* p, size_t size, size_t n, void* ud) {
   return got < 0 ? CURL_READFUNC_ABORT : static_cast<size_t>(got);
 }
 
+// curl rewinds the body to send it again (a reused connection that turned
+// out closed, a redirect, an auth round): start a new reader there.
+int on_seek(void* ud, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(ud);
+  if (origin != SEEK_SET || offset < 0) return CURL_SEEKFUNC_CANTSEEK;
+  if (offset == 0) {
+    t->reader = std::make_unique<BodyReader>(t->req.upload);
+  } else if (t->req.upload.plain()) {
+    t->reader = std::make_unique<BodyReader>(t->req.upload.slice(static_cast<std::uint64_t>(offset)));
+  } else {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  return CURL_SEEKFUNC_OK;
+}
+
 size_t on_header(char* p, size_t size, size_t n, void* ud) {
   auto* t = static_cast<Transfer*>(ud);
   std::string_view line(p, size * n);
@@ -80,6 +95,8 @@ void setup(Transfer& t, const HttpOptions& opt) {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
       curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
       curl_easy_setopt(h, CURLOPT_READDATA, &t);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.upload.size()));
     } else if (t.req.method != "DELETE" || !t.req.body.empty()) {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
