@@ -21,7 +21,7 @@
 // its own). Added headers go on top, in the message's own line ending;
 // nothing else is touched but the fields (1) and (2) replace.
 // Does not: parse MIME bodies (m365/large_send does), do I/O (except
-// load_and_prepare, which reads the spooled file).
+// load_and_prepare, which maps the spooled file).
 // Runs on: any thread; pure.
 // Fails: Prepared::ok == false with a Permanent Result.
 #pragma once
