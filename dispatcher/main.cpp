@@ -29,6 +29,7 @@
 #include "dispatcher/dlog/delivery_log.hpp"
 #include "dispatcher/message_info.hpp"
 #include "dispatcher/provider_set.hpp"
+#include "dispatcher/loop_lag.hpp"
 
 namespace {
 
@@ -136,7 +137,11 @@ int main(int argc, char** argv) {
     d.set_on_stopped([&loop] { uv_stop(&loop); });
     d.start(/*install_signals=*/true);
     notify::send("READY=1");  // tells `relayctl run` this dispatcher started
+    dispatch::LoopLag lag(&loop);  // the longest stall of the loop (docs/memory.md)
     uv_run(&loop, UV_RUN_DEFAULT);
+    log::info("- event=loop_lag max_ms={:.1f} max_busy_ms={:.1f} late_ticks={} ticks={}", lag.max_ms(),
+              lag.max_busy_ms(), lag.late_ticks(), lag.ticks());
+    lag.stop();
   }  // the dispatcher and its providers go first (their transfers abort), then the CurlMulti
   drain_loop(&loop);
   dlog.stop();

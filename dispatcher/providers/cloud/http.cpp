@@ -21,6 +21,7 @@ struct Transfer {
   net::SList headers;
   Request req;
   Response resp;
+  std::unique_ptr<BodyReader> reader;  // req.upload's cursor
   ResponseFn done;
   char errbuf[CURL_ERROR_SIZE] = {0};
 };
@@ -28,6 +29,26 @@ struct Transfer {
 size_t on_body(char* p, size_t size, size_t n, void* ud) {
   static_cast<Transfer*>(ud)->resp.body.append(p, size * n);
   return size * n;
+}
+
+size_t on_read(char* p, size_t size, size_t n, void* ud) {
+  long got = static_cast<Transfer*>(ud)->reader->read(p, size * n);
+  return got < 0 ? CURL_READFUNC_ABORT : static_cast<size_t>(got);
+}
+
+// curl rewinds the body to send it again (a reused connection that turned
+// out closed, a redirect, an auth round): start a new reader there.
+int on_seek(void* ud, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(ud);
+  if (origin != SEEK_SET || offset < 0) return CURL_SEEKFUNC_CANTSEEK;
+  if (offset == 0) {
+    t->reader = std::make_unique<BodyReader>(t->req.upload);
+  } else if (t->req.upload.plain()) {
+    t->reader = std::make_unique<BodyReader>(t->req.upload.slice(static_cast<std::uint64_t>(offset)));
+  } else {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  return CURL_SEEKFUNC_OK;
 }
 
 size_t on_header(char* p, size_t size, size_t n, void* ud) {
@@ -69,7 +90,15 @@ void setup(Transfer& t, const HttpOptions& opt) {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   } else {
     if (t.req.method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, t.req.method.c_str());
-    if (t.req.method != "DELETE" || !t.req.body.empty()) {
+    if (t.req.upload.size() > 0) {  // streamed: no copy of the bytes
+      t.reader = std::make_unique<BodyReader>(t.req.upload);
+      curl_easy_setopt(h, CURLOPT_POST, 1L);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt(h, CURLOPT_READDATA, &t);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.upload.size()));
+    } else if (t.req.method != "DELETE" || !t.req.body.empty()) {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, t.req.body.data());
       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t.req.body.size()));
@@ -100,6 +129,7 @@ void perform(net::CurlMulti& curl, const HttpOptions& opt, Request req, Response
     keep->resp.curl = rc;
     if (rc != CURLE_OK) {
       keep->resp.curl_error = keep->errbuf[0] ? keep->errbuf : curl_easy_strerror(rc);
+      if (keep->reader && !keep->reader->error().empty()) keep->resp.curl_error = keep->reader->error();
     } else {
       curl_easy_getinfo(keep->easy.get(), CURLINFO_RESPONSE_CODE, &keep->resp.status);
     }

@@ -1,7 +1,8 @@
 // relay::provider::cloud HTTP helper — one HTTPS request over the shared
 // net::CurlMulti, with the response collected in memory.
 //
-// Does: builds a curl easy handle for a Request (method, URL, headers, body,
+// Does: builds a curl easy handle for a Request (method, URL, headers, body
+// in memory or streamed from a Body,
 // CA file, timeout), runs it on the CurlMulti, and hands back status,
 // lower-cased response headers and body.
 // Also the Retry-After parser and URL helpers both APIs need.
@@ -26,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dispatcher/providers/cloud/body.hpp"
 #include "dispatcher/providers/post.hpp"  // post(): adapters answer Done on the next loop turn
 
 namespace relay::net {
@@ -38,7 +40,9 @@ struct Request {
   std::string method = "GET";        // GET POST PUT DELETE
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
-  std::string body;
+  std::string body;                  // small bodies (JSON, forms)
+  Body upload;                       // non-empty: sent instead of `body`, streamed by curl's read
+                                     // callback (big bodies: never copied, see body.hpp)
   std::int64_t timeout = 120;        // seconds, whole transfer
 };
 

@@ -1,8 +1,15 @@
 // See mime_prepare.hpp.
 #include "dispatcher/providers/cloud/mime_prepare.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 
@@ -202,17 +209,69 @@ Prepared prepare(const PrepareInput& in) {
   return p;
 }
 
-Loaded load_and_prepare(const std::filesystem::path& data_path, PrepareInput in) {
+namespace {
+
+// A spooled file mapped read-only for the lifetime of this object.
+class Mapped {
+ public:
+  explicit Mapped(const std::filesystem::path& p) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      error_ = std::strerror(errno);
+      return;
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      error_ = std::strerror(errno);
+    } else if (st.st_size > 0) {
+      void* m = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+      if (m == MAP_FAILED) error_ = std::strerror(errno);
+      else {
+        data_ = m;
+        size_ = static_cast<std::size_t>(st.st_size);
+      }
+    }
+    ::close(fd);
+    ok_ = error_.empty();
+  }
+  ~Mapped() {
+    if (data_) ::munmap(data_, size_);
+  }
+  Mapped(const Mapped&) = delete;
+  Mapped& operator=(const Mapped&) = delete;
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  std::string_view view() const { return data_ ? std::string_view(static_cast<const char*>(data_), size_) : ""; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+  bool ok_ = false;
+  std::string error_;
+};
+
+}  // namespace
+
+Body Loaded::stream() const {
+  Body b;
+  b.add(std::make_shared<const std::string>(prepared.head));
+  b.add_file(path, prepared.body_offset, file_size - prepared.body_offset);
+  return b;
+}
+
+Loaded load_and_prepare(const std::filesystem::path& data_path, PrepareInput in, bool want_mime) {
   Loaded out;
-  std::string raw;
-  if (!read_file(data_path, &raw)) {
-    out.read_error = make_result(Cause::SpoolError, "cannot read " + data_path.string());
+  out.path = data_path;
+  Mapped raw(data_path);
+  if (!raw.ok()) {
+    out.read_error = make_result(Cause::SpoolError, "cannot read " + data_path.string() + ": " + raw.error());
     return out;
   }
   out.read_ok = true;
-  in.raw = raw;
+  out.file_size = raw.view().size();
+  in.raw = raw.view();
   out.prepared = prepare(in);
-  if (out.prepared.ok) out.mime = out.prepared.mime(raw);
+  if (out.prepared.ok && want_mime) out.mime = out.prepared.mime(raw.view());
   return out;
 }
 

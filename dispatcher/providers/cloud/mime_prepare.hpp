@@ -21,7 +21,7 @@
 // its own). Added headers go on top, in the message's own line ending;
 // nothing else is touched but the fields (1) and (2) replace.
 // Does not: parse MIME bodies (m365/large_send does), do I/O (except
-// load_and_prepare, which reads the spooled file).
+// load_and_prepare, which maps the spooled file).
 // Runs on: any thread; pure.
 // Fails: Prepared::ok == false with a Permanent Result.
 #pragma once
@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "dispatcher/providers/cloud/body.hpp"
 #include "dispatcher/providers/provider.hpp"
 
 namespace relay::provider::cloud {
@@ -67,19 +68,28 @@ struct Prepared {
 
 Prepared prepare(const PrepareInput& in);
 
-// The spooled message read whole and prepared — the one function here that
-// does I/O, so adapters call it on the threadpool (provider::offload): a
-// 25 MB message is tens of milliseconds of reading and copying that would
-// stall every transfer on the loop.
+// The spooled message mapped (mmap, read-only: no copy of it is made) and
+// prepared — the one function here that does I/O, so adapters call it on
+// the threadpool (provider::offload): a 25 MB message is tens of
+// milliseconds of reading and copying that would stall every transfer on
+// the loop. With `want_mime` false nothing the size of the message is
+// built: the message as the API gets it is stream(), the new header block
+// followed by the spooled file from body_offset on, sent by curl's read
+// callback (gmail). Only the header's pages of the mapping are touched.
 struct Loaded {
   bool read_ok = false;
   Result read_error;   // !read_ok: why (Transient, spool_error)
   Prepared prepared;   // read_ok: prepare's answer (ok, or a Permanent reject)
-  std::string mime;    // ok(): prepared.mime(raw), the message as the API gets it
+  std::string mime;    // ok() and want_mime: prepared.mime(raw), the message as the API gets it
+  std::filesystem::path path;  // the spooled file
+  std::uint64_t file_size = 0;
   bool ok() const { return read_ok && prepared.ok; }
   const Result& error() const { return read_ok ? prepared.reject : read_error; }  // when !ok()
+  std::uint64_t size() const { return prepared.head.size() + file_size - prepared.body_offset; }
+  Body stream() const;  // ok(): head + file[body_offset, file_size), never copied
 };
-Loaded load_and_prepare(const std::filesystem::path& data_path, PrepareInput in);  // in.raw is filled in here
+Loaded load_and_prepare(const std::filesystem::path& data_path, PrepareInput in,
+                        bool want_mime = true);  // in.raw is filled in here
 
 // Addresses (addr-spec) in an address-list header value: handles display
 // names, quoted strings, comments, angle brackets and groups.

@@ -124,8 +124,10 @@ void Adapter::send(const Message& msg, Done done) {
       loop_,
       [loaded, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, users = users_,
        auth = msg.auth_user, id] {
+        // want_mime false: the message is streamed from the spool file (head + body), never copied
         *loaded = cloud::load_and_prepare(path, cloud::PrepareInput{{}, from, &rcpts, senders.get(), id,
-                                                                  std::time(nullptr), auth, users.get()});
+                                                                  std::time(nullptr), auth, users.get()},
+                                          /*want_mime=*/false);
       },
       [this, alive = std::weak_ptr<const int>(alive_), loaded, id, post_done] {
         if (alive.expired()) return;
@@ -150,9 +152,9 @@ void Adapter::prepared(const std::string& id, cloud::Loaded l, Done post_done) {
     return post_done(l.error());
   }
   const cloud::Prepared& p = l.prepared;
-  auto mime = std::make_shared<const std::string>(std::move(l.mime));
+  cloud::Body mime = l.stream();  // the new header block, then the spooled file: never a copy in memory
   const auto rcpts = header_recipients(p.head);
-  if (auto over = check_limits(mime->size(), rcpts.size(), cfg_.max_message_size, cfg_.max_recipients)) {
+  if (auto over = check_limits(mime.size(), rcpts.size(), cfg_.max_message_size, cfg_.max_recipients)) {
     log::warn("{} provider={} event=gmail_reject reason={}", id, name_, log::quote(over->text));
     return post_done(*over);
   }
@@ -161,7 +163,7 @@ void Adapter::prepared(const std::string& id, cloud::Loaded l, Done post_done) {
   std::string added;
   for (const auto& a : p.added) added += (added.empty() ? "" : ",") + a;
   log::debug("{} provider={} event=gmail_prepared user={} size={} rcpts={} added={}", id, name_, t.user_id,
-             mime->size(), rcpts.size(), added.empty() ? "-" : added);
+             mime.size(), rcpts.size(), added.empty() ? "-" : added);
   // Gmail limits requests in flight per user: wait for one of the user's
   // slots, or hand the message back unsent when that would take long.
   limiter_.acquire(t.user_id, cloud::Clock::now(), [this, id, t, mime, post_done](auto busy_until) mutable {
@@ -174,8 +176,8 @@ void Adapter::prepared(const std::string& id, cloud::Loaded l, Done post_done) {
   kick();
 }
 
-void Adapter::start(const std::string& id, const Target& t, std::shared_ptr<const std::string> mime, Done post_done) {
-  const bool resumable = mime->size() > cfg_.resumable_threshold;
+void Adapter::start(const std::string& id, const Target& t, cloud::Body mime, Done post_done) {
+  const bool resumable = mime.size() > cfg_.resumable_threshold;
   auto finish = [this, id, user = t.user_id, post_done](Result r) {
     const auto now = cloud::Clock::now();
     if (r.code == 429 || (r.outcome == Outcome::Transient && r.retry_after)) {  // Gmail's rate and concurrency limits

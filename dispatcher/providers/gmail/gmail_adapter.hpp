@@ -1,8 +1,9 @@
 // relay::provider::gmail::Adapter — Provider for Google Workspace / Gmail
 // through the Gmail API (users.messages.send, raw RFC 822 media upload).
 //
-// Does: per message: read the spooled bytes and prepare them (on the
-// threadpool) with cloud/mime_prepare (sender policy, Bcc for envelope-only
+// Does: per message: map the spooled file and prepare its header (on the
+// threadpool; the message is then streamed from the file by curl, never
+// copied: docs/memory.md) with cloud/mime_prepare (sender policy, Bcc for envelope-only
 // recipients, Message-ID/Date when missing — Gmail, like Graph, takes
 // recipients from the header only), refuse what Gmail would (gmail_limits: 35 MB, 100
 // recipients), then send as media upload, or resumable upload above
@@ -57,7 +58,7 @@ class Adapter final : public Provider {
  private:
   cloud::TokenCache& tokens(const std::string& subject);
   void prepared(const std::string& id, cloud::Loaded l, Done post_done);  // loop thread, after load_and_prepare
-  void start(const std::string& id, const Target& t, std::shared_ptr<const std::string> mime, Done post_done);
+  void start(const std::string& id, const Target& t, cloud::Body mime, Done post_done);
   void kick();  // pump the limiter and re-arm its timer
   void test_mailbox(const Target& t, Done done);
   void test_send_as(const Target& t, std::string summary, Done done);

@@ -31,7 +31,7 @@ bool ok2xx(const CallResult& cr) { return cr.token_ok && cr.resp.ok() && cr.resp
 struct Upload : std::enable_shared_from_this<Upload> {
   Api* api;
   Target t;
-  std::shared_ptr<const std::string> mime;
+  cloud::Body mime;
   ResultDone done;
   std::string session;
   int resumes = 0;
@@ -47,7 +47,7 @@ void Upload::start() {
   req.method = "POST";
   req.url = api->user_url(t.user_id, true) + "/messages/send?uploadType=resumable";
   req.headers = {"Content-Type: application/json; charset=UTF-8", "X-Upload-Content-Type: message/rfc822",
-                 fmt::format("X-Upload-Content-Length: {}", mime->size())};
+                 fmt::format("X-Upload-Content-Length: {}", mime.size())};
   req.body = "{}";
   api->call(t, std::move(req), [self = shared_from_this()](CallResult cr) {
     if (!ok2xx(cr)) return self->done(classify(cr, self->t.user_id));
@@ -67,10 +67,10 @@ void Upload::put_from(std::size_t offset) {
   req.url = session;
   req.headers = {"Content-Type: message/rfc822"};
   if (offset > 0) {
-    req.headers.push_back(fmt::format("Content-Range: bytes {}-{}/{}", offset, mime->size() - 1, mime->size()));
+    req.headers.push_back(fmt::format("Content-Range: bytes {}-{}/{}", offset, mime.size() - 1, mime.size()));
   }
-  req.body = mime->substr(offset);
-  log::debug("{} event=gmail_upload_put user={} offset={} size={}", t.log_id, t.user_id, offset, mime->size());
+  req.upload = mime.slice(offset);  // streamed from the spool file, no copy
+  log::debug("{} event=gmail_upload_put user={} offset={} size={}", t.log_id, t.user_id, offset, mime.size());
   api->call(t, std::move(req), [self = shared_from_this()](CallResult cr) {
     if (ok2xx(cr)) return self->done(accepted(cr, self->t.user_id));
     self->retry_or_fail(cr, "upload");
@@ -97,7 +97,7 @@ void Upload::query() {
   cloud::Request req;
   req.method = "PUT";
   req.url = session;
-  req.headers = {"Content-Type:", fmt::format("Content-Range: bytes */{}", mime->size())};
+  req.headers = {"Content-Type:", fmt::format("Content-Range: bytes */{}", mime.size())};
   api->call(t, std::move(req), [self = shared_from_this()](CallResult cr) {
     if (ok2xx(cr)) return self->done(accepted(cr, self->t.user_id));  // Gmail already had all of it
     if (cr.token_ok && cr.resp.ok() && cr.resp.status == 308) {
@@ -107,7 +107,7 @@ void Upload::query() {
       if (auto dash = range.rfind('-'); range.rfind("bytes=", 0) == 0 && dash != std::string::npos) {
         next = std::strtoull(range.c_str() + dash + 1, nullptr, 10) + 1;
       }
-      if (next >= self->mime->size()) next = 0;  // nonsense answer: send it all again
+      if (next >= self->mime.size()) next = 0;  // nonsense answer: send it all again
       return self->put_from(next);
     }
     self->retry_or_fail(cr, "status");
@@ -154,18 +154,18 @@ Result classify(const CallResult& r, const std::string& user, std::time_t now) {
   return classify_api(r.resp.status, r.resp.body, r.resp.header("retry-after"), user, now);
 }
 
-void send_media(Api& api, const Target& t, std::shared_ptr<const std::string> mime, ResultDone done) {
+void send_media(Api& api, const Target& t, cloud::Body mime, ResultDone done) {
   cloud::Request req;
   req.method = "POST";
   req.url = api.user_url(t.user_id, true) + "/messages/send?uploadType=media";
   req.headers = {"Content-Type: message/rfc822"};
-  req.body = *mime;
+  req.upload = std::move(mime);
   api.call(t, std::move(req), [user = t.user_id, done = std::move(done)](CallResult cr) {
     done(ok2xx(cr) ? accepted(cr, user) : classify(cr, user));
   });
 }
 
-void send_resumable(Api& api, const Target& t, std::shared_ptr<const std::string> mime, ResultDone done) {
+void send_resumable(Api& api, const Target& t, cloud::Body mime, ResultDone done) {
   auto up = std::make_shared<Upload>();
   up->api = &api;
   up->t = t;

@@ -57,7 +57,8 @@ struct Api {
 // Classifies a finished call (token failure, transport error, HTTP answer).
 Result classify(const CallResult& r, const std::string& user, std::time_t now = std::time(nullptr));
 
-void send_media(Api& api, const Target& t, std::shared_ptr<const std::string> mime, ResultDone done);
-void send_resumable(Api& api, const Target& t, std::shared_ptr<const std::string> mime, ResultDone done);
+// `mime` is streamed (cloud/body.hpp): a retry or a resumed PUT reads it again from the spool file.
+void send_media(Api& api, const Target& t, cloud::Body mime, ResultDone done);
+void send_resumable(Api& api, const Target& t, cloud::Body mime, ResultDone done);
 
 }  // namespace relay::provider::gmail

@@ -12,11 +12,35 @@ void init() {
   std::call_once(once, [] { g_mime_init(); });
 }
 
+namespace {
+// Frees a GByteArray whose data belongs to someone else (the caller's string).
+void release_borrowed(gpointer p) {
+  auto* array = static_cast<GByteArray*>(p);
+  gsize len = 0;
+  g_byte_array_steal(array, &len);
+  g_byte_array_unref(array);
+}
+}  // namespace
+
 GPtr<GMimeMessage> parse(const std::string& mime) {
   init();
-  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(mime.data(), mime.size()));
+  // A memory stream over `mime` itself, not a copy of it (a 20 MB message
+  // was one more 20 MB on the threadpool, docs/memory.md): the stream does
+  // not own the array, whose data is given back before it is freed. The
+  // parser only reads; the parts of the message refer to the stream (GMime
+  // keeps substreams, no copies), so the array lives as long as the message
+  // and `mime` must outlive the message (every caller keeps it).
+  GByteArray* array = g_byte_array_new_take(reinterpret_cast<guint8*>(const_cast<char*>(mime.data())), mime.size());
+  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_byte_array(array));
+  g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream.get()), FALSE);
   GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
-  return GPtr<GMimeMessage>(g_mime_parser_construct_message(parser.get(), nullptr));
+  GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
+  if (!msg) {
+    release_borrowed(array);
+    return msg;
+  }
+  g_object_set_data_full(G_OBJECT(msg.get()), "relay-borrowed-array", array, release_borrowed);
+  return msg;
 }
 
 FormatPtr crlf_format() {

@@ -48,13 +48,13 @@ namespace {
 
 // POST /users/{mailbox}/sendMail: the MIME form (base64 text/plain) and the
 // JSON form differ only in the body and its Content-Type.
-void post_send_mail(Graph& g, const std::string& mailbox, const char* content_type, const std::string& body,
+void post_send_mail(Graph& g, const std::string& mailbox, const char* content_type, cloud::Body body,
                     ResultDone done) {
   Request req;
   req.method = "POST";
   req.url = g.user_url(mailbox) + "/sendMail";
   req.headers.push_back(std::string("Content-Type: ") + content_type);
-  req.body = body;
+  req.upload = std::move(body);
   g.call(std::move(req), [mailbox, done = std::move(done)](CallResult cr) {
     Result r = classify(cr, mailbox);
     if (r.outcome == Outcome::Sent && cr.resp.status != 202) {
@@ -66,12 +66,12 @@ void post_send_mail(Graph& g, const std::string& mailbox, const char* content_ty
 
 }  // namespace
 
-void send_mime(Graph& g, const std::string& mailbox, const std::string& encoded, ResultDone done) {
-  post_send_mail(g, mailbox, "text/plain", encoded, std::move(done));
+void send_mime(Graph& g, const std::string& mailbox, cloud::Body encoded, ResultDone done) {
+  post_send_mail(g, mailbox, "text/plain", std::move(encoded), std::move(done));
 }
 
-void send_json(Graph& g, const std::string& mailbox, const std::string& body, ResultDone done) {
-  post_send_mail(g, mailbox, "application/json", body, std::move(done));
+void send_json(Graph& g, const std::string& mailbox, cloud::Body body, ResultDone done) {
+  post_send_mail(g, mailbox, "application/json", std::move(body), std::move(done));
 }
 
 }  // namespace relay::provider::m365

@@ -41,11 +41,13 @@ struct Graph {
 
 Result classify(const CallResult& r, const std::string& mailbox, std::time_t now = std::time(nullptr));
 
-// `encoded` is base64 of the MIME (made on the threadpool: send_plan).
-void send_mime(Graph& g, const std::string& mailbox, const std::string& encoded, ResultDone done);
+// `encoded` is base64 of the MIME (made on the threadpool: send_plan). The
+// bodies are streamed by curl from the plan's strings (cloud/body.hpp): a
+// request, or its retry after a 401, never copies them on the loop.
+void send_mime(Graph& g, const std::string& mailbox, cloud::Body encoded, ResultDone done);
 
 // POST .../sendMail with a JSON body (json_message.hpp's sendmail_body:
 // {"message": ..., "saveToSentItems": false}), application/json; 202 = accepted.
-void send_json(Graph& g, const std::string& mailbox, const std::string& body, ResultDone done);
+void send_json(Graph& g, const std::string& mailbox, cloud::Body body, ResultDone done);
 
 }  // namespace relay::provider::m365

@@ -56,6 +56,9 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
   int resumes = 0;              // upload PUTs resumed after a 5xx (kMaxUploadResumes per message)
   bool force_session = false;   // the current small attachment got 413: upload it through a session
 
+  // A view of bytes this delivery owns (split): the shared pointer keeps the delivery alive.
+  std::shared_ptr<const std::string> view(const std::string& s) { return {shared_from_this(), &s}; }
+
   std::string msg_url() const { return g->user_url(mailbox) + "/messages/" + url_escape(draft_id); }
 
   void delete_draft() {
@@ -110,12 +113,12 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     req.url = g->user_url(mailbox) + "/messages";
     if (!split.draft_json.empty()) {
       req.headers.push_back("Content-Type: application/json");
-      req.body = split.draft_json;
+      req.upload.add(view(split.draft_json));
     } else {
       req.headers.push_back("Content-Type: text/plain");
-      req.body = base64(split.rest_mime);
+      req.upload = cloud::Body().add(view(split.rest_mime)).base64();  // encoded as curl sends it
     }
-    if (req.body.size() > 4 * 1000 * 1000) {
+    if (req.upload.size() > 4 * 1000 * 1000) {
       return fail(permanent(split.attachments.empty() && split.draft_json.empty()
                                 ? "message too large for Graph: over 4 MB encoded, and it cannot be taken apart "
                                   "(signed or encrypted, or no attachments after its body)"
@@ -145,14 +148,19 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     json body = {{"@odata.type", "#microsoft.graph.fileAttachment"},
                  {"name", a.name},
                  {"contentType", a.content_type},
-                 {"contentBytes", base64(a.bytes)},
                  {"isInline", a.is_inline}};
     if (!a.content_id.empty()) body["contentId"] = a.content_id;
+    // {...,"contentBytes":"<base64>"}: the base64 is encoded as curl sends it, never as one string here.
+    std::string head = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    head.pop_back();  // the closing brace
+    head += ",\"contentBytes\":\"";
     Request req;
     req.method = "POST";
     req.url = msg_url() + "/attachments";
     req.headers.push_back("Content-Type: application/json");
-    req.body = body.dump();
+    req.upload.add(std::make_shared<const std::string>(std::move(head)))
+        .add_base64(view(a.bytes), 0, a.bytes.size())
+        .add(std::make_shared<const std::string>("\"}"));
     g->call(std::move(req), [self = shared_from_this()](CallResult cr) {
       if (self->restart_if_vanished(cr, "add attachment")) return;
       if (cr.token_ok && cr.resp.ok() && cr.resp.status == 413) {
@@ -204,7 +212,7 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     req.timeout = g->timeout;
     req.headers.push_back("Content-Type: application/octet-stream");
     req.headers.push_back(fmt::format("Content-Range: bytes {}-{}/{}", offset, offset + n - 1, bytes.size()));
-    req.body = bytes.substr(offset, n);
+    req.upload.add(view(bytes), offset, n);  // a view of the range: no copy
     perform(*g->curl, g->opt, std::move(req), [self = shared_from_this(), n](Response resp) {
       CallResult cr;
       cr.resp = std::move(resp);
@@ -311,13 +319,6 @@ void send_large(Graph& g, const std::string& mailbox, Split split, ResultDone do
   s->create_draft();
 }
 
-void send_large(Graph& g, const std::string& mailbox, const std::string& mime, ResultDone done) {
-  auto split = split_attachments(mime);
-  if (!split) {
-    done(permanent("message could not be parsed as MIME for the large-message path", "5.6.0"));
-    return;
-  }
-  send_large(g, mailbox, std::move(*split), std::move(done));
-}
+Result unsplittable() { return permanent("message could not be parsed as MIME for the large-message path", "5.6.0"); }
 
 }  // namespace relay::provider::m365

@@ -26,7 +26,7 @@
 //     permanent.
 // Also the path used when save_to_sent_items must go through a draft.
 // Does not: pace per mailbox (the caller holds the mailbox slot throughout).
-// Runs on: the loop thread (split_attachments: any thread). Fails: Results,
+// Runs on: the loop thread (split_attachments: any thread, the adapter uses the threadpool). Fails: Results,
 // never exceptions.
 #pragma once
 #include <optional>
@@ -68,9 +68,14 @@ NextRange parse_next_expected(std::string_view body, std::size_t size);
 constexpr std::size_t kUploadChunk = 10 * 320 * 1024;
 constexpr std::size_t kSmallAttachment = 3 * 1000 * 1000;
 
-void send_large(Graph& g, const std::string& mailbox, const std::string& mime, ResultDone done);
-// The same with the message already split (split_attachments is a full GMime
-// parse: the adapter runs it on the threadpool, not on the loop).
+// The message already split (split_attachments is a full GMime parse: the
+// adapter runs it on the threadpool, never on the loop). Every request body
+// is streamed from `split` (cloud/body.hpp): the draft's base64 and an
+// attachment's base64 in JSON are encoded a chunk at a time as curl sends
+// them, an upload range is a view of the attachment's bytes; nothing of the
+// size of the message is copied or encoded on the loop in one step.
 void send_large(Graph& g, const std::string& mailbox, Split split, ResultDone done);
+// What the large path answers for a message split_attachments could not parse.
+Result unsplittable();
 
 }  // namespace relay::provider::m365

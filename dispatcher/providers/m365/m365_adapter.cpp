@@ -216,25 +216,28 @@ void Adapter::deliver(const std::string& id, const std::string& mailbox, std::sh
   };
   if (plan->kind == SendPlan::Draft) {
     if (plan->split) return send_large(graph_, mailbox, std::move(*plan->split), finish);
-    return send_large(graph_, mailbox, plan->mime, finish);  // the split failed off the loop: fails the same way
+    return finish(unsplittable());  // the split failed off the loop; parsing it again here would stall the loop
   }
   auto on_413 = [this, id, mailbox, plan, finish](Result r) {
     if (r.code != 413) return finish(std::move(r));
     // Graph's body limit is not exact: take the draft path once.
     log::info("{} provider={} event=m365_413_fallback mailbox={} path={}", id, name_, mailbox, plan->name());
     if (plan->kind == SendPlan::Json) return send_large(graph_, mailbox, std::move(*plan->split), finish);
-    offload(
+    offload(  // the GMime split of the MIME form: never on the loop
         loop_, [plan] {
           if (auto sp = split_attachments(plan->mime)) plan->split = std::make_shared<Split>(std::move(*sp));
         },
         [this, alive = std::weak_ptr<const int>(alive_), mailbox, plan, finish] {
           if (alive.expired()) return;
           if (plan->split) return send_large(graph_, mailbox, std::move(*plan->split), finish);
-          send_large(graph_, mailbox, plan->mime, finish);
+          finish(unsplittable());
         });
   };
-  if (plan->kind == SendPlan::Json) return send_json(graph_, mailbox, plan->body, on_413);
-  send_mime(graph_, mailbox, plan->body, on_413);
+  // The request body is the plan's own string, streamed (no copy on the loop, nor for a retry after a 401).
+  cloud::Body body;
+  body.add(std::shared_ptr<const std::string>(plan, &plan->body));
+  if (plan->kind == SendPlan::Json) return send_json(graph_, mailbox, std::move(body), on_413);
+  send_mime(graph_, mailbox, std::move(body), on_413);
 }
 
 Result Adapter::hold(const std::string& id, const std::string& mailbox, Clock::time_point busy_until) {

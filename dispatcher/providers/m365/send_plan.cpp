@@ -26,11 +26,15 @@ bool json_plan(const std::string& mime, SendPlan* p) {
     p->unfaithful = std::move(j.unfaithful);
     return false;
   }
-  std::string body = sendmail_body(j, false);
+  // Attachments whose base64 alone is over the request limit need the
+  // draft: do not build a sendMail body as big as the message to find out.
+  std::size_t encoded = 0;
+  for (const auto& a : j.attachments) encoded += (a.bytes.size() + 2) / 3 * 4;
+  std::string body = encoded > kMaxJsonRequest ? std::string() : sendmail_body(j, false);
   p->split = std::make_shared<Split>();
   p->split->draft_json = draft_body(j, false);
   p->split->attachments = std::move(j.attachments);
-  if (body.size() <= kMaxJsonRequest) {
+  if (encoded <= kMaxJsonRequest && body.size() <= kMaxJsonRequest) {
     p->kind = SendPlan::Json;
     p->body = std::move(body);
   } else {
