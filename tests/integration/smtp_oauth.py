@@ -278,6 +278,7 @@ def test_google_service_account_subject_is_the_mailbox():
         with relay_for(up.port, oauth) as r:
             pt = r.relayctl("provider", "test", "up", check=False)
             assert pt.returncode == 0, pt.stdout + pt.stderr
+            assert "token from Google token endpoint" in pt.stdout and "AUTH=" in pt.stdout, pt.stdout
             r.start_receiver()
             r.start_dispatcher()
             qids = [send(r.port, MAILBOX, ["to@example.org"], message(MAILBOX, ["to@example.org"], f"g{i}"))
