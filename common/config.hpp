@@ -153,6 +153,26 @@ struct OutboxProvider {
   std::filesystem::path directory;
 };
 
+// `auth: xoauth2` with tokens relay gets and refreshes itself (docs/smtp-oauth.md):
+// Microsoft (tenant_id set: client credentials, secret or certificate) or
+// Google (service_account_file set: JWT bearer, sub = subject).
+struct SmtpOAuth {
+  std::string tenant_id;                    // Microsoft
+  std::string client_id;
+  std::string client_secret;                // secret
+  std::filesystem::path certificate_file;   // alternative to client_secret
+  std::filesystem::path private_key_file;
+  std::string login_url = "https://login.microsoftonline.com";
+  std::filesystem::path service_account_file;  // Google
+  std::string token_url = "https://oauth2.googleapis.com/token";
+  std::string scope;                        // "" = Outlook's (Microsoft) or https://mail.google.com/ (Google)
+  std::string subject;                      // Google sub; "" = username
+  std::filesystem::path ca_file;            // for the token endpoint; "" = system store
+  bool microsoft() const noexcept { return !tenant_id.empty(); }
+  bool google() const noexcept { return !service_account_file.empty(); }
+  bool configured() const noexcept { return microsoft() || google(); }
+};
+
 struct SmtpProvider {
   std::string host;
   std::uint16_t port = 587;
@@ -162,7 +182,8 @@ struct SmtpProvider {
   std::string username;
   std::string password;                     // secret: ${env:}/${file:}
   std::string auth = "plain";               // plain | login | xoauth2
-  std::string oauth_token;                  // for xoauth2
+  std::string oauth_token;                  // for xoauth2: a fixed token (expires; see oauth)
+  SmtpOAuth oauth;                          // for xoauth2: tokens acquired and refreshed by relay
   int max_connections = 4;                  // per host
   std::int64_t timeout = 60;
   std::string helo;                         // "" = receiver.hostname

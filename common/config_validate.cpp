@@ -88,6 +88,44 @@ void check_open_relay(Loader& ld, Config& cfg) {
   }
 }
 
+// auth: xoauth2 takes a fixed oauth_token or an oauth: section (Microsoft
+// client credentials or a Google service account), never both, never neither.
+template <class Need>
+void validate_smtp_oauth(const ProviderConfig& p, Need& need) {
+  const auto& s = p.smtp;
+  const auto& o = s.oauth;
+  const bool any = o.configured() || !o.client_id.empty() || !o.client_secret.empty() ||
+                   !o.certificate_file.empty() || !o.private_key_file.empty() || !o.scope.empty() ||
+                   !o.subject.empty();
+  if (s.auth != "xoauth2") {
+    need(!any, "oauth", "only used with auth: xoauth2 (got auth: " + s.auth + ")");
+    return;
+  }
+  need(!s.oauth_token.empty() || o.configured(), "auth",
+       "xoauth2 needs oauth_token (a fixed bearer token) or an oauth: section with tenant_id + client_id + "
+       "client_secret (Microsoft) or service_account_file (Google) (got neither)");
+  need(s.oauth_token.empty() || !any, "oauth_token", "expected oauth_token or an oauth: section, not both");
+  need(!s.username.empty(), "username", "required when auth is xoauth2 (the mailbox the token is for)");
+  need(!(o.microsoft() && o.google()), "oauth.service_account_file",
+       "expected tenant_id (Microsoft) or service_account_file (Google), not both");
+  if (o.microsoft()) {
+    need(!o.client_id.empty(), "oauth.client_id", "expected the application (client) id (got '')");
+    need(!o.client_secret.empty() || !o.certificate_file.empty(), "oauth.client_secret",
+         "expected client_secret or certificate_file + private_key_file (got neither)");
+    need(o.certificate_file.empty() == o.private_key_file.empty(),
+         o.certificate_file.empty() ? "oauth.certificate_file" : "oauth.private_key_file",
+         "expected both certificate_file and private_key_file, or neither");
+  } else if (any && !o.google()) {
+    need(false, "oauth", "expected tenant_id (Microsoft) or service_account_file (Google)");
+  }
+  if (o.google()) {
+    need(o.client_id.empty() && o.client_secret.empty() && o.certificate_file.empty(),
+         !o.client_id.empty() ? "oauth.client_id" : !o.client_secret.empty() ? "oauth.client_secret"
+                                                                             : "oauth.certificate_file",
+         "not used with service_account_file (the key file holds the Google credentials)");
+  }
+}
+
 }  // namespace
 
 void Loader::validate(Config& cfg) {
@@ -148,7 +186,7 @@ void Loader::validate_providers(Config& cfg) {
       case ProviderType::Outbox: need(!p.outbox.directory.empty(), "directory", "expected a directory (got '')"); break;
       case ProviderType::Smtp:
         need(!p.smtp.host.empty(), "host", "expected a host name (got '')");
-        need(p.smtp.auth != "xoauth2" || !p.smtp.oauth_token.empty(), "oauth_token", "required when auth is xoauth2");
+        validate_smtp_oauth(p, need);
         need(p.smtp.auth == "xoauth2" || p.smtp.username.empty() || !p.smtp.password.empty(), "password",
              "required when username is set");
         need(!p.smtp.username.empty() || p.smtp.password.empty(), "username", "required when password is set");

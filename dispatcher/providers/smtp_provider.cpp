@@ -16,6 +16,7 @@
 #include "common/log.hpp"
 #include "dispatcher/providers/outcome_table.hpp"
 #include "dispatcher/providers/post.hpp"
+#include "dispatcher/providers/smtp_oauth.hpp"
 #include "dispatcher/providers/smtp_transcript.hpp"
 
 namespace relay::provider {
@@ -30,6 +31,8 @@ struct SmtpProvider::Transfer {
   curl_off_t size = 0;
   bool read_error = false;
   std::optional<net::Easy> easy;  // from the pool or new when started
+  std::string token;              // oauth: the access token this transfer authenticates with
+  bool token_retried = false;     // one retry with a fresh token after the upstream refused one
   Done done;
   SmtpTranscript transcript;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -100,14 +103,22 @@ SmtpProvider::SmtpProvider(std::string name, config::SmtpProvider cfg, const Con
   curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
   curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  if (cfg_.auth == "xoauth2" && cfg_.oauth.configured()) {
+    if (cfg_.username.empty()) throw config::ConfigError("provider " + name_ + ": xoauth2 needs username (the mailbox)");
+    tokens_ = smtp_oauth::make_token_cache(*curl_, cloud::HttpOptions{cfg_.oauth.ca_file, tracker_}, cfg_, name_);
+  }
 }
 
 SmtpProvider::~SmtpProvider() {
   closing_ = true;
+  cloud::cancel_all(*curl_, *tracker_);  // token requests: their callbacks are dropped
   // Each cancel calls finished() synchronously, which completes the Done.
   std::vector<CURL*> handles;
-  for (auto& t : running_) handles.push_back(t->easy->get());
+  for (auto& t : running_)
+    if (t->easy) handles.push_back(t->easy->get());
   for (CURL* h : handles) curl_->cancel(h);
+  for (auto& t : running_)  // still waiting for a token: never started
+    if (!t->easy) call(t->done, make_result(Cause::Aborted), t->id);
   for (auto& t : waiting_) call(t->done, make_result(Cause::Aborted), t->id);
   waiting_.clear();
   running_.clear();
@@ -160,24 +171,71 @@ void SmtpProvider::enqueue(std::unique_ptr<Transfer> t) {
 }
 
 void SmtpProvider::start_next() {
+  // A token answered from memory (or a cached token error) comes back
+  // inside get(): the loop below picks up the slot it frees, no recursion.
+  if (starting_) return;
+  starting_ = true;
   while (!closing_ && !waiting_.empty() &&
          running_.size() < static_cast<std::size_t>(cfg_.max_connections)) {
     std::unique_ptr<Transfer> t = std::move(waiting_.front());
     waiting_.pop_front();
-    if (!pool_.empty()) {
-      t->easy.emplace(std::move(pool_.back()));
-      pool_.pop_back();
-    } else {
-      t->easy.emplace();
-    }
-    configure(*t);
     Transfer* raw = t.get();
     running_.push_back(std::move(t));
-    curl_->start(raw->easy->get(), [this, raw](CURLcode rc) { finished(raw, rc); });
+    acquire(raw);
   }
+  starting_ = false;
 }
 
-void SmtpProvider::configure_security(CURL* e) {
+void SmtpProvider::acquire(Transfer* raw) {
+  if (!tokens_) {
+    launch(raw);
+    return;
+  }
+  tokens_->get([this, raw](const cloud::TokenResult& tr) {
+    if (closing_) return;
+    if (!tr.ok) {
+      token_failed(raw, tr.error);
+      return;
+    }
+    raw->token = tr.token;
+    launch(raw);
+  });
+}
+
+void SmtpProvider::launch(Transfer* raw) {
+  if (!pool_.empty()) {
+    raw->easy.emplace(std::move(pool_.back()));
+    pool_.pop_back();
+  } else {
+    raw->easy.emplace();
+  }
+  configure(*raw);
+  curl_->start(raw->easy->get(), [this, raw](CURLcode rc) { finished(raw, rc); });
+}
+
+std::unique_ptr<Transfer> SmtpProvider::take_running(Transfer* raw) {
+  auto it = std::find_if(running_.begin(), running_.end(), [raw](auto& p) { return p.get() == raw; });
+  if (it == running_.end()) return nullptr;
+  std::unique_ptr<Transfer> t = std::move(*it);
+  running_.erase(it);
+  return t;
+}
+
+// No token, so no connection was made: the Done is posted (never called
+// inside send()), the slot goes to the next transfer.
+void SmtpProvider::token_failed(Transfer* raw, Result r) {
+  std::unique_ptr<Transfer> t = take_running(raw);
+  if (!t) return;
+  r.text = "OAuth token from " + smtp_oauth::endpoint(cfg_.oauth) + " failed: " + r.text;
+  log::warn("{} event=smtp_{} provider={} step=token outcome={} config_error={} reason={}", t->id,
+            t->is_test ? "test" : "result", name_, to_string(r.outcome), r.config_error, log::quote(r.text));
+  auto d = std::move(t->done);
+  std::string id = t->id;
+  post(loop_, [d = std::move(d), r = std::move(r), id]() mutable { call(d, std::move(r), id); });
+  start_next();
+}
+
+void SmtpProvider::configure_security(CURL* e, const Transfer& t) {
   long use_ssl = CURLUSESSL_NONE;
   // Opportunistic STARTTLS only without credentials: CURLUSESSL_TRY would
   // send AUTH in clear to an upstream (or an attacker) not offering it.
@@ -194,7 +252,7 @@ void SmtpProvider::configure_security(CURL* e) {
     std::transform(opts.begin(), opts.end(), opts.begin(), ::toupper);
     curl_easy_setopt(e, CURLOPT_LOGIN_OPTIONS, opts.c_str());
     if (cfg_.auth == "xoauth2") {
-      const std::string& token = cfg_.oauth_token.empty() ? cfg_.password : cfg_.oauth_token;
+      const std::string& token = tokens_ ? t.token : cfg_.oauth_token.empty() ? cfg_.password : cfg_.oauth_token;
       curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, token.c_str());
     } else {
       curl_easy_setopt(e, CURLOPT_PASSWORD, cfg_.password.c_str());
@@ -217,7 +275,7 @@ void SmtpProvider::configure(Transfer& t) {
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(cfg_.timeout));
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 60L);
-  configure_security(e);
+  configure_security(e, t);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &discard);
   if (t.is_test) {
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "NOOP");
@@ -233,11 +291,30 @@ void SmtpProvider::configure(Transfer& t) {
   curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, t.size);
 }
 
+// The upstream refused the token (expired early, revoked): drop it from the
+// cache and, once per transfer, go again with a fresh one. Nothing was
+// sent: AUTH comes before MAIL.
+bool SmtpProvider::retry_with_new_token(std::unique_ptr<Transfer>& t, CURLcode rc) {
+  if (!tokens_ || t->token.empty() || t->read_error || !smtp_oauth::token_refused(t->transcript, rc)) return false;
+  tokens_->invalidate(t->token);
+  if (t->token_retried || closing_ || (!t->is_test && ::lseek(t->fd, 0, SEEK_SET) != 0)) return false;
+  log::info("{} event=smtp_token_refused provider={} steps={} action=\"retry once with a new token\"", t->id, name_,
+            log::quote(t->transcript.summary()));
+  t->token_retried = true;
+  t->token.clear();
+  t->transcript.clear();
+  curl_easy_reset(t->easy->get());
+  pool_.push_back(std::move(*t->easy));
+  t->easy.reset();
+  waiting_.push_front(std::move(t));
+  start_next();
+  return true;
+}
+
 void SmtpProvider::finished(Transfer* raw, CURLcode rc) {
-  auto it = std::find_if(running_.begin(), running_.end(), [raw](auto& p) { return p.get() == raw; });
-  if (it == running_.end()) return;
-  std::unique_ptr<Transfer> t = std::move(*it);
-  running_.erase(it);
+  std::unique_ptr<Transfer> t = take_running(raw);
+  if (!t) return;
+  if (retry_with_new_token(t, rc)) return;
   Result r;
   if (t->read_error) {
     r = make_result(Cause::SpoolError, "read of spooled data failed");
@@ -247,6 +324,10 @@ void SmtpProvider::finished(Transfer* raw, CURLcode rc) {
     r = classify_delivery(t->transcript, rc, t->rcpts);
   }
   if (rc == CURLE_ABORTED_BY_CALLBACK && !t->read_error) r = make_result(Cause::Aborted);
+  if (tokens_ && !t->token.empty() && smtp_oauth::token_refused(t->transcript, rc)) {
+    r = smtp_oauth::refused_result(t->transcript, cfg_.username);
+  }
+  if (tokens_ && t->is_test) r.text = "token from " + smtp_oauth::endpoint(cfg_.oauth) + ": ok; SMTP: " + r.text;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t->started);
   log::info("{} event=smtp_{} provider={} outcome={} code={} enhanced={} curl={} steps={} duration_ms={} reason={}",
             t->id, t->is_test ? "test" : "result", name_, to_string(r.outcome), r.code, r.enhanced,

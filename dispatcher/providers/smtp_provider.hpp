@@ -11,6 +11,14 @@
 // host), easy handles kept in a per-provider pool; at most `max_connections` transfers at
 // once, the rest wait in a FIFO. test(): connect + EHLO (+ STARTTLS) (+ AUTH)
 // + NOOP + QUIT.
+// XOAUTH2 with an oauth: section (docs/smtp-oauth.md): each transfer first
+// gets a token from the provider's one TokenCache (smtp_oauth.hpp) while it
+// holds its connection slot; a token failure is that transfer's Result
+// (transient; config_error for bad credentials: held, not bounced); an AUTH
+// refusal of the token (535, or the 334 error challenge) drops the cached
+// token and retries the transfer once with a fresh one, in the same attempt.
+// Connections are reused only by transfers with the same token (libcurl
+// compares the bearer), so a refreshed token opens new ones.
 // Does not: retry (the dispatcher does), rewrite the message, add headers.
 // Runs on: the loop thread of ctx.loop / ctx.curl. Done is called exactly
 // once per send()/test(), never from inside send()/test(). Destroying the
@@ -26,6 +34,8 @@
 #include <vector>
 
 #include "common/curl_multi.hpp"
+#include "dispatcher/providers/cloud/http.hpp"
+#include "dispatcher/providers/cloud/token_cache.hpp"
 #include "dispatcher/providers/provider.hpp"
 
 namespace relay::provider {
@@ -49,8 +59,13 @@ class SmtpProvider final : public Provider {
  private:
   void enqueue(std::unique_ptr<Transfer> t);
   void start_next();
+  void acquire(Transfer* t);  // token first (oauth), then launch
+  void launch(Transfer* t);
+  void token_failed(Transfer* t, Result r);
+  bool retry_with_new_token(std::unique_ptr<Transfer>& t, CURLcode rc);
+  std::unique_ptr<Transfer> take_running(Transfer* t);
   void configure(Transfer& t);
-  void configure_security(CURL* e);  // TLS and AUTH options
+  void configure_security(CURL* e, const Transfer& t);  // TLS and AUTH options
   void finished(Transfer* t, CURLcode rc);
 
   std::string name_;
@@ -63,6 +78,9 @@ class SmtpProvider final : public Provider {
   std::deque<std::unique_ptr<Transfer>> waiting_;   // over max_connections
   std::vector<std::unique_ptr<Transfer>> running_;
   bool closing_ = false;
+  bool starting_ = false;                           // inside start_next(): no recursion
+  std::shared_ptr<cloud::Tracker> tracker_ = std::make_shared<cloud::Tracker>();  // token requests
+  std::unique_ptr<cloud::TokenCache> tokens_;       // oauth: configured; else null
 };
 
 }  // namespace relay::provider

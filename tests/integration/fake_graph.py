@@ -73,6 +73,7 @@ class FakeGraph(FakeHttps):
         self.send_as = {}                            # mailbox -> extra From addresses allowed
         self.roles = list(roles)
         self.expires_in = expires_in
+        self.scope = SCOPE                           # the one scope the token endpoint grants (smtp_oauth.py: Outlook's)
         self.key = os.urandom(32)
         self.tokens = {}                             # token -> expiry (unix)
         self.token_requests = []                     # dict per request (grant, auth kind, ok)
@@ -270,7 +271,7 @@ def _handler(fg):
             if f.get("client_id") != fg.client_id:
                 return self.token_error(400, "unauthorized_client", 700016,
                                         f"Application with identifier '{f.get('client_id')}' was not found in the directory.")
-            if f.get("scope") != SCOPE:
+            if f.get("scope") != fg.scope:
                 return self.token_error(400, "invalid_scope", 1002012, f"The provided value for scope {f.get('scope')} is not valid.")
             if "client_secret" in f:
                 rec["auth"] = "secret"

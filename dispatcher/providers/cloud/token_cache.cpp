@@ -51,6 +51,7 @@ void TokenCache::invalidate(const std::string& token) {
 
 void TokenCache::start_fetch() {
   in_flight_ = true;
+  fetch_started_ = now_();
   ++requests_;
   if (!metrics_provider_.empty()) metrics::registry().add("relay_token_requests_total", {{"provider", metrics_provider_}});
   log::debug("{} event=token_request n={}", log_name_, requests_);
@@ -62,9 +63,9 @@ void TokenCache::finish(FetchResult r) {
   in_flight_ = false;
   if (r.ok) {
     const auto life = seconds(std::max<std::int64_t>(r.expires_in, 1));
-    const auto margin = std::min<seconds>(seconds(300), life / 5);
+    const auto margin = std::min<std::chrono::milliseconds>(seconds(300), std::chrono::milliseconds(life) / 5);
     token_ = std::move(r.access_token);
-    expires_at_ = now + life;
+    expires_at_ = std::min(now, fetch_started_) + life;
     refresh_at_ = expires_at_ - margin;
     config_backoff_ = seconds(0);
     retry_at_ = {};

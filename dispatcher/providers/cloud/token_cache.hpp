@@ -3,7 +3,9 @@
 // delivery that needs it.
 //
 // Does: hands out the cached token; refreshes it shortly before expires_in
-// runs out (5 min, or a fifth of a short lifetime); after a Graph 401 the
+// runs out (5 min, or a fifth of a short lifetime, in milliseconds: a
+// 3-second token is renewed after 2.4 s), the lifetime counted from when the
+// request was sent (the endpoint counts from then too); after a Graph 401 the
 // delivery calls invalidate(token) and the first such call drops it (later
 // calls with the same stale token are no-ops), so a burst of 401s makes ONE
 // new request. At most one token request is in flight: concurrent get()s
@@ -78,6 +80,7 @@ class TokenCache {
   std::string token_;
   Clock::time_point refresh_at_{};
   Clock::time_point expires_at_{};
+  Clock::time_point fetch_started_{};
   bool in_flight_ = false;
   std::vector<Callback> waiters_;
   Result last_error_;

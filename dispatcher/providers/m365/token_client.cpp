@@ -24,14 +24,15 @@ std::string token_url(const config::M365Provider& cfg) {
   return fmt::format("{}/{}/oauth2/v2.0/token", trim_slash(cfg.login_url), url_escape(cfg.tenant_id));
 }
 
-Request build_token_request(const config::M365Provider& cfg, const JwtSigner* signer, std::int64_t now_unix) {
+Request build_token_request(const config::M365Provider& cfg, const JwtSigner* signer, std::int64_t now_unix,
+                            const std::string& scope) {
   Request req;
   req.method = "POST";
   req.url = token_url(cfg);
   req.timeout = std::min<std::int64_t>(cfg.timeout, 60);
   req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
   req.headers.push_back("Accept: application/json");
-  std::string body = "client_id=" + url_escape(cfg.client_id) + "&scope=" + url_escape(graph_scope(cfg.graph_url)) +
+  std::string body = "client_id=" + url_escape(cfg.client_id) + "&scope=" + url_escape(scope.empty() ? graph_scope(cfg.graph_url) : scope) +
                      "&grant_type=client_credentials";
   if (signer) {
     body += "&client_assertion_type=" + url_escape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
@@ -72,9 +73,9 @@ FetchResult parse_token_response(const Response& resp, const config::M365Provide
 }
 
 Fetcher make_fetcher(net::CurlMulti& curl, HttpOptions opt, const config::M365Provider& cfg,
-                     std::shared_ptr<const JwtSigner> signer) {
-  return [&curl, opt, cfg, signer](FetchDone done) {
-    Request req = build_token_request(cfg, signer.get(), static_cast<std::int64_t>(std::time(nullptr)));
+                     std::shared_ptr<const JwtSigner> signer, std::string scope) {
+  return [&curl, opt, cfg, signer, scope](FetchDone done) {
+    Request req = build_token_request(cfg, signer.get(), static_cast<std::int64_t>(std::time(nullptr)), scope);
     perform(curl, opt, std::move(req), [cfg, done = std::move(done)](Response resp) {
       done(parse_token_response(resp, cfg));
     });

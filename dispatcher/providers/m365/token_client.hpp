@@ -25,12 +25,14 @@ class JwtSigner;
 std::string graph_scope(const std::string& graph_url);
 std::string token_url(const config::M365Provider& cfg);
 
-// signer == nullptr: client secret.
-Request build_token_request(const config::M365Provider& cfg, const JwtSigner* signer, std::int64_t now_unix);
+// signer == nullptr: client secret. scope "" = graph_scope(cfg.graph_url)
+// (the smtp provider asks for Outlook's, docs/smtp-oauth.md).
+Request build_token_request(const config::M365Provider& cfg, const JwtSigner* signer, std::int64_t now_unix,
+                            const std::string& scope = {});
 FetchResult parse_token_response(const Response& resp, const config::M365Provider& cfg);
 
 Fetcher make_fetcher(net::CurlMulti& curl, HttpOptions opt, const config::M365Provider& cfg,
-                     std::shared_ptr<const JwtSigner> signer);
+                     std::shared_ptr<const JwtSigner> signer, std::string scope = {});
 
 
 }  // namespace relay::provider::m365

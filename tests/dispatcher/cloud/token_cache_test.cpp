@@ -126,3 +126,22 @@ TEST_CASE("metrics: token requests and failures are counted under the provider n
   CHECK(m.value("relay_token_requests_total", p) - req0 == 2);
   CHECK(m.value("relay_token_failures_total", p) - fail0 == 1);
 }
+
+TEST_CASE("a 3-second token (smtp xoauth2 tests) is renewed ahead of expiry; its life counts from the request") {
+  Harness h;
+  std::string tok;
+  h.cache.get([&](const TokenResult& t) { tok = t.token; });
+  h.now += std::chrono::milliseconds(500);  // the endpoint took half a second to answer
+  h.answer("T1", 3);
+  CHECK(tok == "T1");
+  h.now += std::chrono::milliseconds(1800);  // 2.3 s after the request: before the 2.4 s mark
+  h.cache.get([&](const TokenResult& t) { tok = t.token; });
+  CHECK(h.cache.requests() == 1);
+  h.now += std::chrono::milliseconds(200);  // 2.5 s: inside the last fifth, still valid, renewed now
+  tok.clear();
+  h.cache.get([&](const TokenResult& t) { tok = t.token; });
+  CHECK(h.cache.requests() == 2);
+  CHECK(tok.empty());  // waits for the new one, never handed a token about to lapse
+  h.answer("T2", 3);
+  CHECK(tok == "T2");
+}
