@@ -25,7 +25,7 @@ constexpr const char* kClusterSql =
     " to_char(seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"') AS last_heartbeat,"
     " GREATEST(EXTRACT(EPOCH FROM now() - seen_at), 0)::bigint AS heartbeat_age_s, interval_s,"
     " to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"') AS started,"
-    " queue, oldest_queued_s, paused"
+    " queue, oldest_queued_s, to_jsonb(paused) AS paused"
     " FROM hosts ORDER BY host";
 
 // {"new":1,"active":0} -> "new=1 active=0"
@@ -59,7 +59,7 @@ int cmd_cluster(Context& ctx) {
   }
   Table t({"HOST", "STATUS", "LAST-HEARTBEAT", "AGE", "VERSION", "QUEUE", "OLDEST"});
   for (int i = 0; i < rows->rows(); ++i) {
-    std::string status = rows->value(i, 1) + (rows->value(i, 12) == "t" ? ",paused" : "");
+    std::string status = rows->value(i, 1) + (rows->value(i, 12) == "true" ? ",paused" : "");
     std::string oldest = rows->is_null(i, 11) ? "-" : human_age(std::stoll(rows->value(i, 11)));
     t.add({rows->value(i, 0), status, rows->value(i, 6), human_age(std::stoll(rows->value(i, 7))),
            fmt::format("{} (schema {})", rows->value(i, 3), rows->value(i, 4)), queue_text(rows->value(i, 10)), oldest});

@@ -1,10 +1,13 @@
 // relay::admin::HostHeartbeat (see host_heartbeat.hpp).
 #include "admin-cli/host_heartbeat.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
-#include <ctime>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -46,7 +49,14 @@ struct HostHeartbeat::Db {
 std::unique_ptr<HostHeartbeat> HostHeartbeat::start(Options opt) {
   if (opt.conninfo.empty()) return nullptr;
   std::unique_ptr<HostHeartbeat> h(new HostHeartbeat(std::move(opt)));
+  // The thread inherits the signal mask: with every signal blocked there,
+  // SIGTERM/SIGHUP reach the supervisor's signalfd, never this thread
+  // (whose default action would end the whole process without a drain).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   h->thread_ = std::thread([p = h.get()] { p->run(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return h;
 }
 
