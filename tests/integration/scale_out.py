@@ -11,8 +11,9 @@ as an MTA does). At 700 accepted messages host A is killed (SIGKILL to
 relayctl run and every child at once) and restarted 2 s later. Asserts:
 every message that got a 250 reaches the fake Graph (counted by
 Message-ID), a message is delivered twice only where at-least-once allows
-it (the client retried after an unknown outcome, or A died with the
-request in flight: at most the fake's concurrent requests), both spools end
+it (the client retried after an unknown outcome, or A died between the
+provider's 202 and the end of the spool entry: at most A's
+dispatcher.max_in_flight x processes), both spools end
 empty, both hosts served mail; and the cluster-wide Graph limit: the fake's
 peak of concurrent requests for the mailbox never passed 4 and it answered
 no 429 (this last part needs PostgreSQL-coordinated per-mailbox limits:
@@ -156,8 +157,11 @@ def test_two_hosts_behind_haproxy():
         print(f"  accepted {TOTAL} in {t_accept:.1f}s (A killed at {t_kill:.1f}s, restarted 2s later), all delivered"
               f" after {t_done:.1f}s; client errors/retries {clients.errors}, unknown outcomes {len(clients.unknown)};"
               f" duplicates {len(dups)}; per host {per_host}; fake peak in flight {peak}, 429s {throttled}")
+        # At-least-once: what A's dispatchers had sent but not yet finished in
+        # the spool (at most max_in_flight per process) is sent again.
+        window = a.cfg["dispatcher"]["max_in_flight"] * a.cfg["dispatcher"]["processes"]
         unexplained = [i for i in dups if i not in clients.unknown]
-        assert len(unexplained) <= 8, f"{len(unexplained)} duplicates without a client retry: {unexplained[:20]}"
+        assert len(unexplained) <= window, f"{len(unexplained)} duplicates without a client retry: {unexplained[:20]}"
         wait_for(lambda: not any(r.spool_entries(s) for r in (a, b) for s in ("new", "active", "deferred")), 30, 0.2,
                  "both spools empty")
         assert per_host.get("host-a", 0) > 0 and per_host.get("host-b", 0) > 0, per_host
