@@ -36,7 +36,8 @@ MHD_Result respond(MHD_Connection* conn, unsigned status, const std::string& bod
 
 MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const char* method, const char*,
                       const char*, size_t*, void**) {
-  const auto* opt = static_cast<const CollectOptions*>(cls);
+  const auto* self = static_cast<const AdminHttp*>(cls);
+  const CollectOptions* opt = &self->options();
   const bool get = std::strcmp(method, MHD_HTTP_METHOD_GET) == 0 || std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
   const std::string_view path(url);
   try {
@@ -44,7 +45,7 @@ MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const ch
     if (!get) return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", kText, "GET, HEAD");
     Collected c = collect(*opt);
     if (path == "/metrics") return respond(conn, MHD_HTTP_OK, render_metrics(c), kPrometheus);
-    Health h = evaluate_health(c, spool_write_problem(opt->spool_dir));
+    Health h = evaluate_health(c, spool_write_problem(opt->spool_dir), self->draining());
     return respond(conn, static_cast<unsigned>(h.status), h.text + "\n", kText);
   } catch (const std::exception& e) {  // never out of MHD's thread
     log::error("admin_http event=request_failed path={} reason={}", log::quote(path.substr(0, 100)),
@@ -101,7 +102,7 @@ std::unique_ptr<AdminHttp> AdminHttp::start(const config::Config& cfg, std::stri
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
   a->daemon_ = MHD_start_daemon(
-      flags, l.port, nullptr, nullptr, &on_request, &a->opt_, MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, nullptr,
+      flags, l.port, nullptr, nullptr, &on_request, a.get(), MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, nullptr,
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&ss), MHD_OPTION_CONNECTION_LIMIT, 32u,
       MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(16 * 1024),
       MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);

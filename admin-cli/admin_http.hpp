@@ -21,6 +21,7 @@
 // the supervisor's thread only starts and stops it.
 // Fails: start() returns nullptr with *error (bad address, port in use).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -44,10 +45,16 @@ class AdminHttp {
 
   std::uint16_t port() const noexcept { return port_; }
   const CollectOptions& options() const noexcept { return opt_; }
+  // `relayctl run` is stopping (SIGTERM): /healthz answers 503 "draining"
+  // from now on, so a load balancer takes this host out at its next check
+  // (docs/scale-out.md). Any thread.
+  void set_draining() noexcept { draining_.store(true); }
+  bool draining() const noexcept { return draining_.load(); }
 
  private:
   AdminHttp() = default;
   CollectOptions opt_;
+  std::atomic<bool> draining_{false};
   MHD_Daemon* daemon_ = nullptr;
   std::uint16_t port_ = 0;
 };

@@ -18,6 +18,7 @@ namespace relay::admin {
 namespace {
 
 constexpr int kRecipientsCol = 15;
+constexpr int kHostCol = 16;
 
 nlohmann::json recipients_of(const dlog::PgResult& r, int row) {
   auto j = nlohmann::json::parse(r.value(row, kRecipientsCol), nullptr, false);
@@ -39,10 +40,10 @@ std::string to_column(const dlog::PgResult& r, int row) {
 }
 
 void print_messages(std::FILE* out, const dlog::PgResult& r) {
-  Table t({"RECEIVED", "QUEUE-ID", "STATUS", "FROM", "TO", "PROVIDER", "TRIES", "ERROR"});
+  Table t({"RECEIVED", "QUEUE-ID", "STATUS", "FROM", "TO", "PROVIDER", "HOST", "TRIES", "ERROR"});
   for (int i = 0; i < r.rows(); ++i)
     t.add({r.value(i, 2), r.value(i, 0), r.value(i, 1), "<" + r.value(i, 4) + ">", to_column(r, i), r.value(i, 6),
-           r.value(i, 7), r.value(i, 10)});
+           r.value(i, kHostCol).empty() ? "-" : r.value(i, kHostCol), r.value(i, 7), r.value(i, 10)});
   fmt::print(out, "{}", t.render());
 }
 

@@ -23,9 +23,16 @@
 #include "admin-cli/safe_output.hpp"
 #include "admin-cli/spool_access.hpp"
 #include "common/config.hpp"
+#include "common/host_name.hpp"
 
 namespace relay::admin {
 namespace {
+
+// Queue commands see this host's spool only (docs/scale-out.md): say so.
+void print_local_spool(Context& ctx, const config::Config& cfg) {
+  fmt::print(ctx.out(), "host: {} (local spool {})\n", printable(config::host_name(cfg)),
+             printable(cfg.spool.directory.string()));
+}
 
 using spool::State;
 
@@ -104,6 +111,7 @@ int run_bulk(Context& ctx, const BulkOp& op, const std::vector<std::string>& wor
   if (skipped) fmt::print(ctx.out(), ", skipped {} (busy, active or moved on meanwhile)", skipped);
   if (failed) fmt::print(ctx.out(), ", {} failed", failed);
   fmt::print(ctx.out(), "\n");
+  print_local_spool(ctx, *cfg);
   return failed ? kFail : kOk;
 }
 
@@ -191,6 +199,7 @@ int cmd_queue_list(Context& ctx) {
   } else {
     fmt::print(ctx.out(), "{}\n", list_summary(shown, total, bytes));
   }
+  if (!json) print_local_spool(ctx, *cfg);
   return kOk;
 }
 

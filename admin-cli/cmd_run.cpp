@@ -14,11 +14,13 @@
 #include "admin-cli/admin_http.hpp"
 #include "admin-cli/command.hpp"
 #include "admin-cli/handlers.hpp"
+#include "admin-cli/host_heartbeat.hpp"
 #include "admin-cli/programs.hpp"
 #include "admin-cli/run_dir.hpp"
 #include "admin-cli/supervisor.hpp"
 #include "common/config.hpp"
 #include "common/config_snapshot.hpp"
+#include "common/host_name.hpp"
 #include "common/log.hpp"
 #include "common/run_as.hpp"
 
@@ -113,6 +115,20 @@ int cmd_run(Context& ctx) {
     fmt::print(ctx.err(), "relayctl: {}\n", error);
     return kFail;
   }
+  // The hosts row (docs/scale-out.md): own thread; "stopped" when it goes.
+  HostHeartbeat::Options hb;
+  hb.conninfo = cfg.database.conninfo;
+  hb.connect_timeout = cfg.database.connect_timeout;
+  hb.host = config::host_name(cfg);
+  hb.interval_s = cfg.cluster.heartbeat_interval;
+  hb.collect.spool_dir = cfg.spool.directory;
+  hb.collect.journal = cfg.dispatcher.journal;
+  hb.collect.dispatchers = cfg.dispatcher.processes;
+  auto heartbeat = HostHeartbeat::start(std::move(hb));
+  opt.on_stop = [&admin, &heartbeat] {
+    if (admin) admin->set_draining();
+    if (heartbeat) heartbeat->set_state("draining");
+  };
   Supervisor sup(std::move(opt));
   return sup.run();
 }

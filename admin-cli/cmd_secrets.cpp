@@ -2,7 +2,9 @@
 // dispatchers stored in secret_status (they may know the real date from
 // Graph) win; providers without a row are computed from the config's
 // client_secret_expires. Rows of providers the config no longer has (renamed,
-// removed, now a certificate) are stale and not shown. Exit 1 when any secret is expired or inside its
+// removed, now a certificate) are stale and not shown. The secret state is
+// cluster-wide (one row per provider); HOST names the host whose dispatcher
+// recorded it last (docs/scale-out.md). Exit 1 when any secret is expired or inside its
 // warning window, so monitoring can run it as a check.
 #include <fmt/format.h>
 
@@ -21,7 +23,7 @@ namespace relay::admin {
 namespace {
 
 struct Row {
-  std::string provider, expires, days_left, source, state, detail, checked;
+  std::string provider, expires, days_left, source, state, detail, checked, host;
 };
 
 std::vector<Row> rows_from_db(const config::Config& cfg, std::FILE* err) {
@@ -34,15 +36,16 @@ std::vector<Row> rows_from_db(const config::Config& cfg, std::FILE* err) {
     return out;
   }
   if (!relation_exists(db, "secret_status")) return out;
+  // host: which host's dispatcher checked last (004_cluster; '' before it).
   auto r = query(db, "secret_status",
                  "SELECT provider, COALESCE(expires::text, ''), COALESCE(days_left::text, ''), source, state, detail,"
-                 " to_char(checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"') FROM secret_status"
-                 " ORDER BY provider",
+                 " to_char(checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"'),"
+                 " COALESCE(to_jsonb(s) ->> 'host', '') FROM secret_status s ORDER BY provider",
                  {}, err);
   if (!r) return out;
   for (int i = 0; i < r->rows(); ++i)
     out.push_back({r->value(i, 0), r->value(i, 1), r->value(i, 2), r->value(i, 3), r->value(i, 4), r->value(i, 5),
-                   r->value(i, 6)});
+                   r->value(i, 6), r->value(i, 7)});
   return out;
 }
 
@@ -68,7 +71,7 @@ int cmd_secrets(Context& ctx) {
     if (stored) continue;
     SecretExpiry e = secret_expiry(p.m365.client_secret_expires, p.m365.expiry_warn_days, today);
     rows.push_back({p.name, e.expires, e.state == "unknown" ? "" : std::to_string(e.days_left), "config", e.state,
-                    e.detail, ""});
+                    e.detail, "", ""});
   }
   bool alarm = false;
   for (const auto& r : rows) alarm |= r.state == "expired" || r.state == "warning";
@@ -76,10 +79,10 @@ int cmd_secrets(Context& ctx) {
     std::string out = "[";
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
-      out += fmt::format("{}{{\"provider\":{},\"expires\":{},\"days_left\":{},\"source\":{},\"state\":{},\"detail\":{}}}",
+      out += fmt::format("{}{{\"provider\":{},\"expires\":{},\"days_left\":{},\"source\":{},\"state\":{},\"detail\":{},\"host\":{}}}",
                          i ? "," : "", json_string(r.provider), json_string(r.expires),
                          r.days_left.empty() ? "null" : r.days_left, json_string(r.source), json_string(r.state),
-                         json_string(r.detail));
+                         json_string(r.detail), json_string(r.host));
     }
     fmt::print(ctx.out(), "{}]\n", out);
     return alarm ? kFail : kOk;
@@ -88,10 +91,10 @@ int cmd_secrets(Context& ctx) {
     fmt::print(ctx.out(), "no provider with a client secret configured\n");
     return kOk;
   }
-  Table t({"PROVIDER", "EXPIRES", "DAYS", "STATE", "SOURCE", "DETAIL"});
+  Table t({"PROVIDER", "EXPIRES", "DAYS", "STATE", "SOURCE", "HOST", "DETAIL"});
   for (const auto& r : rows)
     t.add({r.provider, r.expires.empty() ? "-" : r.expires, r.days_left.empty() ? "-" : r.days_left,
-           display_state(r.state), r.source, r.detail});
+           display_state(r.state), r.source, r.host.empty() ? "-" : r.host, r.detail});
   fmt::print(ctx.out(), "{}", t.render());
   return alarm ? kFail : kOk;
 }

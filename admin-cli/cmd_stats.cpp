@@ -1,7 +1,9 @@
 // relayctl stats [--json] — delivery figures from PostgreSQL (the 003
 // rollups, the live_processes view, the last failed attempt through
 // attempts_errors_idx) and queue figures from the spool. No query reads a
-// whole table (docs/delivery-log.md). Prints
+// whole table (docs/delivery-log.md). One line per host (the rollups'
+// host column; --host NAME: that host's figures only); the queue figures
+// are the local spool's and say so (docs/scale-out.md). Prints
 // what it can; exits 1 when either source could not be read.
 #include <fmt/format.h>
 
@@ -14,6 +16,7 @@
 #include "admin-cli/spool_access.hpp"
 #include "admin-cli/stats_format.hpp"
 #include "common/config.hpp"
+#include "common/host_name.hpp"
 
 namespace relay::admin {
 namespace {
@@ -26,11 +29,14 @@ std::int64_t num(const dlog::PgResult& r, int row, int col) {
 // Totals from the rollups (stats_hourly + the deltas not folded yet):
 // bounded by hours x hosts x providers, never by the number of messages.
 // "24h" is whole UTC hours: the current hour and the 24 before it.
+// $1: one host's figures only (--host), NULL = all hosts.
 constexpr const char* kTotalsSql =
     "WITH h AS (SELECT hour, sent, failed, partial, attempts, errors FROM stats_hourly"
-    " UNION ALL SELECT hour, sent, failed, partial, attempts, errors FROM rollup_delta WHERE client_addr IS NULL)"
+    " WHERE $1::text IS NULL OR host = $1"
+    " UNION ALL SELECT hour, sent, failed, partial, attempts, errors FROM rollup_delta WHERE client_addr IS NULL"
+    " AND ($1::text IS NULL OR host = $1))"
     " SELECT COALESCE(sum(sent), 0)::bigint, COALESCE(sum(failed), 0)::bigint, COALESCE(sum(partial), 0)::bigint,"
-    " (SELECT count(*) FROM messages WHERE status = 'queued'),"
+    " (SELECT count(*) FROM messages WHERE status = 'queued' AND ($1::text IS NULL OR host = $1)),"
     " COALESCE(sum(sent) FILTER (WHERE hour >= relay_hour(now() - interval '24 hours')), 0)::bigint,"
     " COALESCE(sum(failed + partial) FILTER (WHERE hour >= relay_hour(now() - interval '24 hours')), 0)::bigint,"
     " COALESCE(sum(attempts), 0)::bigint, COALESCE(sum(errors), 0)::bigint,"
@@ -38,8 +44,25 @@ constexpr const char* kTotalsSql =
     " COALESCE(sum(errors) FILTER (WHERE hour >= relay_hour(now() - interval '24 hours')), 0)::bigint"
     " FROM h";
 
-bool fill_db(const dlog::PgConn& db, Stats& s, std::FILE* err) {
-  auto t = query(db, "stats", kTotalsSql, {}, err);
+// Per host: the same rollups grouped by their host column.
+constexpr const char* kHostsSql =
+    "WITH h AS (SELECT hour, host, sent, failed, partial FROM stats_hourly"
+    " UNION ALL SELECT hour, host, sent, failed, partial FROM rollup_delta WHERE client_addr IS NULL)"
+    " SELECT host, COALESCE(sum(sent), 0)::bigint, COALESCE(sum(failed + partial), 0)::bigint,"
+    " COALESCE(sum(sent) FILTER (WHERE hour >= relay_hour(now() - interval '24 hours')), 0)::bigint,"
+    " COALESCE(sum(failed + partial) FILTER (WHERE hour >= relay_hour(now() - interval '24 hours')), 0)::bigint"
+    " FROM h WHERE $1::text IS NULL OR host = $1 GROUP BY host ORDER BY host";
+
+bool fill_hosts(const dlog::PgConn& db, Stats& s, const std::optional<std::string>& host, std::FILE* err) {
+  auto r = query(db, "stats hosts", kHostsSql, {host}, err);
+  if (!r) return false;
+  for (int i = 0; i < r->rows(); ++i)
+    s.hosts.push_back(Stats::Host{r->value(i, 0), num(*r, i, 1), num(*r, i, 2), num(*r, i, 3), num(*r, i, 4)});
+  return true;
+}
+
+bool fill_db(const dlog::PgConn& db, Stats& s, const std::optional<std::string>& host, std::FILE* err) {
+  auto t = query(db, "stats", kTotalsSql, {host}, err);
   if (!t) return false;
   if (t->rows() > 0) {
     s.sent = num(*t, 0, 0), s.failed = num(*t, 0, 1), s.partial = num(*t, 0, 2), s.queued_db = num(*t, 0, 3);
@@ -66,7 +89,7 @@ bool fill_db(const dlog::PgConn& db, Stats& s, std::FILE* err) {
   for (int i = 0; i < sec->rows(); ++i)
     s.secrets.push_back(Stats::Secret{sec->value(i, 0), sec->value(i, 1), sec->value(i, 2), sec->value(i, 3)});
   s.have_db = true;
-  return true;
+  return fill_hosts(db, s, host, err);
 }
 
 }  // namespace
@@ -76,6 +99,9 @@ int cmd_stats(Context& ctx) {
   if (!cfg) return kFail;
   Stats s;
   bool ok = true;
+  const auto host = ctx.args().get("host");
+  s.host_filter = host.value_or("");
+  s.local_host = config::host_name(*cfg);
   if (auto sp = open_spool(*cfg, ctx.err())) {
     QueueSummary q = summarize(*sp);
     s.have_spool = true;
@@ -86,7 +112,7 @@ int cmd_stats(Context& ctx) {
     ok = false;
   }
   if (auto db = connect_db(*cfg, ctx.err())) {
-    ok = fill_db(db, s, ctx.err()) && ok;
+    ok = fill_db(db, s, host, ctx.err()) && ok;
     std::erase_if(s.secrets, [&](const Stats::Secret& x) { return !has_client_secret(*cfg, x.provider); });
   } else {
     ok = false;

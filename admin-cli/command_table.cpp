@@ -15,12 +15,13 @@ constexpr OptionSpec kLog[] = {{"limit", 'n', true},   {"id", 0, true},       {"
                                {"json", 0, false},    {"since", 0, true},    {"until", 0, true},
                                {"from", 0, true},     {"to", 0, true},       {"status", 0, true},
                                {"message-id", 0, true}, {"subject", 0, true}, {"provider", 0, true},
-                               {"explain", 0, false}};
+                               {"explain", 0, false}, {"host", 0, true}};
 constexpr OptionSpec kDbMigrate[] = {{"url", 0, true}, {"grant", 0, true}};
-constexpr OptionSpec kClients[] = {{"json", 0, false}};
-constexpr OptionSpec kStats[] = {{"json", 0, false}};
+constexpr OptionSpec kClients[] = {{"json", 0, false}, {"host", 0, true}};
+constexpr OptionSpec kStats[] = {{"json", 0, false}, {"host", 0, true}};
 constexpr OptionSpec kReload[] = {{"timeout", 0, true}};
 constexpr OptionSpec kSecrets[] = {{"json", 0, false}};
+constexpr OptionSpec kCluster[] = {{"json", 0, false}};
 constexpr OptionSpec kConfigKeys[] = {{"markdown", 0, false}};
 constexpr OptionSpec kSendTest[] = {
     {"to", 0, true},      {"from", 0, true},     {"timeout", 0, true},  {"user", 0, true},
@@ -52,11 +53,11 @@ const Command kCommands[] = {
      cmd_db_migrate, kDbMigrate, 0, 0, Secrets::Database},
     {"log",
      "[--limit N] [--id ID] [--since WHEN] [--until WHEN] [--from ADDR] [--to ADDR|@DOMAIN]"
-     " [--status sent|failed|partial|queued] [--failed] [--message-id ID] [--subject TEXT] [--provider NAME] [--json] [--explain]",
+     " [--status sent|failed|partial|queued] [--failed] [--message-id ID] [--subject TEXT] [--provider NAME] [--host NAME] [--json] [--explain]",
      "deliveries from the database, newest first, with each recipient's state", cmd_log, kLog, 0, 0, Secrets::Database},
-    {"clients", "[--json]", "senders per AUTH user and client address: last seen, volume, TLS, refusals",
+    {"clients", "[--host NAME] [--json]", "senders per AUTH user and client address: last seen, volume, TLS, refusals",
      cmd_clients, kClients, 0, 0, Secrets::Database},
-    {"stats", "[--json]", "sent/failed counts, error rate, last error, queue sizes", cmd_stats, kStats, 0, 0,
+    {"stats", "[--host NAME] [--json]", "sent/failed counts, error rate, last error, queue sizes", cmd_stats, kStats, 0, 0,
      Secrets::Database},
     {"config check", "", "validate the configuration file", cmd_config_check, none()},
     {"hash-password", "", "hash a password read from stdin or the terminal", cmd_hash_password, none(), 0, 0,
@@ -74,6 +75,8 @@ const Command kCommands[] = {
     {"dispatch resume", "", "start delivering again", cmd_dispatch_resume, none(), 0, 0, Secrets::None},
     {"dispatch status", "[--json]", "paused or running, deliveries in flight", cmd_dispatch_status, kDispatchStatus,
      0, 0, Secrets::None},
+    {"cluster", "[--json]", "every relay host sharing the database: last heartbeat, state, version, queue sizes",
+     cmd_cluster, kCluster, 0, 0, Secrets::Database},
     {"config keys", "[--markdown]", "list every configuration key: default, type, reloadable", cmd_config_keys,
      kConfigKeys, 0, 0, Secrets::None},
 };

@@ -25,6 +25,8 @@ int cmd_db_migrate(Context& ctx);
 int cmd_log(Context& ctx);
 // cmd_clients.cpp
 int cmd_clients(Context& ctx);
+// cmd_cluster.cpp — every host of a scale-out (hosts table)
+int cmd_cluster(Context& ctx);
 // cmd_stats.cpp
 int cmd_stats(Context& ctx);
 // cmd_config.cpp

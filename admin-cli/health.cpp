@@ -35,7 +35,8 @@ std::string spool_write_problem(const std::filesystem::path& spool_dir) {
   return {};
 }
 
-Health evaluate_health(const Collected& c, const std::string& spool_problem) {
+Health evaluate_health(const Collected& c, const std::string& spool_problem, bool draining) {
+  if (draining) return {503, "draining"};
   if (!spool_problem.empty()) return {503, one_line("spool not writable: " + spool_problem)};
   bool receiver = false, dispatcher = false;
   for (const auto& s : c.slots) {

@@ -3,7 +3,8 @@
 //
 // Does: 200 "ok" (or "ok (delivery paused)" when the operator's pause
 // marker exists); 503 with one line naming the first problem found, in this
-// order: the spool is not writable (a file cannot be created in tmp/, what
+// order: "draining" (relayctl run got SIGTERM and is stopping: a load
+// balancer must send new clients elsewhere, docs/scale-out.md), the spool is not writable (a file cannot be created in tmp/, what
 // the receiver does first for every message), the receiver is not running,
 // no dispatcher is running, a provider is in a configuration-error state
 // (credentials rejected, permission missing: dispatcher/config_alert.hpp;
@@ -28,6 +29,6 @@ struct Health {
 // "" when a file can be created (and removed) in <spool>/tmp, else why not:
 // "tmp/: Permission denied".
 std::string spool_write_problem(const std::filesystem::path& spool_dir);
-Health evaluate_health(const Collected& c, const std::string& spool_problem);
+Health evaluate_health(const Collected& c, const std::string& spool_problem, bool draining = false);
 
 }  // namespace relay::admin

@@ -116,7 +116,8 @@ std::optional<LogFilter> parse_log_filter(const Args& args, std::int64_t now, st
     const char* name;
     std::optional<std::string>* field;
   } texts[] = {{"id", &f.id},           {"from", &f.from},       {"to", &f.to},          {"status", &f.status},
-               {"message-id", &f.message_id}, {"subject", &f.subject}, {"provider", &f.provider}};
+               {"message-id", &f.message_id}, {"subject", &f.subject}, {"provider", &f.provider},
+               {"host", &f.host}};
   for (const auto& t : texts) {
     auto v = args.get(t.name);
     if (!v) continue;
@@ -167,6 +168,7 @@ SqlQuery build_log_query(const LogFilter& f) {
   if (f.message_id) where += " AND m.message_id = " + param(*f.message_id);
   if (f.subject) where += " AND m.subject ILIKE " + param(like_substring(*f.subject)) + " ESCAPE '\\'";
   if (f.provider) where += " AND m.provider = " + param(*f.provider);
+  if (f.host) where += " AND m.host = " + param(*f.host);
   std::string limit = param(std::to_string(f.limit));
   q.sql = fmt::format(
       "SELECT m.queue_id, m.status, to_char(m.received_at AT TIME ZONE 'UTC', {0}) AS received,"
@@ -174,7 +176,7 @@ SqlQuery build_log_query(const LogFilter& f) {
       " array_to_string(m.rcpts, ',') AS rcpts, m.provider, m.attempts, m.size, m.subject, m.last_error,"
       " m.message_id, m.client_addr, m.auth_user, m.tls,"
       " COALESCE((SELECT json_agg(json_build_object('rcpt', rc.rcpt, 'state', rc.state, 'reply', rc.reply)"
-      " ORDER BY rc.rcpt) FROM recipients rc WHERE rc.queue_id = m.queue_id), '[]'::json) AS recipients"
+      " ORDER BY rc.rcpt) FROM recipients rc WHERE rc.queue_id = m.queue_id), '[]'::json) AS recipients, m.host"
       " FROM messages m{1} WHERE {2} ORDER BY {3}.received_at DESC, {3}.queue_id DESC LIMIT {4}::integer",
       kUtc, by_rcpt ? " JOIN recipients r ON r.queue_id = m.queue_id" : "", where, t, limit);
   return q;

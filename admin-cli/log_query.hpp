@@ -22,7 +22,7 @@ namespace relay::admin {
 class Args;
 
 struct LogFilter {
-  std::optional<std::string> id, from, to, status, message_id, subject, provider;
+  std::optional<std::string> id, from, to, status, message_id, subject, provider, host;
   std::optional<std::int64_t> since, until;  // unix seconds, UTC
   bool failed = false;                       // status failed or partial
   std::int64_t limit = 20;
@@ -41,7 +41,8 @@ struct SqlQuery {
 
 // Columns: queue_id status received finished mail_from rcpts provider
 // attempts size subject last_error message_id client_addr auth_user tls
-// recipients (json: [{rcpt, state, reply}]).
+// recipients (json: [{rcpt, state, reply}]) host (the dispatcher host that
+// logged it: cluster.host_name, docs/scale-out.md).
 SqlQuery build_log_query(const LogFilter& f);
 
 // ILIKE pattern matching `text` as a literal substring (escapes \ % _).

@@ -44,11 +44,15 @@ std::string format_stats_text(const Stats& s) {
     } else {
       line("last error:", "-");
     }
+    for (const auto& h : s.hosts)
+      line("host:", fmt::format("{} sent={} (24h: {}) failed={} (24h: {})", h.host.empty() ? "-" : h.host, h.sent,
+                                h.sent_24h, h.failed, h.failed_24h));
     for (const auto& x : s.secrets)
       line("secret:", fmt::format("{} {} expires={} {}", x.provider, x.state, x.expires.empty() ? "?" : x.expires,
                                   x.detail));
   }
   if (s.have_spool) {
+    line("spool:", s.local_host + " (local spool: queue figures are this host's only)");
     std::string counts;
     for (const auto& [state, n] : s.queue) counts += fmt::format("{}{}={}", counts.empty() ? "" : " ", state, n);
     line("queue:", counts);
@@ -83,9 +87,17 @@ std::string format_stats_json(const Stats& s) {
                          json_string(x.provider), json_string(x.state), json_string(x.expires),
                          json_string(x.detail));
     }
+    out += "],\"hosts\":[";
+    for (std::size_t i = 0; i < s.hosts.size(); ++i) {
+      const auto& h = s.hosts[i];
+      out += fmt::format("{}{{\"host\":{},\"sent\":{},\"failed\":{},\"sent_24h\":{},\"failed_24h\":{}}}",
+                         i ? "," : "", json_string(h.host), h.sent, h.failed, h.sent_24h, h.failed_24h);
+    }
     out += "],";
+    if (!s.host_filter.empty()) out += fmt::format("\"host_filter\":{},", json_string(s.host_filter));
   }
   if (s.have_spool) {
+    out += fmt::format("\"spool_host\":{},", json_string(s.local_host));
     out += "\"queue\":{";
     bool first = true;
     for (const auto& [state, n] : s.queue) {

@@ -27,6 +27,15 @@ struct Stats {
     std::string provider, state, expires, detail;
   };
   std::vector<Secret> secrets;
+  // Per host (docs/scale-out.md): delivery figures by the host column of
+  // the rollups; `--host` restricts every database figure to one host.
+  struct Host {
+    std::string host;
+    std::int64_t sent = 0, failed = 0, sent_24h = 0, failed_24h = 0;
+  };
+  std::vector<Host> hosts;
+  std::string host_filter;  // "" = all hosts
+  std::string local_host;   // whose spool the queue figures are
   // From the spool (have_spool false when it could not be opened).
   bool have_spool = false;
   std::map<std::string, std::size_t> queue;  // state -> entries

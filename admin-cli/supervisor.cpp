@@ -97,6 +97,7 @@ void Supervisor::Impl::begin_stop(const char* why) {
   log::info("supervisor event=stopping {}", why);
   tell("STOPPING=1\nSTATUS=stopping: receiver first, then dispatchers");
   for (auto& c : children) c.restart_at = 0;
+  if (opt.on_stop) opt.on_stop();  // health "draining" before the listener closes
   phase = Phase::StopReceiver;
   signal_children(Role::Receiver, SIGTERM);
   deadline = now_ms() + opt.plan.receiver_stop_ms;

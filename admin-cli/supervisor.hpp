@@ -18,7 +18,7 @@
 // snapshot, SIGHUP goes to every child, the dispatcher count and the stop
 // bounds follow; refused, nothing changes. Either way the verdict goes to
 // RunDir's reload.status (for `relayctl reload`). On SIGTERM/SIGINT:
-// SIGTERM to the receiver (stop accepting), wait (bounded), then the
+// on_stop(), SIGTERM to the receiver (stop accepting), wait (bounded), then the
 // dispatchers, SIGKILL whoever outlives the bound, return 0. A second
 // SIGTERM/SIGINT while stopping kills at once.
 // Does not: read the spool or the database; interpret children's output
@@ -56,6 +56,9 @@ struct SupervisorOptions {
   // Called on SIGHUP: the new plan, or nullopt with *error set ("FILE:LINE:
   // KEY: ...") when the config is refused (then nothing is forwarded).
   std::function<std::optional<SupervisorPlan>(std::string* error)> reload_check;
+  // Called once when the stop begins (SIGTERM/SIGINT), before the receiver
+  // is signalled: /healthz turns 503 "draining", the hosts row says so.
+  std::function<void()> on_stop;
 };
 
 class Supervisor {

@@ -250,6 +250,13 @@ struct SupervisorConfig {
   int max_start_failures = 5;
 };
 
+// Scale-out (docs/scale-out.md): how this host names itself in the shared
+// database and how often `relayctl run` writes its row of the hosts table.
+struct ClusterConfig {
+  std::string host_name;                 // "" = the system's host name (gethostname)
+  std::int64_t heartbeat_interval = 15;  // seconds between hosts-table upserts
+};
+
 struct LogConfig {
   std::string level = "info";  // debug | info | warn | error
 };
@@ -275,6 +282,7 @@ struct Config {
   LogConfig log;
   AdminHttpConfig admin_http;
   SupervisorConfig supervisor;
+  ClusterConfig cluster;
   // Run as this system user when started as root (after binding ports);
   // "" = keep the identity the program was started with.
   std::string user;

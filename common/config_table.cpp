@@ -234,6 +234,11 @@ constexpr Key kKeys[] = {
     {S::Top, "supervisor", K::Section},
     {S::Top, "supervisor.max_start_failures", K::Int, "5", 1, 1000, R, false, "",
      FLD(Config, supervisor.max_start_failures)},
+    // ---- cluster (docs/scale-out.md) --------------------------------------
+    {S::Top, "cluster", K::Section},
+    {S::Top, "cluster.host_name", K::String, "", kNoMin, kNoMax, NR, false, "", FLD(Config, cluster.host_name)},
+    {S::Top, "cluster.heartbeat_interval", K::Duration, "15s", 1, 3600, NR, false, "",
+     FLD(Config, cluster.heartbeat_interval)},
 };
 #undef FLD
 

@@ -27,6 +27,7 @@ Settings Settings::from_config(const config::Config& cfg) {
   s.router = Router::from_config(cfg);
   s.failure_notice_to = cfg.dispatcher.failure_notice_to;
   s.hostname = cfg.receiver.hostname;
+  s.host_name = cfg.cluster.host_name;
   for (const auto& p : cfg.providers)
     if (p.type == config::ProviderType::M365 && !p.m365.expiry_notice_to.empty())
       s.secret_notices[p.name] = SecretNoticeConfig{p.m365.expiry_notice_to, p.m365.expiry_warn_days};
@@ -62,7 +63,7 @@ Dispatcher::Dispatcher(uv_loop_t* loop, spool::Spool spool, std::unique_ptr<Prov
       poster_(loop) {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
-  host_ = host;
+  host_ = settings_.host_name.empty() ? host : settings_.host_name;
 }
 
 Dispatcher::~Dispatcher() {

@@ -93,6 +93,7 @@ struct Settings {
   Router router;
   std::string failure_notice_to;
   std::string hostname = "localhost";     // From: MAILER-DAEMON@hostname of notices
+  std::string host_name;                  // in the log's host columns; "" = gethostname (cluster.host_name)
   // Secret-expiry notices (m365 expiry_notice_to), by provider name; From:
   // senders.default_sender so a Graph mailbox can send them.
   std::map<std::string, SecretNoticeConfig, std::less<>> secret_notices;

@@ -119,7 +119,7 @@ void Dispatcher::report_secrets(bool only_changed) {
     std::string sig = s->expires + "|" + s->state + "|" + s->source + "|" + std::to_string(s->days_left);
     if (only_changed && secret_reported_[name] == sig) continue;
     secret_reported_[name] = sig;
-    dlog::SecretRecord r{name, s->expires, std::nullopt, s->source, s->state, s->detail, dlog::now_us()};
+    dlog::SecretRecord r{name, s->expires, std::nullopt, s->source, s->state, s->detail, dlog::now_us(), host_};
     if (!s->expires.empty()) r.days_left = s->days_left;
     if (!s->expires.empty())
       metrics::registry().set("relay_client_secret_days_left", {{"provider", name}}, static_cast<double>(s->days_left));

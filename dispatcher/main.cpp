@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/host_name.hpp"
 #include "common/config_snapshot.hpp"
 #include "common/curl_multi.hpp"
 #include "common/log.hpp"
@@ -99,9 +100,7 @@ int main(int argc, char** argv) {
     m.retention_s = cfg.database.retention;
     m.batch = cfg.database.retention_batch;
     m.refusal_dir = spool->root() / "refusals";
-    char host[256] = {0};
-    ::gethostname(host, sizeof host - 1);
-    m.host = host;
+    m.host = config::host_name(cfg);  // cluster.host_name (docs/scale-out.md)
     dopt.maintenance = m;
   }
   dlog::DeliveryLog dlog(dopt);

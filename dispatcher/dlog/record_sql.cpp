@@ -56,10 +56,10 @@ constexpr const char* kHeartbeatSql =
     " ON CONFLICT (host, pid, started_at) DO UPDATE SET seen_at = EXCLUDED.seen_at, counters = EXCLUDED.counters";
 
 constexpr const char* kSecretSql =
-    "INSERT INTO secret_status (provider, expires, days_left, source, state, detail, checked_at)"
-    " VALUES ($1, $2::date, $3, $4, $5, $6, $7) ON CONFLICT (provider) DO UPDATE SET"
+    "INSERT INTO secret_status (provider, expires, days_left, source, state, detail, checked_at, host)"
+    " VALUES ($1, $2::date, $3, $4, $5, $6, $7, $8) ON CONFLICT (provider) DO UPDATE SET"
     " expires = EXCLUDED.expires, days_left = EXCLUDED.days_left, source = EXCLUDED.source,"
-    " state = EXCLUDED.state, detail = EXCLUDED.detail, checked_at = EXCLUDED.checked_at";
+    " state = EXCLUDED.state, detail = EXCLUDED.detail, checked_at = EXCLUDED.checked_at, host = EXCLUDED.host";
 
 PgResult exec_message(const PgConn& c, const MessageRecord& m);
 
@@ -114,7 +114,8 @@ PgResult exec_one(const PgConn& c, const SecretRecord& s) {
   if (!s.expires.empty()) expires = s.expires;
   if (s.days_left) days = std::to_string(*s.days_left);
   return c.exec(kSecretSql, Params{clean_utf8(s.provider), expires, days, clean_utf8(s.source),
-                                   clean_utf8(s.state), clean_utf8(s.detail), pg_timestamp_us(s.checked_at)});
+                                   clean_utf8(s.state), clean_utf8(s.detail), pg_timestamp_us(s.checked_at),
+                                   clean_utf8(s.host)});
 }
 
 PgResult exec_record(const PgConn& c, const Record& r) {

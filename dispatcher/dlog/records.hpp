@@ -78,6 +78,7 @@ struct SecretRecord {
   std::string state;
   std::string detail;
   std::int64_t checked_at = 0;
+  std::string host;  // the recording dispatcher's cluster.host_name (docs/scale-out.md)
 };
 
 using Record = std::variant<MessageRecord, AttemptRecord, HeartbeatRecord, SecretRecord>;

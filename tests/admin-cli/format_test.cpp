@@ -114,3 +114,21 @@ TEST_CASE("stats: error rate and both output forms") {
   Stats empty;
   CHECK(format_stats_json(empty) == "{}");
 }
+
+TEST_CASE("stats: one line per host, the queue labelled as the local spool (docs/scale-out.md)") {
+  Stats s;
+  s.have_db = true;
+  s.hosts = {Stats::Host{"host-a", 5, 1, 4, 1}, Stats::Host{"host-b", 2, 0, 2, 0}};
+  s.have_spool = true;
+  s.local_host = "host-a";
+  std::string text = format_stats_text(s);
+  CHECK(text.find("host:                host-a sent=5 (24h: 4) failed=1 (24h: 1)\n") != std::string::npos);
+  CHECK(text.find("host:                host-b sent=2 (24h: 2) failed=0 (24h: 0)\n") != std::string::npos);
+  CHECK(text.find("spool:               host-a (local spool") != std::string::npos);
+  std::string json = format_stats_json(s);
+  CHECK(json.find("\"hosts\":[{\"host\":\"host-a\",\"sent\":5,\"failed\":1,\"sent_24h\":4,\"failed_24h\":1},"
+                  "{\"host\":\"host-b\"") != std::string::npos);
+  CHECK(json.find("\"spool_host\":\"host-a\"") != std::string::npos);
+  s.host_filter = "host-b";
+  CHECK(format_stats_json(s).find("\"host_filter\":\"host-b\"") != std::string::npos);
+}

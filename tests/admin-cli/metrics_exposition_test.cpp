@@ -154,6 +154,9 @@ TEST_CASE("healthz: spool, receiver, dispatchers, provider alerts, pause") {
   CHECK(evaluate_health(c, "").text == "ok");
   c.paused = true;
   CHECK(evaluate_health(c, "").text == "ok (delivery paused)");
+  // relayctl run is stopping: draining comes first, even when all is well.
+  CHECK(evaluate_health(c, "", true).status == 503);
+  CHECK(evaluate_health(c, "", true).text == "draining");
   Health h = evaluate_health(c, "tmp/: Permission denied");
   CHECK(h.status == 503);
   CHECK(h.text == "spool not writable: tmp/: Permission denied");
