@@ -151,6 +151,7 @@ struct DatabaseConfig {
 
 struct OutboxProvider {
   std::filesystem::path directory;
+  std::uint64_t max_message_size = 0;       // 0 = no limit of its own (routing: common/route_table.hpp)
 };
 
 // `auth: xoauth2` with tokens relay gets and refreshes itself (docs/smtp-oauth.md):
@@ -187,6 +188,7 @@ struct SmtpProvider {
   int max_connections = 4;                  // per host
   std::int64_t timeout = 60;
   std::string helo;                         // "" = receiver.hostname
+  std::uint64_t max_message_size = 0;       // the upstream's SIZE, as configured; 0 = no limit of our own
 };
 
 struct M365Provider {
@@ -206,6 +208,7 @@ struct M365Provider {
   int max_concurrent_per_mailbox = 4;
   int rate_per_minute = 30;                 // per mailbox; 0 = unlimited
   std::uint64_t max_mime_size = 3ull << 20; // above: draft + upload session
+  std::uint64_t max_message_size = 35ull << 20;  // Exchange Online's default MaxSendSize; upload sessions reach 150MB
   std::int64_t timeout = 120;
 };
 
@@ -237,10 +240,13 @@ struct ProviderConfig {
 };
 
 struct Route {
-  // One of the three matches; first matching route wins.
+  // First matching route wins (common/route_table.hpp). At most one of
+  // sender / auth_user; size bounds combine with either, or stand alone.
   std::string sender;         // full address or pattern as in senders.allowed
   std::string auth_user;
   std::string provider;
+  std::uint64_t min_size = 0;  // bytes of the stored message; 0 = no lower bound
+  std::uint64_t max_size = 0;  // 0 = no upper bound (the provider's own limit still applies)
 };
 
 // `relayctl run` (admin-cli/supervisor.hpp, docs/systemd.md).
@@ -319,7 +325,8 @@ std::string_view to_string(ProviderType type);
 
 // The provider for a message: the first route whose `sender` pattern
 // matches `sender` or whose `auth_user` equals `auth_user` (non-empty),
-// else default_provider. Never null for a Config returned by load().
+// else default_provider; sizes as for an empty message (the rules with
+// sizes: common/route_table.hpp). Never null for a Config returned by load().
 const ProviderConfig* select_provider(const Config& cfg, std::string_view sender, std::string_view auth_user);
 
 // Keys that differ between two loaded configs and are NOT reloadable

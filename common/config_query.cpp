@@ -5,6 +5,7 @@
 
 #include "common/config.hpp"
 #include "common/config_table.hpp"
+#include "common/route_table.hpp"
 
 namespace relay::config {
 namespace {
@@ -61,12 +62,8 @@ std::string_view to_string(ProviderType type) {
 }
 
 const ProviderConfig* select_provider(const Config& cfg, std::string_view sender, std::string_view auth_user) {
-  for (const auto& r : cfg.routes) {
-    bool hit = r.sender.empty() ? (!auth_user.empty() && r.auth_user == auth_user)
-                                : sender_allowed(sender, std::vector<std::string>{r.sender});
-    if (hit) return cfg.provider(r.provider);
-  }
-  return cfg.provider(cfg.default_provider);
+  auto m = RouteTable::from_config(cfg).match(sender, auth_user, 0);  // the one implementation of the rules
+  return cfg.provider(m ? m->provider : cfg.default_provider);
 }
 
 std::vector<std::string> restart_needed(const Config& old_cfg, const Config& new_cfg) {

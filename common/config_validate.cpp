@@ -10,6 +10,7 @@
 
 #include "common/cidr.hpp"
 #include "common/config_loader.hpp"
+#include "common/route_table.hpp"
 
 namespace relay::config::detail {
 namespace {
@@ -126,6 +127,25 @@ void validate_smtp_oauth(const ProviderConfig& p, Need& need) {
   }
 }
 
+// A route whose size bounds no message can meet is a mistake: min_size
+// above max_size, above its provider's own limit, or above what the
+// receiver accepts at all.
+void validate_route_sizes(Loader& ld, const Config& cfg, const Route& r, const std::string& p) {
+  const std::string min_key = p + ".min_size";
+  auto fail_min = [&](const std::string& what) {
+    ld.fail(ld.line_of(min_key), min_key, "expected a size no larger than " + what + " (got " +
+                                              std::to_string(r.min_size) + " bytes): no message could take this route");
+  };
+  if (r.max_size != 0 && r.min_size > r.max_size)
+    fail_min(p + ".max_size (" + std::to_string(r.max_size) + " bytes)");
+  const ProviderConfig* prov = cfg.provider(r.provider);
+  std::uint64_t limit = prov ? provider_max_size(*prov) : kUnlimited;
+  if (r.min_size > limit)
+    fail_min("providers." + r.provider + ".max_message_size (" + std::to_string(limit) + " bytes)");
+  if (r.min_size > cfg.receiver.limits.max_message_size)
+    fail_min("receiver.limits.max_message_size (" + std::to_string(cfg.receiver.limits.max_message_size) + " bytes)");
+}
+
 }  // namespace
 
 void Loader::validate(Config& cfg) {
@@ -223,10 +243,13 @@ void Loader::validate_routes(Config& cfg) {
   for (size_t i = 0; i < cfg.routes.size(); ++i) {
     const auto& r = cfg.routes[i];
     std::string p = idx("routes", i);
-    if (r.sender.empty() == r.auth_user.empty())
-      fail(line_of(p), p, "expected exactly one of sender or auth_user");
+    if (!r.sender.empty() && !r.auth_user.empty())
+      fail(line_of(p), p, "expected at most one of sender or auth_user");
+    if (r.sender.empty() && r.auth_user.empty() && r.min_size == 0 && r.max_size == 0)
+      fail(line_of(p), p, "expected at least one of sender, auth_user, min_size or max_size");
     if (!cfg.provider(r.provider))
       fail(line_of(p + ".provider"), p + ".provider", "expected the name of a configured provider (got '" + r.provider + "')");
+    validate_route_sizes(*this, cfg, r, p);
     if (!r.auth_user.empty()) {
       bool known = false;
       for (const auto& u : cfg.receiver.users) known = known || u.name == r.auth_user;

@@ -175,6 +175,7 @@ class Dispatcher {
   void send(Job& job, const std::string& provider_name, bool fallback);
   void on_sent(const std::string& id, std::uint64_t seq, provider::Result r);
   void on_held(Job& job, provider::Result r);
+  void hold_unroutable(Job& job, const std::string& reason);  // no route carries it: to hold/
   void count_attempt(const std::string& provider, const char* outcome, std::int64_t duration_ms);  // metrics
   void publish_alert(const std::string& provider, bool raised, const std::string& reason);        // metrics
   void fail_unparseable(Job& job);

@@ -44,10 +44,21 @@ void Dispatcher::begin_attempt(Job& job) {
     record_and_finish(job);
     return;
   }
-  RouteInput in{job.env.mail_from, job.info.from_address, job.env.auth_user};
+  RouteInput in{job.env.mail_from, job.info.from_address, job.env.auth_user, job.env.size};
   RouteChoice choice = settings_.router.choose(in, job.env.attempts);
+  if (choice.provider.empty()) return hold_unroutable(job, choice.rule);
   if (choice.fallback) log::info("{} event=route provider={} rule={}", job.id.str(), choice.provider, log::quote(choice.rule));
   send(job, choice.provider, choice.fallback);
+}
+
+// No provider may carry the message (the routes or a provider's
+// max_message_size changed after the receiver accepted it): kept in hold/
+// with the reason, never bounced; `relayctl queue release` retries it.
+void Dispatcher::hold_unroutable(Job& job, const std::string& reason) {
+  job.env.last_error = reason;
+  job.decision = Decision{Action::Hold, "queued", reason, {}};
+  metrics::registry().add("relay_deliveries_total", {{"provider", "-"}, {"outcome", "no_route"}});
+  record_and_finish(job);
 }
 
 void Dispatcher::send(Job& job, const std::string& provider_name, bool fallback) {
@@ -121,7 +132,7 @@ void Dispatcher::on_sent(const std::string& id, std::uint64_t seq, provider::Res
     } else {
       log::info("{} event=config_error_held provider={} reason={}", id, job.provider, log::quote(r.text));
     }
-    if (!job.fallback_tried && !stopping_ && settings_.router.fallback_on_config_error(job.provider)) {
+    if (!job.fallback_tried && !stopping_ && settings_.router.fallback_on_config_error(job.provider, job.env.size)) {
       job.fallback_tried = true;
       log::warn("{} event=fallback from={} to={} reason=config_error", id, job.provider, settings_.router.fallback());
       send(job, settings_.router.fallback(), true);
@@ -235,6 +246,7 @@ void Dispatcher::finish(const std::string& id, bool durable) {
         if (job->release) st = job->claim->release();
         else if (job->decision.action == Action::Done) st = job->claim->done();
         else if (job->decision.action == Action::Defer) st = job->claim->defer(job->env);
+        else if (job->decision.action == Action::Hold) st = job->claim->hold(job->env);
         else st = job->claim->fail(job->env);
         if (!st.ok()) job->finish_error = st.message;
         if (st.ok() && notice) {
@@ -263,6 +275,10 @@ void Dispatcher::on_finished(Job& job) {
   } else if (job.decision.action == Action::Done) {
     ++counters_.sent;
     log::info("{} event=delivered provider={} attempts={} rcpts={}", id, job.env.provider, job.env.attempts, job.env.rcpts.size());
+  } else if (job.decision.action == Action::Hold) {
+    log::warn("{} event=held_no_route size={} reason={} action=\"kept in hold/, not bounced: fix routes or a "
+              "provider's max_message_size, then relayctl queue release\"", id, job.env.size,
+              log::quote(job.decision.reason));
   } else if (job.decision.action == Action::Defer) {
     ++counters_.deferred;
     wake_at(job.env.next_attempt);

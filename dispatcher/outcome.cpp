@@ -60,6 +60,7 @@ std::string_view to_string(Action a) noexcept {
     case Action::Done: return "done";
     case Action::Defer: return "defer";
     case Action::Fail: return "fail";
+    case Action::Hold: return "hold";
   }
   return "?";
 }

@@ -28,7 +28,7 @@ std::string describe(const provider::Result& r);
 // changed to Sent in this call.
 int apply_result(spool::Envelope& env, const std::vector<std::string>& attempted, const provider::Result& r);
 
-enum class Action { Done, Defer, Fail };
+enum class Action { Done, Defer, Fail, Hold };  // Hold: to hold/, decided by the dispatcher (no route)
 std::string_view to_string(Action a) noexcept;
 
 struct Decision {

@@ -84,6 +84,7 @@ Status Claim::move_to(State to, const Envelope* env) {
 
 Status Claim::defer(const Envelope& env) { return move_to(State::Deferred, &env); }
 Status Claim::fail(const Envelope& env) { return move_to(State::Failed, &env); }
+Status Claim::hold(const Envelope& env) { return move_to(State::Hold, &env); }
 Status Claim::release() { return move_to(State::New, nullptr); }
 
 Status Claim::done() {

@@ -149,6 +149,9 @@ class Claim {
   Status defer(const Envelope& env);
   // update(env), then active/ -> failed/ (dead letter).
   Status fail(const Envelope& env);
+  // update(env), then active/ -> hold/: kept, not attempted, until an
+  // operator releases it (e.g. no configured route can carry it).
+  Status hold(const Envelope& env);
   // Back to new/ unchanged (drain on shutdown).
   Status release();
   // Delivered: removes the envelope, then the data file.

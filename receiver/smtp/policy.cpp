@@ -1,5 +1,7 @@
 #include "receiver/smtp/policy.hpp"
 
+#include <algorithm>
+
 #include "receiver/smtp/text.hpp"
 
 namespace relay::smtp {
@@ -14,6 +16,7 @@ std::shared_ptr<const Policy> Policy::from_config(const config::Config& cfg, std
   p->senders_allowed = cfg.senders.allowed;
   p->sender_policy = cfg.senders.policy;
   p->default_sender = cfg.senders.default_sender;
+  p->routes = std::make_shared<const config::RouteTable>(config::RouteTable::from_config(cfg));
   std::string why;
   auto nets = net::CidrList::parse(r.client_networks, &why);
   if (!nets) {
@@ -48,6 +51,18 @@ mail::SenderRules Policy::enforced_rules(std::string_view auth_user) const {
 // An empty list means no restriction (the config default is loopback only).
 bool Policy::client_allowed(std::string_view ip) const {
   return client_networks.empty() || client_networks.contains(ip);
+}
+
+std::uint64_t Policy::advertised_size() const {
+  return routes ? std::min(limits.max_message_size, routes->largest_any()) : limits.max_message_size;
+}
+
+std::uint64_t Policy::route_limit(std::string_view sender, std::string_view auth_user, bool sender_known) const {
+  return routes ? routes->largest(sender, auth_user, sender_known) : config::kUnlimited;
+}
+
+bool Policy::routable(std::string_view sender, std::string_view auth_user, std::uint64_t size) const {
+  return !routes || routes->match(sender, auth_user, size).has_value();
 }
 
 void AuthThrottle::expire(std::deque<std::int64_t>& q, std::int64_t now) const {

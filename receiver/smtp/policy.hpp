@@ -6,7 +6,8 @@
 // hold a shared_ptr<const Policy>, so a reload never changes a session's
 // rules in the middle of a transaction. Answers "may this sender send?"
 // (per-user allowed_senders, else senders.allowed: common/sender_rules, the
-// same rules the dispatcher applies). With senders.policy rewrite the
+// same rules the dispatcher applies), and which message sizes some route
+// carries (config::RouteTable, the dispatcher's own rules). With senders.policy rewrite the
 // global list is the dispatcher's to enforce (it rewrites), but a user's
 // own allowed_senders is still enforced here: rewriting would still send
 // mail for a user from a mailbox outside its list.
@@ -25,6 +26,7 @@
 
 #include "common/cidr.hpp"
 #include "common/config.hpp"
+#include "common/route_table.hpp"
 #include "common/sender_rules.hpp"
 
 namespace relay::smtp {
@@ -38,6 +40,9 @@ struct Policy {
   config::SenderPolicy sender_policy = config::SenderPolicy::Reject;
   std::string default_sender;  // what the dispatcher sends a message without From as
   net::CidrList client_networks;
+  // The dispatcher's routing rules (common/route_table.hpp); null (a Policy
+  // not made from a config, in tests) = every size is routable.
+  std::shared_ptr<const config::RouteTable> routes;
 
   static std::shared_ptr<const Policy> from_config(const config::Config& cfg, std::string* error);
 
@@ -52,6 +57,15 @@ struct Policy {
   // allows anything).
   mail::SenderRules enforced_rules(std::string_view auth_user) const;
   bool client_allowed(std::string_view ip) const;
+  // Message sizes. advertised_size(): EHLO SIZE, limits.max_message_size
+  // lowered to the largest any route carries. route_limit(): the largest
+  // message (stored bytes) some route carries for this sender and AUTH user
+  // (sender_known false for the null sender: its header From decides the
+  // route later); kUnlimited without routes. limits.max_message_size stays
+  // the absolute cap on the client's data, checked on its own.
+  std::uint64_t advertised_size() const;
+  std::uint64_t route_limit(std::string_view sender, std::string_view auth_user, bool sender_known) const;
+  bool routable(std::string_view sender, std::string_view auth_user, std::uint64_t size) const;
 };
 
 class AuthThrottle {

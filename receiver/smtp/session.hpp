@@ -162,6 +162,9 @@ class Session {
   void end_of_message();
   std::string refusal() const;
   std::string header_sender_refusal() const;
+  std::string route_refusal() const;     // no route carries this size from this sender
+  std::string size_reply() const;        // the 552 for too_big_
+  std::string route_size_reply() const;  // the 552 naming route_limit_
   std::string received_header(const std::string& queue_id) const;
   void reset_transaction();
   void log_refused(std::string_view code_text);
@@ -198,6 +201,7 @@ class Session {
   std::string mail_params_;
   std::vector<Rcpt> rcpts_;
   std::uint64_t declared_size_ = 0;
+  std::uint64_t route_limit_ = config::kUnlimited;  // Policy::route_limit for this MAIL FROM
 
   // message transfer
   DotDecoder dot_;
@@ -205,6 +209,8 @@ class Session {
   bool message_open_ = false;
   bool write_failed_ = false;
   bool too_big_ = false;
+  bool too_big_route_ = false;     // too_big_ because of route_limit_ (not the absolute limit)
+  std::uint64_t stored_extra_ = 0; // octets of our Received: header (the stored size counts it)
   std::string queue_id_;
   std::uint64_t bdat_remaining_ = 0;
   bool bdat_last_ = false;

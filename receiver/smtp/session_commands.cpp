@@ -20,7 +20,7 @@ void Session::cmd_ehlo(std::string_view arg, bool extended) {
   esmtp_ = extended;
   const Policy& p = *policy_;
   if (!extended) return reply("250 " + p.hostname);
-  std::string r = "250-" + p.hostname + "\r\n250-PIPELINING\r\n250-SIZE " + std::to_string(p.limits.max_message_size) +
+  std::string r = "250-" + p.hostname + "\r\n250-PIPELINING\r\n250-SIZE " + std::to_string(p.advertised_size()) +
                   "\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n";
   bool starttls_listener =
       listener_.tls == config::TlsMode::StartTls || listener_.tls == config::TlsMode::StartTlsRequired;
@@ -85,6 +85,13 @@ void Session::cmd_mail(std::string_view arg) {
               log::quote(auth_user_), log::quote(path.address));
     count_refused("sender_not_allowed");
     return reply("550 5.7.1 <" + path.address + ">: Sender address not allowed");
+  }
+  route_limit_ = policy_->route_limit(path.address, auth_user_, !path.address.empty());
+  if (declared_size_ > route_limit_) {
+    log::info("{} event=refused reason=size_declared_route size={} limit={} auth={} from=<{}>", id_, declared_size_,
+              route_limit_, log::quote(auth_user_), log::quote(path.address));
+    count_refused("size_declared_route");
+    return reply(route_size_reply());
   }
   has_mail_ = true;
   mail_from_ = std::move(path.address);
@@ -171,7 +178,7 @@ void Session::finish_chunk() {
     return;
   }
   if (bdat_last_) return end_of_message();
-  if (too_big_) return reply("552 5.3.4 Error: message size exceeds fixed maximum message size");
+  if (too_big_) return reply(size_reply());
   if (write_failed_) return reply("451 4.3.0 Error: queue file write error");
   reply("250 2.0.0 " + std::to_string(scan_.size()) + " octets received");
 }

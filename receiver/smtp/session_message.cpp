@@ -1,5 +1,6 @@
 // Session: the message itself — opening the spool entry, the Received:
 // header, streaming content, the end-of-message checks and the commit.
+#include <algorithm>
 #include <ctime>
 
 #include "common/header_reader.hpp"
@@ -35,7 +36,7 @@ bool Session::open_message() {
   Transaction t{client_ip_, helo_, tls_, auth_user_, mail_from_, mail_params_, rcpts_};
   auto id = host_.open_message(t);
   scan_.reset(policy_->limits.max_header_size);
-  too_big_ = write_failed_ = false;
+  too_big_ = write_failed_ = too_big_route_ = false;
   if (!id) {
     log::error("{} event=refused reason=spool_create_failed from=<{}>", id_, log::quote(mail_from_));
     count_refused("spool_create_failed");
@@ -43,15 +44,19 @@ bool Session::open_message() {
   }
   queue_id_ = *id;
   message_open_ = true;
-  if (!host_.write_message(received_header(queue_id_))) write_failed_ = true;
+  const std::string received = received_header(queue_id_);
+  stored_extra_ = received.size();
+  if (!host_.write_message(received)) write_failed_ = true;
   return true;
 }
 
 void Session::content(std::string_view bytes) {
   scan_.feed(bytes);
   if (too_big_) return;
-  if (scan_.size() > policy_->limits.max_message_size || scan_.header_too_big()) {
+  bool over_route = stored_extra_ + scan_.size() > route_limit_;
+  if (scan_.size() > policy_->limits.max_message_size || scan_.header_too_big() || over_route) {
     too_big_ = true;  // keep reading to the end, store and scan nothing more
+    too_big_route_ = over_route && scan_.size() <= policy_->limits.max_message_size && !scan_.header_too_big();
     scan_.stop();
     return;
   }
@@ -99,9 +104,36 @@ std::string Session::header_sender_refusal() const {
   return {};
 }
 
+std::string Session::size_reply() const {
+  if (too_big_route_) return route_size_reply();
+  return "552 5.3.4 Error: message size exceeds fixed maximum message size";
+}
+
+std::string Session::route_size_reply() const {
+  return "552 5.3.4 Error: message size exceeds fixed maximum message size for this sender (" +
+         std::to_string(route_limit_) + " bytes: the largest any route carries)";
+}
+
+// A size below route_limit_ may still fall in a gap between routes' size
+// bounds; the header From now names the sender of a null envelope sender.
+// The same question the dispatcher asks (config::RouteTable::match).
+std::string Session::route_refusal() const {
+  std::string sender = mail_from_;
+  if (sender.empty()) {
+    const std::vector<std::string_view> from(scan_.from_headers().begin(), scan_.from_headers().end());
+    const mail::Originator o = mail::read_originator(from, {});
+    if (!o.from.empty()) sender = o.from.front().address;
+  }
+  const std::uint64_t size = stored_extra_ + scan_.size();
+  if (policy_->routable(sender, auth_user_, size)) return {};
+  return "552 5.3.4 Error: no route carries a message of " + std::to_string(size) + " bytes from this sender (largest " +
+         std::to_string(std::min(policy_->limits.max_message_size, policy_->route_limit(sender, auth_user_, true))) +
+         " bytes)";
+}
+
 std::string Session::refusal() const {
   if (too_big_ && scan_.header_too_big()) return "552 5.3.4 Error: message header size exceeds limit";
-  if (too_big_) return "552 5.3.4 Error: message size exceeds fixed maximum message size";
+  if (too_big_) return size_reply();
   if (scan_.nul() && !bdat_message_) return "554 5.6.0 Error: message contains NUL characters";
   if (scan_.bare_cr() || scan_.bare_lf()) {
     return "550 5.5.2 Error: bare CR or LF in message (lines must end with CRLF)";
@@ -111,19 +143,21 @@ std::string Session::refusal() const {
   }
   if (scan_.malformed_header()) return "554 5.6.0 Error: malformed header (continuation line before the first field)";
   if (write_failed_ || !message_open_) return "451 4.3.0 Error: queue file write error";
-  return header_sender_refusal();
+  if (std::string r = header_sender_refusal(); !r.empty()) return r;
+  return route_refusal();
 }
 
 // The metrics label of refusal(): same order of checks, one short token.
 std::string_view Session::refusal_reason() const {
   if (too_big_ && scan_.header_too_big()) return "header_size";
-  if (too_big_) return "size";
+  if (too_big_) return too_big_route_ ? "size_route" : "size";
   if (scan_.nul() && !bdat_message_) return "nul";
   if (scan_.bare_cr() || scan_.bare_lf()) return "bare_cr_lf";
   if (scan_.long_line()) return "line_too_long";
   if (scan_.malformed_header()) return "malformed_header";
   if (write_failed_ || !message_open_) return "spool_write_failed";
-  return "header_sender_not_allowed";
+  if (!header_sender_refusal().empty()) return "header_sender_not_allowed";
+  return "size_no_route";
 }
 
 void Session::count_refused(std::string_view reason) {
@@ -182,7 +216,9 @@ void Session::reset_transaction() {
   declared_size_ = 0;
   bdat_active_ = false;
   bdat_message_ = false;
-  too_big_ = write_failed_ = false;
+  too_big_ = write_failed_ = too_big_route_ = false;
+  route_limit_ = config::kUnlimited;
+  stored_extra_ = 0;
   scan_.reset();
   queue_id_.clear();
 }

@@ -221,7 +221,7 @@ TEST_CASE("unknown provider in route, default and fallback") {
   CHECK(error_of(kBase + "default_provider: nope\n") ==
         "/etc/relay/t.yaml:3: default_provider: expected the name of a configured provider (got 'nope')");
   CHECK(error_of(kBase + "fallback_provider: nope\n").find("t.yaml:3: fallback_provider") != std::string::npos);
-  CHECK(error_of(kBase + "routes: [{provider: outbox}]\n").find("routes[0]: expected exactly one of") !=
+  CHECK(error_of(kBase + "routes: [{provider: outbox}]\n").find("routes[0]: expected at least one of sender, auth_user, min_size or max_size") !=
         std::string::npos);
   CHECK(error_of(kBase + "routes: [{auth_user: ghost, provider: outbox}]\n").find("routes[0].auth_user") !=
         std::string::npos);
@@ -343,7 +343,8 @@ TEST_CASE("etc/relay.example.yaml with its commented-out blocks enabled still lo
   setenv("SMTP_PASSWORD", "pw", 1);
   Config c = load_string(out, fs::path(RELAY_SOURCE_DIR) / "etc/relay.example.yaml");
   CHECK(c.providers.size() == 4);
-  CHECK(c.routes.size() == 2);
+  CHECK(c.routes.size() == 3);
+  CHECK(c.routes[2].min_size == 3u << 20);
   CHECK(c.receiver.users.size() == 1);
   CHECK(c.provider("m365")->m365.client_secret_expires == "2027-06-30");
   CHECK(c.provider("upstream")->smtp.password == "pw");

@@ -64,7 +64,7 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
     senders_ = std::make_shared<const config::SenderConfig>(ctx.config->senders);
     users_ = std::make_shared<const std::vector<config::AuthUser>>(ctx.config->receiver.users);
     hostname_ = ctx.config->receiver.hostname;
-    max_message_size_ = ctx.config->receiver.limits.max_message_size;
+    max_message_size_ = std::min(ctx.config->receiver.limits.max_message_size, cfg.m365.max_message_size);
   }
   loop_ = ctx.loop;
   if (!cfg_.certificate_file.empty()) {
