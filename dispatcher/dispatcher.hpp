@@ -139,6 +139,7 @@ class Dispatcher {
  private:
   struct Job;
   // dispatcher.cpp: intake
+  void watch_new();  // uv_fs_event on every bucket of new/
   void schedule_scan();
   void add_candidate(const std::string& id);
   void pump();
@@ -209,7 +210,7 @@ class Dispatcher {
   std::string host_;
   std::map<std::string, std::string, std::less<>> secret_reported_;  // provider -> last reported status
 
-  UvHandle<uv_fs_event_t> watch_;
+  std::vector<UvHandle<uv_fs_event_t>> watches_;  // one per bucket of new/ (spool watch_dirs)
   UvHandle<uv_timer_t> scan_timer_, sweep_timer_, heartbeat_timer_, secret_timer_, drain_timer_, wake_timer_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
 };

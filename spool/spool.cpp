@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "spool/file_util.hpp"
+#include "spool/layout.hpp"
 #include "spool/spool.hpp"
 
 namespace relay::spool {
@@ -24,7 +25,7 @@ constexpr State kStates[] = {State::New,  State::Active, State::Deferred,
 Status lock_status(int err, const QueueId& id) {
   if (err == EWOULDBLOCK) return Status{EBUSY, id.str() + " is locked by a running delivery or operation"};
   if (err == ENOENT) return Status{ENOENT, id.str() + ": no such entry"};
-  return fail(err, "lock data/" + detail::data_name(id));
+  return fail(err, "lock data/" + detail::data_rel(id));
 }
 
 }  // namespace
@@ -82,21 +83,34 @@ std::optional<Spool> Spool::open(const std::filesystem::path& root, std::string*
       return std::nullopt;
     }
   }
+  // The hashed layout (spool/layout.hpp): buckets first, then whatever a
+  // flat spool of the previous version left directly in the directories.
+  if (Status st = detail::make_buckets(*dirs); !st.ok()) {
+    if (error) *error = root.string() + ": " + st.message;
+    return std::nullopt;
+  }
+  (void)detail::migrate_flat(*dirs, nullptr);
   return Spool(root, std::move(dirs));
 }
 
 std::filesystem::path Spool::path_of(State s, const QueueId& id) const {
-  return root_ / dir_name(s) / detail::env_name(id);
+  return root_ / dir_name(s) / detail::env_rel(id);
 }
 
 std::filesystem::path Spool::data_path(const QueueId& id) const {
-  return root_ / "data" / detail::data_name(id);
+  return root_ / "data" / detail::data_rel(id);
 }
 
-std::vector<QueueId> Spool::list(State s) const { return detail::list_ids(dirs_->of(s), ".env"); }
+std::vector<QueueId> Spool::list(State s) const { return detail::list_hashed(dirs_->of(s), ".env"); }
+
+std::vector<std::filesystem::path> Spool::watch_dirs(State s) const {
+  std::vector<std::filesystem::path> out;
+  for (int b = 0; b < detail::kBuckets; ++b) out.push_back(root_ / dir_name(s) / detail::bucket_name(b));
+  return out;
+}
 
 std::optional<State> Spool::locate(const QueueId& id) const {
-  std::string name = detail::env_name(id);
+  std::string name = detail::env_rel(id);
   struct stat st;
   for (State s : kStates)
     if (::fstatat(dirs_->of(s), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return s;
@@ -106,7 +120,7 @@ std::optional<State> Spool::locate(const QueueId& id) const {
 static EntryInfo read_info(const Dirs& dirs, State s, const QueueId& id) {
   EntryInfo info{id, s, std::nullopt, {}, false};
   std::string bytes;
-  if (int err = detail::read_file(dirs.of(s), detail::env_name(id), &bytes)) {
+  if (int err = detail::read_file(dirs.of(s), detail::env_rel(id), &bytes)) {
     info.error = detail::errstr(err);
   } else {
     ParseResult r = parse(bytes);
@@ -133,7 +147,7 @@ std::optional<EntryInfo> Spool::find(const QueueId& id) const {
 }
 
 Status Spool::move_locked(State from, State to, const QueueId& id) const {
-  std::string name = detail::env_name(id);
+  std::string name = detail::env_rel(id);
   if (int err = detail::rename_noreplace(dirs_->of(from), name, dirs_->of(to), name))
     return fail(err, "rename " + std::string(dir_name(from)) + "/" + name + " -> " +
                          std::string(dir_name(to)) + "/");
@@ -165,8 +179,8 @@ Status Spool::requeue(const QueueId& id) const {
   if (s != State::Deferred && s != State::Failed)
     return Status{EINVAL, id.str() + " is not in deferred/ or failed/"};
   std::string bytes;
-  if (int err = detail::read_file(dirs_->of(*s), detail::env_name(id), &bytes))
-    return fail(err, "read " + std::string(dir_name(*s)) + "/" + detail::env_name(id));
+  if (int err = detail::read_file(dirs_->of(*s), detail::env_rel(id), &bytes))
+    return fail(err, "read " + std::string(dir_name(*s)) + "/" + detail::env_rel(id));
   ParseResult r = parse(bytes);
   if (!r.envelope) return Status{EINVAL, id.str() + " is unreadable: " + r.error.reason};
   // Attempt now; after a permanent failure, the failed recipients get
@@ -186,12 +200,12 @@ Status Spool::remove(const QueueId& id) const {
   auto s = locate(id);
   if (!s) return Status{ENOENT, id.str() + ": no such entry"};
   if (*s == State::Active) return Status{EBUSY, id.str() + " is active (the sweeper returns it to new/ if its owner is gone)"};
-  std::string name = detail::env_name(id);
+  std::string name = detail::env_rel(id);
   if (::unlinkat(dirs_->of(*s), name.c_str(), 0) != 0)
     return fail(errno, "unlink " + std::string(dir_name(*s)) + "/" + name);
-  ::unlinkat(dirs_->fd[Dirs::Corrupt], (id.str() + ".reason").c_str(), 0);
-  if (::unlinkat(dirs_->fd[Dirs::Data], detail::data_name(id).c_str(), 0) != 0 && errno != ENOENT)
-    return fail(errno, "unlink data/" + detail::data_name(id));
+  ::unlinkat(dirs_->fd[Dirs::Corrupt], detail::reason_rel(id).c_str(), 0);
+  if (::unlinkat(dirs_->fd[Dirs::Data], detail::data_rel(id).c_str(), 0) != 0 && errno != ENOENT)
+    return fail(errno, "unlink data/" + detail::data_rel(id));
   return Status::success();
 }
 
@@ -213,7 +227,7 @@ Status Spool::quarantine_locked(State from, const QueueId& id, std::string_view 
   const int tmp = dirs_->fd[Dirs::Tmp], corrupt = dirs_->fd[Dirs::Corrupt];
   ::unlinkat(tmp, rname.c_str(), 0);
   if (Status st = detail::write_new_file(tmp, Dirs::Tmp, rname, text); !st.ok()) return st;
-  if (::renameat(tmp, rname.c_str(), corrupt, rname.c_str()) != 0) {
+  if (::renameat(tmp, rname.c_str(), corrupt, detail::reason_rel(id).c_str()) != 0) {
     int err = errno;
     ::unlinkat(tmp, rname.c_str(), 0);
     return fail(err, "rename tmp/" + rname + " -> corrupt/");

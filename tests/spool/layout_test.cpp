@@ -1,0 +1,172 @@
+// Unit tests for the hashed spool layout (spool/layout.hpp): entries sit in
+// a bucket chosen from their id's time, the same bucket in every state;
+// listing merges the buckets; no directory grows with the backlog; claims
+// race correctly inside buckets; orphans in buckets are found; a flat spool
+// of the previous version is migrated at open (idempotent, crash-safe).
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "spool/file_util.hpp"
+#include "test_util.hpp"
+
+using namespace relay::spool;
+using namespace relay::spool::test;
+
+namespace {
+
+// An id whose time part is `millis` (the rest fixed but distinct per `n`).
+QueueId id_at(std::int64_t millis, unsigned n = 0) {
+  static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  std::uint64_t hi = static_cast<std::uint64_t>(millis) << 2, lo = n;
+  std::string text(QueueId::kLength, '0');
+  for (int i = 9; i >= 0; --i, hi >>= 5) text[static_cast<std::size_t>(i)] = kAlphabet[hi & 31];
+  for (int i = 19; i >= 10; --i, lo >>= 5) text[static_cast<std::size_t>(i)] = kAlphabet[lo & 31];
+  auto id = QueueId::parse(text);
+  REQUIRE(id);
+  REQUIRE(id->millis() == millis);
+  return *id;
+}
+
+QueueId put_as(Spool& sp, const QueueId& id, std::string_view data) {
+  Envelope env = sample_envelope();
+  env.id = id;
+  return put(sp, data, env);
+}
+
+// Many entries in one batch commit (SyncMode::Filesystem: two syncfs in
+// all, so hundreds of entries cost well under a second).
+std::vector<QueueId> put_many(Spool& sp, const std::vector<QueueId>& ids) {
+  std::vector<NewEntry> entries;
+  for (const auto& id : ids) {
+    Envelope env = sample_envelope();
+    env.id = id;
+    Status st;
+    auto e = sp.create(std::move(env), &st);
+    REQUIRE_MESSAGE(e, st.message);
+    REQUIRE(e->append("m\r\n").ok());
+    REQUIRE(e->prepare().ok());
+    entries.push_back(std::move(*e));
+  }
+  std::vector<NewEntry*> batch;
+  for (auto& e : entries) batch.push_back(&e);
+  for (const Status& st : sp.commit(batch)) REQUIRE_MESSAGE(st.ok(), st.message);
+  return ids;
+}
+
+// The most files (not subdirectories) any one directory under `root` holds.
+std::size_t largest_dir(const fs::path& root) {
+  std::size_t most = 0;
+  for (auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_directory()) continue;
+    std::size_t n = 0;
+    for (auto& f : fs::directory_iterator(e.path())) n += f.is_directory() ? 0 : 1;
+    most = std::max(most, n);
+  }
+  return most;
+}
+
+constexpr std::int64_t kT0 = 1764072000000 / 1024 * 1024;  // 2025-11-25, at the start of a bucket
+
+}  // namespace
+
+TEST_CASE("no spool directory grows with the backlog") {
+  // 1,500 entries received over 25 minutes (one a second): a flat new/ and
+  // data/ would hold 1,500 names each. Hashed, a bucket holds the entries
+  // of one second per cycle of 256 (about 4.4 minutes).
+  TempSpool t(SyncMode::Filesystem);
+  std::vector<QueueId> ids;
+  for (unsigned i = 0; i < 1500; ++i) ids.push_back(id_at(kT0 + 1024 * static_cast<std::int64_t>(i), i));
+  put_many(*t, ids);
+  CHECK(t->list(State::New).size() == 1500);
+  CHECK(largest_dir(t.root) <= 6);
+}
+
+TEST_CASE("an entry keeps its bucket in every state; list merges buckets in id order") {
+  TempSpool t(SyncMode::Filesystem);
+  std::vector<QueueId> ids;
+  for (unsigned i = 0; i < 40; ++i) ids.push_back(id_at(kT0 + 7919 * static_cast<std::int64_t>(39 - i), i));
+  put_many(*t, ids);
+  std::sort(ids.begin(), ids.end());
+  CHECK(t->list(State::New) == ids);
+  const QueueId& id = ids[5];
+  const std::string bucket = detail::bucket_name(detail::bucket_index(id));
+  CHECK(t->data_path(id) == t.dir("data") / bucket / (id.str() + ".eml"));
+  CHECK(fs::exists(t.in("new", id, ".env")));
+  auto c = t->claim(id);
+  REQUIRE(c);
+  CHECK(fs::exists(t.in("active", id, ".env")));
+  CHECK(c->data_path() == t->data_path(id));
+  Envelope e = c->envelope();
+  e.next_attempt = ::time(nullptr) + 3600;
+  REQUIRE(c->defer(e).ok());
+  CHECK(fs::exists(t.in("deferred", id, ".env")));
+  REQUIRE(t->hold(id).ok());
+  CHECK(fs::exists(t.in("hold", id, ".env")));
+  REQUIRE(t->release(id).ok());
+  REQUIRE(t->quarantine(State::New, id, "test").ok());
+  CHECK(fs::exists(t.in("corrupt", id, ".env")));
+  CHECK(fs::exists(t.in("corrupt", id, ".reason")));
+  CHECK(t->find(id)->state == State::Corrupt);
+  REQUIRE(t->remove(id).ok());
+  CHECK_FALSE(fs::exists(t.in("corrupt", id, ".reason")));
+  CHECK_FALSE(fs::exists(t->data_path(id)));
+  // Buckets of every hashed directory exist; tmp/ and recycle/ stay flat.
+  for (const char* d : {"data", "new", "active", "deferred", "hold", "failed", "corrupt"})
+    CHECK(fs::is_directory(t.dir(d) / "ff"));
+  CHECK_FALSE(fs::exists(t.dir("tmp") / "00"));
+  CHECK(t->watch_dirs(State::New).size() == static_cast<std::size_t>(detail::kBuckets));
+  CHECK(t->watch_dirs(State::New)[0] == t.dir("new") / "00");
+}
+
+TEST_CASE("entries committed in the same second share a bucket (one directory fsync per batch)") {
+  TempSpool t;
+  QueueId a = id_at(kT0), b = id_at(kT0 + 1000, 1), c = id_at(kT0 + 1024, 2), d = id_at(kT0 + 2047, 3);
+  CHECK(detail::bucket_index(a) == detail::bucket_index(b));
+  CHECK(detail::bucket_index(c) == detail::bucket_index(d));
+  CHECK(detail::bucket_index(a) != detail::bucket_index(c));
+  CHECK(detail::bucket_index(id_at(kT0 + 1024 * 256)) == detail::bucket_index(a));  // the cycle
+}
+
+TEST_CASE("claim races inside buckets: exactly one winner per entry") {
+  TempSpool t(SyncMode::Filesystem);
+  std::vector<QueueId> ids;
+  for (unsigned i = 0; i < 400; ++i) ids.push_back(id_at(kT0 + 333 * static_cast<std::int64_t>(i), i));
+  put_many(*t, ids);
+  std::map<std::string, std::atomic<int>> wins;
+  for (const auto& id : ids) wins[id.str()] = 0;
+  std::vector<std::thread> th;
+  for (int k = 0; k < 6; ++k)
+    th.emplace_back([&] {
+      for (const auto& id : ids)
+        if (auto c = t->claim(id)) {
+          ++wins[id.str()];
+          CHECK(c->done().ok());
+        }
+    });
+  for (auto& x : th) x.join();
+  for (auto& [id, n] : wins) CHECK_MESSAGE(n.load() == 1, id);
+  CHECK(t.count("new") == 0);
+  CHECK(t.count("active") == 0);
+  CHECK(t.count("data") == 0);
+}
+
+TEST_CASE("orphans and abandoned claims are found inside buckets") {
+  TempSpool t;
+  QueueId keep = put_as(*t, id_at(kT0, 1), "keep"), dead = put_as(*t, id_at(kT0 + 5000, 2), "dead");
+  QueueId orphan = id_at(kT0 + 90000, 3);
+  spit(t->data_path(orphan), "no envelope anywhere");
+  age_file(t->data_path(orphan), 7200);
+  { auto c = t->claim(dead); REQUIRE(c); }  // dropped unfinished: its owner is "gone"
+  const std::int64_t now = ::time(nullptr);
+  SweepReport r = t->sweep({.now = now + 7200, .orphan_grace = 3600});
+  CHECK(r.recovered_claims == 1);
+  CHECK(r.orphans_removed == 1);
+  CHECK_FALSE(fs::exists(t->data_path(orphan)));
+  CHECK(fs::exists(t->data_path(keep)));
+  CHECK(t->list(State::New) == std::vector<QueueId>{keep, dead});
+}
