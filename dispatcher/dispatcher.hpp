@@ -3,7 +3,7 @@
 // retry with backoff.
 //
 // Does, on one libuv loop:
-//  - learns about new entries from uv_fs_event on <spool>/new (instant) and
+//  - learns about new entries from uv_fs_event on each bucket of <spool>/new (instant) and
 //    a periodic scan of new/ (scan_interval, fallback for missed events);
 //  - keeps at most max_in_flight entries in work. Per entry: claim + GMime
 //    inspection (uv threadpool) -> provider send (loop; Provider interface)

@@ -76,7 +76,7 @@ Status Claim::move_to(State to, const Envelope* env) {
     if (Status st = rewrite(*env, mtime); !st.ok()) return st;
   }
   std::string name = detail::env_rel(env_.id);
-  if (int err = detail::rename_noreplace(dirs_->fd[Dirs::Active], name, dirs_->of(to), name); err != 0)
+  if (int err = detail::rename_into(dirs_->fd[Dirs::Active], name, dirs_->of(to), name); err != 0)
     return detail::fail(err, "rename active/" + name + " -> " + std::string(dir_name(to)) + "/");
   finished_ = true;
   unlock();
@@ -127,7 +127,7 @@ std::optional<Claim> Spool::claim(const QueueId& id, std::string* error) const {
     set_error(detail::fail(err, "open data/" + detail::data_rel(id)).message);
     return std::nullopt;
   }
-  if (int rerr = detail::rename_noreplace(dirs_->fd[Dirs::New], name, dirs_->fd[Dirs::Active], name)) {
+  if (int rerr = detail::rename_into(dirs_->fd[Dirs::New], name, dirs_->fd[Dirs::Active], name)) {
     if (rerr != ENOENT) set_error(detail::fail(rerr, "rename new/" + name + " -> active/").message);
     return std::nullopt;  // ENOENT: claimed and finished (or moved) by another
   }

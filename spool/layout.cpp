@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <set>
 
 namespace relay::spool::detail {
@@ -47,26 +48,46 @@ std::string env_rel(const QueueId& id) { return bucket_name(bucket_index(id)) + 
 std::string data_rel(const QueueId& id) { return bucket_name(bucket_index(id)) + "/" + data_name(id); }
 std::string reason_rel(const QueueId& id) { return bucket_name(bucket_index(id)) + "/" + id.str() + ".reason"; }
 
-Status make_buckets(const Dirs& dirs) {
+namespace {
+
+bool is_bucket_name(std::string_view n) noexcept {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  return n.size() == 2 && hex(n[0]) && hex(n[1]);
+}
+
+}  // namespace
+
+Status check_buckets(const Dirs& dirs) {
   for (int d = 0; d < static_cast<int>(Dirs::kCount); ++d) {
     if (!hashed(d)) continue;
     const int top = dirs.fd[static_cast<std::size_t>(d)];
-    bool created = false;
-    for (int b = 0; b < kBuckets; ++b) {
-      const std::string name = bucket_name(b);
-      if (::mkdirat(top, name.c_str(), 0750) == 0) {
-        created = true;
-        continue;
-      }
+    std::vector<std::string> names;
+    if (int err = list_names(top, &names)) return fail(err, std::string("list ") + dir_label(d) + "/");
+    for (const auto& n : names) {
       struct stat st{};
-      // EEXIST must be a real directory: a planted file or symlink named
-      // like a bucket would make every entry of that bucket unstorable.
-      if (errno != EEXIST || ::fstatat(top, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
-        return fail(errno == EEXIST ? ENOTDIR : errno, std::string("mkdir ") + dir_label(d) + "/" + name);
+      if (!is_bucket_name(n)) continue;
+      if (::fstatat(top, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return fail(errno, std::string("stat ") + dir_label(d) + "/" + n);
+      // A planted symlink named like a bucket would lead renames out of the spool.
+      if (!S_ISDIR(st.st_mode)) return fail(ENOTDIR, std::string("bucket ") + dir_label(d) + "/" + n);
     }
-    if (created && ::fsync(top) != 0) return fail(errno, std::string("fsync ") + dir_label(d) + "/");
   }
   return Status::success();
+}
+
+int ensure_bucket(int top, int bucket) noexcept {
+  if (::mkdirat(top, bucket_name(bucket).c_str(), 0750) != 0) return errno == EEXIST ? 0 : errno;
+  return ::fsync(top) == 0 ? 0 : errno;
+}
+
+int rename_into(int from_dir, const std::string& from, int to_dir, const std::string& to_rel) noexcept {
+  int err = rename_noreplace(from_dir, from, to_dir, to_rel);
+  if (err != ENOENT || to_rel.size() < 3 || !is_bucket_name(std::string_view(to_rel).substr(0, 2))) return err;
+  struct stat st{};
+  const std::string bucket = to_rel.substr(0, 2);
+  if (::fstatat(to_dir, bucket.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return ENOENT;  // the source is gone
+  if (int merr = ensure_bucket(to_dir, static_cast<int>(std::strtol(bucket.c_str(), nullptr, 16)))) return merr;
+  return rename_noreplace(from_dir, from, to_dir, to_rel);
 }
 
 std::vector<QueueId> list_hashed(int dirfd, std::string_view suffix) {
@@ -110,7 +131,7 @@ std::size_t migrate_flat(const Dirs& dirs, std::size_t* busy) {
       auto id = id_of(n, suffixes);
       if (!id) continue;  // a bucket, or foreign junk: left alone
       const int b = bucket_index(*id);
-      int err = rename_noreplace(top, n, top, bucket_name(b) + "/" + n);
+      int err = rename_into(top, n, top, bucket_name(b) + "/" + n);
       if (err == 0) {
         ++moved;
         touched.insert(b);

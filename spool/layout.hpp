@@ -41,14 +41,24 @@ std::string env_rel(const QueueId& id);      // "3f/<id>.env", relative to a sta
 std::string data_rel(const QueueId& id);     // "3f/<id>.eml", relative to data/
 std::string reason_rel(const QueueId& id);   // "3f/<id>.reason", relative to corrupt/
 
-// mkdir every bucket of every hashed directory (existing ones are kept);
-// fsyncs a parent whose bucket it created, so an entry committed into it
-// cannot outlive its directory in a power cut.
-Status make_buckets(const Dirs& dirs);
+// Buckets are made when first needed (a fresh spool has none: 1,792
+// mkdirs per spool cost seconds on a busy disk), by rename_into().
+// check_buckets() refuses, at open, anything named like a bucket that is
+// not a real directory (a symlink would lead renames out of the spool).
+Status check_buckets(const Dirs& dirs);
+// mkdir top/<bucket> unless it exists; when it made it, fsyncs `top` so an
+// entry committed into it cannot outlive its directory in a power cut.
+// 0 or errno.
+int ensure_bucket(int top, int bucket) noexcept;
+// rename_noreplace(from_dir/from -> to_dir/to_rel) where to_rel is
+// "<bucket>/<name>": a missing bucket is made (ensure_bucket) and the
+// rename tried once more. ENOENT afterwards means the source is gone.
+int rename_into(int from_dir, const std::string& from, int to_dir, const std::string& to_rel) noexcept;
 // Ids of the `<id><suffix>` files in all buckets of a hashed directory,
 // sorted (oldest first).
 std::vector<QueueId> list_hashed(int dirfd, std::string_view suffix);
 // fsync(2) of one bucket of a hashed directory; 0 or errno.
+// (new/'s buckets are all made by Spool::watch_dirs: a watcher needs them.)
 int fsync_bucket(int dirfd, int bucket) noexcept;
 
 // Moves entries a flat spool left directly in data/ and the state

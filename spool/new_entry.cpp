@@ -170,6 +170,31 @@ std::optional<NewEntry> Spool::create(Envelope env, Status* error) const {
   return NewEntry(dirs_, std::move(env), fd, reused);
 }
 
+namespace {
+
+// Makes a batch's renames durable: syncfs (filesystem mode) or one fsync of
+// every bucket the batch renamed into, data/ before new/. 0 or errno.
+int sync_names(const Dirs& dirs, const std::set<int>& buckets, std::string* what) {
+  if (dirs.sync_filesystem) {
+    if (::syncfs(dirs.fd[Dirs::New]) == 0) return 0;
+    int err = errno;
+    detail::note_sync_error();
+    *what = "syncfs after renames";
+    return err;
+  }
+  for (int d : {static_cast<int>(Dirs::Data), static_cast<int>(Dirs::New)}) {
+    for (int b : buckets) {
+      if (int err = detail::fsync_bucket(dirs.fd[static_cast<std::size_t>(d)], b)) {
+        *what = std::string("fsync ") + detail::dir_label(d) + "/" + detail::bucket_name(b) + "/";
+        return err;
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 std::vector<Status> Spool::commit(std::span<NewEntry* const> batch) const {
   std::vector<Status> out(batch.size());
   const int tmp = dirs_->fd[Dirs::Tmp], data = dirs_->fd[Dirs::Data], nw = dirs_->fd[Dirs::New];
@@ -192,9 +217,9 @@ std::vector<Status> Spool::commit(std::span<NewEntry* const> batch) const {
     }
     std::string dname = detail::data_name(e.id()), ename = detail::env_name(e.id());
     std::string drel = detail::data_rel(e.id()), erel = detail::env_rel(e.id());
-    if (int err = detail::rename_noreplace(tmp, dname, data, drel); err != 0) {
+    if (int err = detail::rename_into(tmp, dname, data, drel); err != 0) {
       out[i] = fail(err, "rename tmp/" + dname + " -> data/" + drel);
-    } else if (int err2 = detail::rename_noreplace(tmp, ename, nw, erel); err2 != 0) {
+    } else if (int err2 = detail::rename_into(tmp, ename, nw, erel); err2 != 0) {
       out[i] = fail(err2, "rename tmp/" + ename + " -> new/" + erel);
       ::unlinkat(data, drel.c_str(), 0);
     } else {
@@ -204,23 +229,8 @@ std::vector<Status> Spool::commit(std::span<NewEntry* const> batch) const {
   }
   // One fsync per directory for the whole batch: this, not the renames, is
   // what a batch shares (each fsync costs about one device flush).
-  int sync_err = 0;
   std::string sync_what;
-  if (fs) {
-    if (moved > 0 && ::syncfs(nw) != 0) sync_err = errno, sync_what = "syncfs after renames";
-    if (sync_err != 0) detail::note_sync_error();
-  } else {
-    for (int b : buckets) {  // data/ before new/, as the renames were
-      if ((sync_err = detail::fsync_bucket(data, b)) != 0) {
-        sync_what = "fsync data/" + detail::bucket_name(b) + "/";
-        break;
-      }
-    }
-    for (int b : buckets) {
-      if (sync_err != 0) break;
-      if ((sync_err = detail::fsync_bucket(nw, b)) != 0) sync_what = "fsync new/" + detail::bucket_name(b) + "/";
-    }
-  }
+  const int sync_err = moved > 0 ? sync_names(*dirs_, buckets, &sync_what) : 0;
   // syncfs(2) reports a writeback error to one caller only (the errseq
   // cursor of the shared directory fd), and maybe to the batch before ours
   // while our files were already written. So in filesystem mode an entry

@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <ctime>
+#include <thread>
 
 #include "spool/file_util.hpp"
 #include "spool/layout.hpp"
@@ -19,6 +22,7 @@ using detail::fail;
 
 namespace {
 
+constexpr std::size_t kScanThreads = 3;  // besides the caller's
 constexpr State kStates[] = {State::New,  State::Active, State::Deferred,
                              State::Hold, State::Failed, State::Corrupt};
 
@@ -85,7 +89,7 @@ std::optional<Spool> Spool::open(const std::filesystem::path& root, std::string*
   }
   // The hashed layout (spool/layout.hpp): buckets first, then whatever a
   // flat spool of the previous version left directly in the directories.
-  if (Status st = detail::make_buckets(*dirs); !st.ok()) {
+  if (Status st = detail::check_buckets(*dirs); !st.ok()) {
     if (error) *error = root.string() + ": " + st.message;
     return std::nullopt;
   }
@@ -105,7 +109,10 @@ std::vector<QueueId> Spool::list(State s) const { return detail::list_hashed(dir
 
 std::vector<std::filesystem::path> Spool::watch_dirs(State s) const {
   std::vector<std::filesystem::path> out;
-  for (int b = 0; b < detail::kBuckets; ++b) out.push_back(root_ / dir_name(s) / detail::bucket_name(b));
+  for (int b = 0; b < detail::kBuckets; ++b) {
+    (void)detail::ensure_bucket(dirs_->of(s), b);  // a failure shows as the watcher's error
+    out.push_back(root_ / dir_name(s) / detail::bucket_name(b));
+  }
   return out;
 }
 
@@ -134,9 +141,30 @@ static EntryInfo read_info(const Dirs& dirs, State s, const QueueId& id) {
   return info;
 }
 
+// Reading 100,000 envelopes one after the other waits for each inode and
+// block in turn when they are not cached; a few readers keep the disk's
+// queue full (and use both cores when they are).
 std::vector<EntryInfo> Spool::scan(State s) const {
+  const std::vector<QueueId> ids = list(s);
+  std::vector<std::optional<EntryInfo>> slots(ids.size());
+  std::atomic<std::size_t> next{0};
+  auto work = [&]() noexcept {
+    try {
+      for (std::size_t i; (i = next++) < ids.size();) slots[i] = read_info(*dirs_, s, ids[i]);
+    } catch (...) {  // allocation failure: the remaining slots are read below, serially
+    }
+  };
+  std::vector<std::thread> readers;
+  const std::size_t want = std::min<std::size_t>(kScanThreads, ids.size() / 512);
+  try {
+    for (std::size_t t = 0; t < want; ++t) readers.emplace_back(work);
+  } catch (...) {  // no thread: this one does all the work
+  }
+  work();
+  for (auto& r : readers) r.join();
   std::vector<EntryInfo> out;
-  for (const QueueId& id : list(s)) out.push_back(read_info(*dirs_, s, id));
+  out.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) out.push_back(slots[i] ? std::move(*slots[i]) : read_info(*dirs_, s, ids[i]));
   return out;
 }
 
@@ -148,7 +176,7 @@ std::optional<EntryInfo> Spool::find(const QueueId& id) const {
 
 Status Spool::move_locked(State from, State to, const QueueId& id) const {
   std::string name = detail::env_rel(id);
-  if (int err = detail::rename_noreplace(dirs_->of(from), name, dirs_->of(to), name))
+  if (int err = detail::rename_into(dirs_->of(from), name, dirs_->of(to), name))
     return fail(err, "rename " + std::string(dir_name(from)) + "/" + name + " -> " +
                          std::string(dir_name(to)) + "/");
   return Status::success();
@@ -227,8 +255,7 @@ Status Spool::quarantine_locked(State from, const QueueId& id, std::string_view 
   const int tmp = dirs_->fd[Dirs::Tmp], corrupt = dirs_->fd[Dirs::Corrupt];
   ::unlinkat(tmp, rname.c_str(), 0);
   if (Status st = detail::write_new_file(tmp, Dirs::Tmp, rname, text); !st.ok()) return st;
-  if (::renameat(tmp, rname.c_str(), corrupt, detail::reason_rel(id).c_str()) != 0) {
-    int err = errno;
+  if (int err = detail::rename_into(tmp, rname, corrupt, detail::reason_rel(id)); err != 0) {
     ::unlinkat(tmp, rname.c_str(), 0);
     return fail(err, "rename tmp/" + rname + " -> corrupt/");
   }

@@ -60,6 +60,7 @@ TEST_CASE("orphans are removed only after the grace period") {
   spit(t.dir("tmp") / "0123456789ABCDEFGHJK.eml", "half-written");
   spit(t.dir("tmp") / "junk", "x");
   QueueId orphan = QueueId::generate();
+  fs::create_directories(t->data_path(orphan).parent_path());
   spit(t->data_path(orphan), "no envelope anywhere");
   SweepReport r = t->sweep({.orphan_grace = 3600});
   CHECK(r.orphans_removed == 0);
@@ -107,6 +108,7 @@ TEST_CASE("a recycled file just renamed into tmp/ is not an orphan, however old 
   // The same for a data file a commit has just renamed into data/.
   QueueId id = QueueId::generate();
   const fs::path d = t->data_path(id);
+  fs::create_directories(d.parent_path());
   std::ofstream(t.dir("tmp") / "x") << "data";
   REQUIRE(::utimensat(AT_FDCWD, (t.dir("tmp") / "x").c_str(), old_times, 0) == 0);
   fs::rename(t.dir("tmp") / "x", d);
