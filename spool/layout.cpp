@@ -83,9 +83,11 @@ int ensure_bucket(int top, int bucket) noexcept {
 int rename_into(int from_dir, const std::string& from, int to_dir, const std::string& to_rel) noexcept {
   int err = rename_noreplace(from_dir, from, to_dir, to_rel);
   if (err != ENOENT || to_rel.size() < 3 || !is_bucket_name(std::string_view(to_rel).substr(0, 2))) return err;
-  struct stat st{};
+  // The source is gone, or the bucket was missing. Not "the bucket exists
+  // now, so the source is gone": another thread may have made the bucket
+  // since our rename failed. Make sure it exists and try once more; ENOENT
+  // now can only mean the source.
   const std::string bucket = to_rel.substr(0, 2);
-  if (::fstatat(to_dir, bucket.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return ENOENT;  // the source is gone
   if (int merr = ensure_bucket(to_dir, static_cast<int>(std::strtol(bucket.c_str(), nullptr, 16)))) return merr;
   return rename_noreplace(from_dir, from, to_dir, to_rel);
 }

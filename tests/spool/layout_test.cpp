@@ -141,6 +141,49 @@ TEST_CASE("entries committed in the same second share a bucket (one directory fs
   CHECK(detail::bucket_index(id_at(kT0 + 1024 * 256)) == detail::bucket_index(a));  // the cycle
 }
 
+TEST_CASE("many threads using a bucket for the first time at once: every commit and claim succeeds") {
+  // A bucket is made on first use; a thread whose rename failed because
+  // it was missing must not take "someone else made it meanwhile" for
+  // "my source is gone" (a spurious 451 for a commit, a skipped claim).
+  for (int round = 0; round < 5; ++round) {
+    TempSpool t;
+    constexpr int kThreads = 8;
+    std::vector<NewEntry> entries;
+    for (int i = 0; i < kThreads; ++i) {
+      Envelope env = sample_envelope();
+      env.id = id_at(kT0 + 1024 * round, static_cast<unsigned>(i));
+      Status st;
+      auto e = t->create(std::move(env), &st);
+      REQUIRE(e);
+      REQUIRE(e->prepare().ok());
+      entries.push_back(std::move(*e));
+    }
+    std::atomic<int> ready{0}, committed{0}, claimed{0};
+    std::vector<std::thread> th;
+    for (int i = 0; i < kThreads; ++i)
+      th.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < kThreads) {
+        }
+        if (t->commit(entries[static_cast<std::size_t>(i)]).ok()) ++committed;
+      });
+    for (auto& x : th) x.join();
+    CHECK(committed.load() == kThreads);
+    th.clear();
+    ready = 0;
+    std::vector<QueueId> ids = t->list(State::New);
+    for (int i = 0; i < kThreads; ++i)
+      th.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < kThreads) {
+        }
+        if (auto c = t->claim(ids[static_cast<std::size_t>(i)])) ++claimed;
+      });
+    for (auto& x : th) x.join();
+    CHECK(claimed.load() == kThreads);
+  }
+}
+
 TEST_CASE("claim races inside buckets: exactly one winner per entry") {
   TempSpool t;
   std::vector<QueueId> ids;
