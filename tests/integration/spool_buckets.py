@@ -43,7 +43,7 @@ def test_flat_spool_is_migrated_and_delivered():
         assert not os.path.exists(os.path.join(r.spool, "new", qid + ".env"))
         r.start_dispatcher()  # its start-up scan finds it in its bucket
         wait_for(lambda: len(r.outbox_files()) == 1, 10, what="migrated entry delivered")
-        assert not r.spool_data_files()
+        wait_for(lambda: not r.spool_data_files(), 10, what="entry finished (data removed)")
 
 
 if __name__ == "__main__":
