@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <string_view>
+
 namespace relay::admin {
 
 std::string describe_status(int status) {
@@ -20,13 +22,31 @@ std::string describe_status(int status) {
 
 // fork + exec with the child in its own process group and a parent-death
 // signal. Only async-signal-safe calls after fork(). Returns -1 on failure.
+std::vector<std::string> child_environment(const std::vector<std::string>& drop, const std::vector<std::string>& add) {
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    std::string_view name = kv.substr(0, kv.find('='));
+    bool skip = false;
+    for (const auto& d : drop) skip = skip || name == d;
+    for (const auto& a : add) skip = skip || (a.size() > name.size() && a.compare(0, name.size(), name) == 0 && a[name.size()] == '=');
+    if (!skip) out.emplace_back(kv);
+  }
+  out.insert(out.end(), add.begin(), add.end());
+  return out;
+}
+
 pid_t spawn_process(const std::filesystem::path& prog, const std::vector<std::string>& args, const sigset_t& mask,
-                    bool keep_ambient_caps) {
+                    bool keep_ambient_caps, const std::vector<std::string>& env) {
   std::vector<std::string> all{prog.string()};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env_copy = env;  // built before fork: nothing allocates after it
+  std::vector<char*> envp;
+  for (auto& e : env_copy) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid != 0) {
@@ -38,7 +58,8 @@ pid_t spawn_process(const std::filesystem::path& prog, const std::vector<std::st
   if (getppid() != parent) _exit(1);
   sigprocmask(SIG_SETMASK, &mask, nullptr);
   if (!keep_ambient_caps) prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  execv(argv[0], argv.data());
+  if (env.empty()) execv(argv[0], argv.data());
+  else execve(argv[0], argv.data(), envp.data());
   static const char msg[] = "relayctl: exec of child program failed\n";
   ssize_t ignored = write(2, msg, sizeof msg - 1);
   (void)ignored;

@@ -17,9 +17,14 @@
 namespace relay::admin {
 
 // keep_ambient_caps=false clears the ambient capabilities before exec (the
-// dispatchers never get the receiver's CAP_NET_BIND_SERVICE).
+// dispatchers never get the receiver's CAP_NET_BIND_SERVICE). `env`: the
+// child's whole environment ("NAME=value"); empty = inherit ours.
 pid_t spawn_process(const std::filesystem::path& prog, const std::vector<std::string>& args, const sigset_t& mask,
-                    bool keep_ambient_caps = true);
+                    bool keep_ambient_caps = true, const std::vector<std::string>& env = {});
+
+// Our environment without the variables named in `drop` (e.g. the service
+// manager's NOTIFY_SOCKET), plus `add` ("NAME=value").
+std::vector<std::string> child_environment(const std::vector<std::string>& drop, const std::vector<std::string>& add);
 // "exit=1", "signal=KILL"
 std::string describe_status(int status);
 

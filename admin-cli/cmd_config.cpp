@@ -5,58 +5,17 @@
 // terminal, prompts twice without echo; prints the relay::auth hash for
 // receiver.users[].password_hash. The password is never logged.
 #include <fmt/format.h>
-#include <termios.h>
 #include <unistd.h>
 
-#include <iostream>
 #include <string>
 
 #include "admin-cli/command.hpp"
 #include "admin-cli/handlers.hpp"
+#include "admin-cli/password_input.hpp"
 #include "common/config.hpp"
 #include "common/password.hpp"
 
 namespace relay::admin {
-namespace {
-
-// Turns terminal echo off for its lifetime.
-class NoEcho {
- public:
-  explicit NoEcho(int fd) : fd_(fd) {
-    if (tcgetattr(fd_, &saved_) != 0) return;
-    termios t = saved_;
-    t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    active_ = tcsetattr(fd_, TCSAFLUSH, &t) == 0;
-  }
-  ~NoEcho() {
-    if (active_) tcsetattr(fd_, TCSAFLUSH, &saved_);
-  }
-  NoEcho(const NoEcho&) = delete;
-  NoEcho& operator=(const NoEcho&) = delete;
-
- private:
-  int fd_;
-  termios saved_{};
-  bool active_ = false;
-};
-
-std::string read_line_stdin() {
-  std::string line;
-  std::getline(std::cin, line);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
-}
-
-std::string prompt(std::FILE* err, const char* text) {
-  fmt::print(err, "{}", text);
-  std::fflush(err);
-  NoEcho guard(STDIN_FILENO);
-  std::string line = read_line_stdin();
-  fmt::print(err, "\n");
-  return line;
-}
-
-}  // namespace
 
 int cmd_config_check(Context& ctx) {
   const config::Config* cfg = ctx.config();
@@ -72,8 +31,8 @@ int cmd_config_check(Context& ctx) {
 int cmd_hash_password(Context& ctx) {
   std::string password;
   if (isatty(STDIN_FILENO)) {
-    password = prompt(ctx.err(), "Password: ");
-    if (prompt(ctx.err(), "Again: ") != password) {
+    password = prompt_no_echo(ctx.err(), "Password: ");
+    if (prompt_no_echo(ctx.err(), "Again: ") != password) {
       fmt::print(ctx.err(), "relayctl: passwords do not match\n");
       return kFail;
     }

@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <string>
+#include <vector>
 
 #include "admin-cli/command.hpp"
 #include "admin-cli/format.hpp"
@@ -33,40 +35,75 @@ struct BulkOp {
   spool::Status (spool::Spool::*fn)(const spool::QueueId&) const;
 };
 
+// Why an entry of ALL was left alone, or "" when `st` is a real error.
+// Under load a daemon may hold an entry's lock (a delivery in progress),
+// claim it into active/, finish it, or move it on between our listing and
+// our move: normal, reported as skipped, not an error.
+std::string skip_reason(const spool::Spool& sp, const BulkOp& op, const spool::QueueId& id, const spool::Status& st) {
+  if (st.err == EBUSY) return "busy: a dispatcher is working on it";
+  if (st.err == ENOENT) return "gone: delivered or removed meanwhile";
+  if (st.err != EINVAL) return "";
+  auto e = sp.find(id);  // moved out of the states ALL applies to?
+  if (!e) return "gone: delivered or removed meanwhile";
+  if (e->state == State::Active) return "active: a dispatcher claimed it";
+  for (State s : op.all_from)
+    if (e->state == s) return "";
+  return fmt::format("moved to {}/ meanwhile", spool::dir_name(e->state));
+}
+
+std::vector<spool::QueueId> ids_for(const spool::Spool& sp, const BulkOp& op, const std::vector<std::string>& words,
+                                    std::FILE* err, bool* ok) {
+  std::vector<spool::QueueId> ids;
+  *ok = true;
+  if (words.size() == 1 && words[0] == "ALL") {
+    for (State s : op.all_from)
+      for (auto& id : sp.list(s)) ids.push_back(id);
+    return ids;
+  }
+  for (const auto& w : words) {
+    auto id = spool::QueueId::parse(w);
+    if (!id) {
+      fmt::print(err, "relayctl: '{}' is not a queue id (or ALL)\n", printable(w));
+      *ok = false;
+      return {};
+    }
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
 // Applies op to each id given (or every entry of op.all_from for ALL).
-// A lost race under ALL (ENOENT: a daemon moved it) is skipped, not an error.
+// Exit 0 unless a real error happened; under ALL an entry a dispatcher is
+// working on (locked, active) or that moved on is skipped and counted. A
+// named id that cannot be moved is an error (the operator asked for it).
 int run_bulk(Context& ctx, const BulkOp& op, const std::vector<std::string>& words) {
   const config::Config* cfg = ctx.config();
   if (!cfg) return kFail;
   auto sp = open_spool(*cfg, ctx.err());
   if (!sp) return kFail;
-  bool all = words.size() == 1 && words[0] == "ALL";
-  std::vector<spool::QueueId> ids;
-  if (all) {
-    for (State s : op.all_from)
-      for (auto& id : sp->list(s)) ids.push_back(id);
-  } else {
-    for (const auto& w : words) {
-      auto id = spool::QueueId::parse(w);
-      if (!id) {
-        fmt::print(ctx.err(), "relayctl: '{}' is not a queue id (or ALL)\n", printable(w));
-        return kFail;
-      }
-      ids.push_back(*id);
-    }
-  }
-  int done = 0, failed = 0;
+  bool all = words.size() == 1 && words[0] == "ALL", ok = true;
+  std::vector<spool::QueueId> ids = ids_for(*sp, op, words, ctx.err(), &ok);
+  if (!ok) return kFail;
+  int done = 0, skipped = 0, failed = 0;
   for (const auto& id : ids) {
     spool::Status st = ((*sp).*op.fn)(id);
     if (st.ok()) {
       fmt::print(ctx.out(), "{}: {}\n", id.str(), op.past);
       ++done;
-    } else if (!(all && st.err == ENOENT)) {
-      fmt::print(ctx.err(), "relayctl: {}: {}\n", id.str(), printable(st.message));
-      ++failed;
+      continue;
     }
+    if (std::string why = all ? skip_reason(*sp, op, id, st) : ""; !why.empty()) {
+      fmt::print(ctx.out(), "{}: skipped ({})\n", id.str(), why);
+      ++skipped;
+      continue;
+    }
+    fmt::print(ctx.err(), "relayctl: {}: {}\n", id.str(), printable(st.message));
+    ++failed;
   }
-  fmt::print(ctx.out(), "{} {} {}\n", op.past, done, done == 1 ? "entry" : "entries");
+  fmt::print(ctx.out(), "{} {} {}", op.past, done, done == 1 ? "entry" : "entries");
+  if (skipped) fmt::print(ctx.out(), ", skipped {} (busy, active or moved on meanwhile)", skipped);
+  if (failed) fmt::print(ctx.out(), ", {} failed", failed);
+  fmt::print(ctx.out(), "\n");
   return failed ? kFail : kOk;
 }
 
@@ -115,32 +152,44 @@ int cmd_queue_list(Context& ctx) {
                ctx.args().get_or("state", ""));
     return kUsage;
   }
+  auto limit = parse_limit(ctx.args().get("limit"));
+  if (!limit) {
+    fmt::print(ctx.err(), "relayctl: --limit wants a positive number, not '{}'\n",
+               printable(ctx.args().get_or("limit", "")));
+    return kUsage;
+  }
   const config::Config* cfg = ctx.config();
   if (!cfg) return kFail;
   auto sp = open_spool(*cfg, ctx.err());
   if (!sp) return kFail;
   bool json = ctx.args().has("json");
   std::int64_t now = std::time(nullptr);
-  std::size_t n = 0;
+  std::size_t shown = 0, total = 0;
   std::uint64_t bytes = 0;
   if (json) fmt::print(ctx.out(), "[");
   for (State s : *states) {
-    for (const auto& e : sp->scan(s)) {
+    // Ids are cheap (a directory listing); envelopes are read only for
+    // the entries shown, so --limit stays fast on a huge queue.
+    for (const auto& id : sp->list(s)) {
+      ++total;
+      if (shown >= *limit) continue;
+      auto e = sp->find(id);
+      if (!e) continue;  // delivered or removed since the listing
       if (json) {
-        fmt::print(ctx.out(), "{}{}\n", n ? "," : "", entry_json(e));
+        fmt::print(ctx.out(), "{}{}\n", shown ? "," : "", entry_json(*e));
       } else {
-        fmt::print(ctx.out(), "{}", format_entry(e, now));
+        fmt::print(ctx.out(), "{}", format_entry(*e, now));
       }
-      ++n;
-      if (e.envelope) bytes += e.envelope->size;
+      ++shown;
+      if (e->envelope) bytes += e->envelope->size;
     }
   }
   if (json) {
     fmt::print(ctx.out(), "]\n");
-  } else if (n == 0) {
+  } else if (shown == 0 && total == 0) {
     fmt::print(ctx.out(), "queue is empty\n");
   } else {
-    fmt::print(ctx.out(), "-- {} in {} {}.\n", human_size(bytes), n, n == 1 ? "entry" : "entries");
+    fmt::print(ctx.out(), "{}\n", list_summary(shown, total, bytes));
   }
   return kOk;
 }

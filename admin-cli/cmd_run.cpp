@@ -1,25 +1,78 @@
-// relayctl run — the foreground supervisor (see supervisor.hpp): checks the
+// relayctl run — the foreground supervisor (see supervisor.hpp): loads the
 // config, finds relay-receiver and relay-dispatcher (programs.hpp), and runs
-// them until SIGTERM/SIGINT. Under systemd: Type=simple, KillMode=mixed.
-// Started as root with `user:` set, it becomes that user first (keeping
-// only CAP_NET_BIND_SERVICE for the receiver).
+// them until SIGTERM/SIGINT. Under systemd: Type=notify, KillMode=mixed
+// (docs/systemd.md). Started as root with `user:` set, it becomes that user
+// first (keeping only CAP_NET_BIND_SERVICE for the receiver).
+// The config is read once as bytes; those bytes are what is validated and
+// what the children load (RunDir snapshot). A reload that changes a
+// [restart] key is refused: every child, old or new, runs one config.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <memory>
+
+#include "admin-cli/admin_http.hpp"
 #include "admin-cli/command.hpp"
 #include "admin-cli/handlers.hpp"
 #include "admin-cli/programs.hpp"
+#include "admin-cli/run_dir.hpp"
 #include "admin-cli/supervisor.hpp"
 #include "common/config.hpp"
+#include "common/config_snapshot.hpp"
 #include "common/log.hpp"
 #include "common/run_as.hpp"
 
 namespace relay::admin {
+namespace {
+
+SupervisorPlan plan_of(const config::Config& cfg, std::string bytes) {
+  SupervisorPlan p;
+  p.dispatchers = cfg.dispatcher.processes;
+  p.receiver_stop_ms = (cfg.receiver.limits.shutdown_grace + 5) * 1000;
+  // The dispatchers' own bound plus time to release what is left.
+  p.dispatcher_stop_ms = (cfg.dispatcher.drain_timeout + cfg.dispatcher.in_flight_grace + 5) * 1000;
+  p.max_start_failures = cfg.supervisor.max_start_failures;
+  p.config_bytes = std::move(bytes);
+  return p;
+}
+
+// Reads and validates the file as it is now; refuses [restart] changes.
+std::optional<SupervisorPlan> reload_plan(const std::filesystem::path& file, config::Config& accepted,
+                                          std::string* error) {
+  try {
+    std::string bytes = config::read_bytes(file);
+    config::Config fresh = config::load_string(bytes, file);
+    auto changed = config::restart_needed(accepted, fresh);
+    if (!changed.empty()) {
+      *error = fmt::format("{}: {}: changed, and only a restart applies it ([restart] key); nothing was reloaded",
+                           file.string(), fmt::join(changed, ", "));
+      return std::nullopt;
+    }
+    log::set_level(fresh.log.level);
+    accepted = std::move(fresh);
+    return plan_of(accepted, std::move(bytes));
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return std::nullopt;
+  }
+}
+
+}  // namespace
 
 int cmd_run(Context& ctx) {
-  const config::Config* cfg = ctx.config();
-  if (!cfg) return kFail;
-  log::set_level(cfg->log.level);
-  for (const auto& w : cfg->warnings) log::warn("supervisor event=config_warning reason={}", log::quote(w));
+  std::filesystem::path config_path = std::filesystem::absolute(ctx.config_path());
+  auto accepted = std::make_shared<config::Config>();
+  std::string bytes;
+  try {
+    bytes = config::read_bytes(config_path);
+    *accepted = config::load_string(bytes, config_path);
+  } catch (const std::exception& e) {
+    fmt::print(ctx.err(), "relayctl: {}\n", e.what());
+    return kFail;
+  }
+  const config::Config& cfg = *accepted;
+  log::set_level(cfg.log.level);
+  for (const auto& w : cfg.warnings) log::warn("supervisor event=config_warning reason={}", log::quote(w));
   SupervisorOptions opt;
   std::string tried;
   auto receiver = find_program("relay-receiver", "receiver", "RELAY_RECEIVER_BIN", &tried);
@@ -32,23 +85,13 @@ int cmd_run(Context& ctx) {
     fmt::print(ctx.err(), "relayctl: cannot find relay-dispatcher (tried {})\n", tried);
     return kFail;
   }
-  std::filesystem::path config_path = std::filesystem::absolute(ctx.config_path());
   opt.receiver = *receiver;
   opt.dispatcher = *dispatcher;
   opt.child_args = {"-c", config_path.string()};
-  opt.dispatchers = cfg->dispatcher.processes;
-  opt.receiver_stop_ms = (cfg->receiver.limits.shutdown_grace + 5) * 1000;
-  // The dispatchers' own bound plus time to release what is left.
-  opt.dispatcher_stop_ms = (cfg->dispatcher.drain_timeout + cfg->dispatcher.in_flight_grace + 5) * 1000;
-  opt.reload_check = [config_path](std::string* error) -> std::optional<int> {
-    try {
-      auto fresh = config::load(config_path);
-      log::set_level(fresh.log.level);
-      return fresh.dispatcher.processes;
-    } catch (const std::exception& e) {
-      *error = e.what();
-      return std::nullopt;
-    }
+  opt.run_dir = RunDir::for_config(cfg);
+  opt.plan = plan_of(cfg, std::move(bytes));
+  opt.reload_check = [config_path, accepted](std::string* error) {
+    return reload_plan(config_path, *accepted, error);
   };
   log::info("supervisor event=config file={} receiver={} dispatcher={}", config_path.string(), receiver->string(),
             dispatcher->string());
@@ -56,13 +99,20 @@ int cmd_run(Context& ctx) {
   // CAP_NET_BIND_SERVICE is kept (ambient), and only the receiver inherits
   // it (spawn_process clears it for the dispatchers).
   std::string error;
-  auto start_as = priv::prepare_start(*cfg, &error);
+  auto start_as = priv::prepare_start(cfg, &error);
   if (!start_as || (start_as->switch_user && !priv::drop_to_keeping_bind(start_as->account, &error))) {
     fmt::print(ctx.err(), "relayctl: {}\n", error);
     return kFail;
   }
   if (start_as->switch_user)
     log::info("supervisor event=user_switched user={} kept=CAP_NET_BIND_SERVICE", start_as->account.name);
+  // admin_http (docs/metrics.md): own thread, from here until run() returns;
+  // its address is read at start only (a SIGHUP does not move it).
+  std::unique_ptr<AdminHttp> admin;
+  if (cfg.admin_http.enabled() && !(admin = AdminHttp::start(cfg, &error))) {
+    fmt::print(ctx.err(), "relayctl: {}\n", error);
+    return kFail;
+  }
   Supervisor sup(std::move(opt));
   return sup.run();
 }

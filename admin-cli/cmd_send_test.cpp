@@ -1,24 +1,30 @@
 // relayctl send-test --to ADDR — sends one real message to the configured
 // receiver listener, reads "queued as <id>" from the reply, then watches the
 // delivery log (messages row) and the spool until the outcome is known.
+// AUTH: --user U with the password from --password-file, the environment
+// or a no-echo prompt (never argv: --password is refused).
 // Exit 0 only when the message was sent; 1 when it failed, was deferred, or
 // no outcome appeared within --timeout.
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <thread>
 
 #include "admin-cli/command.hpp"
 #include "admin-cli/db_access.hpp"
 #include "admin-cli/handlers.hpp"
+#include "admin-cli/password_input.hpp"
 #include "admin-cli/smtp_test_client.hpp"
 #include "admin-cli/spool_access.hpp"
 #include "common/config.hpp"
 
 namespace relay::admin {
 namespace {
+
+constexpr const char* kPasswordEnv = "RELAY_SEND_TEST_PASSWORD";
 
 enum class Seen { Pending, Sent, Failed, Deferred, Gone };
 struct Observation {
@@ -49,6 +55,28 @@ Observation observe_spool(const spool::Spool& sp, const spool::QueueId& id) {
     return {Seen::Failed, fmt::format("in {}/: {}", spool::dir_name(e->state), err)};
   if (e->state == spool::State::Deferred) return {Seen::Deferred, "deferred: " + err};
   return {};
+}
+
+// The AUTH password, never from argv (ps shows argv to every local user):
+// --password-file F, else $RELAY_SEND_TEST_PASSWORD, else a prompt without
+// echo when stdin is a terminal. nullopt (error printed) when none works.
+std::optional<std::string> auth_password(const Context& ctx) {
+  const Args& a = ctx.args();
+  if (auto file = a.get("password-file")) {
+    std::string error;
+    auto pw = read_password_file(*file, &error);
+    if (!pw) fmt::print(ctx.err(), "relayctl send-test: {}\n", error);
+    return pw;
+  }
+  if (const char* env = std::getenv(kPasswordEnv); env && *env) return std::string(env);
+  if (::isatty(STDIN_FILENO)) {
+    std::string pw = prompt_no_echo(ctx.err(), "Password: ");
+    if (!pw.empty()) return pw;
+  }
+  fmt::print(ctx.err(),
+             "relayctl send-test: --user needs a password: --password-file FILE, ${} or a terminal to prompt on\n",
+             kPasswordEnv);
+  return std::nullopt;
 }
 
 std::string hostname_or(std::string_view fallback) {
@@ -100,9 +128,19 @@ int wait_outcome(Context& ctx, const config::Config& cfg, const spool::QueueId& 
 }  // namespace
 
 int cmd_send_test(Context& ctx) {
+  const Args& a = ctx.args();
+  if (a.has("password")) {
+    fmt::print(ctx.err(), "relayctl send-test: --password on the command line is refused (every local user sees "
+                          "argv in ps); use --password-file FILE, ${} or the prompt\n",
+               kPasswordEnv);
+    return kUsage;
+  }
+  if (a.has("password-file") && !a.has("user")) {
+    fmt::print(ctx.err(), "relayctl send-test: --password-file needs --user\n");
+    return kUsage;
+  }
   const config::Config* cfg = ctx.config();
   if (!cfg) return kFail;
-  const Args& a = ctx.args();
   auto to = a.get("to");
   if (!to || to->empty()) {
     fmt::print(ctx.err(), "relayctl send-test: --to ADDR is required\n");
@@ -125,7 +163,11 @@ int cmd_send_test(Context& ctx) {
   req.from = a.get_or("from", cfg->senders.default_sender.empty() ? "relayctl@" + host : cfg->senders.default_sender);
   req.to = *to;
   req.user = a.get_or("user", "");
-  req.password = a.get_or("password", "");
+  if (!req.user.empty()) {
+    auto pw = auth_password(ctx);
+    if (!pw) return kFail;
+    req.password = std::move(*pw);
+  }
   req.ca_file = a.get_or("ca-file", "");
   req.insecure = a.has("insecure");
   req.timeout_s = static_cast<long>(*timeout);

@@ -1,5 +1,7 @@
-// relayctl stats [--json] — delivery figures from PostgreSQL (the 002_stats
-// views and the attempts table) and queue figures from the spool. Prints
+// relayctl stats [--json] — delivery figures from PostgreSQL (the 003
+// rollups, the live_processes view, the last failed attempt through
+// attempts_errors_idx) and queue figures from the spool. No query reads a
+// whole table (docs/delivery-log.md). Prints
 // what it can; exits 1 when either source could not be read.
 #include <fmt/format.h>
 
@@ -21,19 +23,30 @@ std::int64_t num(const dlog::PgResult& r, int row, int col) {
   return v.empty() ? 0 : std::stoll(v);
 }
 
+// Totals from the rollups (stats_hourly + the deltas not folded yet):
+// bounded by hours x hosts x providers, never by the number of messages.
+// "24h" is whole UTC hours: the current hour and the 24 before it.
+constexpr const char* kTotalsSql =
+    "WITH h AS (SELECT hour, sent, failed, partial, attempts, errors FROM stats_hourly"
+    " UNION ALL SELECT hour, sent, failed, partial, attempts, errors FROM rollup_delta WHERE client_addr IS NULL)"
+    " SELECT COALESCE(sum(sent), 0)::bigint, COALESCE(sum(failed), 0)::bigint, COALESCE(sum(partial), 0)::bigint,"
+    " (SELECT count(*) FROM messages WHERE status = 'queued'),"
+    " COALESCE(sum(sent) FILTER (WHERE hour >= relay_hour(now() - interval '24 hours')), 0)::bigint,"
+    " COALESCE(sum(failed + partial) FILTER (WHERE hour >= relay_hour(now() - interval '24 hours')), 0)::bigint,"
+    " COALESCE(sum(attempts), 0)::bigint, COALESCE(sum(errors), 0)::bigint,"
+    " COALESCE(sum(attempts) FILTER (WHERE hour >= relay_hour(now() - interval '24 hours')), 0)::bigint,"
+    " COALESCE(sum(errors) FILTER (WHERE hour >= relay_hour(now() - interval '24 hours')), 0)::bigint"
+    " FROM h";
+
 bool fill_db(const dlog::PgConn& db, Stats& s, std::FILE* err) {
-  auto t = query(db, "stats", "SELECT sent, failed, partial, queued, sent_24h, failed_24h FROM stats_totals", {}, err);
+  auto t = query(db, "stats", kTotalsSql, {}, err);
   if (!t) return false;
-  s.sent = num(*t, 0, 0), s.failed = num(*t, 0, 1), s.partial = num(*t, 0, 2), s.queued_db = num(*t, 0, 3);
-  s.sent_24h = num(*t, 0, 4), s.failed_24h = num(*t, 0, 5);
-  auto a = query(db, "stats attempts",
-                 "SELECT count(*), count(*) FILTER (WHERE outcome <> 'sent'),"
-                 " count(*) FILTER (WHERE started_at > now() - interval '1 day'),"
-                 " count(*) FILTER (WHERE outcome <> 'sent' AND started_at > now() - interval '1 day') FROM attempts",
-                 {}, err);
-  if (!a) return false;
-  s.attempts_all = num(*a, 0, 0), s.errors_all = num(*a, 0, 1);
-  s.attempts_24h = num(*a, 0, 2), s.errors_24h = num(*a, 0, 3);
+  if (t->rows() > 0) {
+    s.sent = num(*t, 0, 0), s.failed = num(*t, 0, 1), s.partial = num(*t, 0, 2), s.queued_db = num(*t, 0, 3);
+    s.sent_24h = num(*t, 0, 4), s.failed_24h = num(*t, 0, 5);
+    s.attempts_all = num(*t, 0, 6), s.errors_all = num(*t, 0, 7);
+    s.attempts_24h = num(*t, 0, 8), s.errors_24h = num(*t, 0, 9);
+  }
   auto u = query(db, "stats uptime", "SELECT EXTRACT(EPOCH FROM now() - min(started_at))::bigint, count(*) FROM live_processes", {}, err);
   if (!u) return false;
   if (!u->is_null(0, 0)) s.uptime_s = num(*u, 0, 0);

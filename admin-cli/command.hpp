@@ -57,6 +57,16 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+// Which ${env:}/${file:} secret references a command resolves when it loads
+// the config. An admin shell without the daemons' environment (no
+// RELAY_* variables, no access to the secret files) must still be able to
+// run the commands that need none. Declared per row of the command table.
+//  None:     no secret is read (spool tools); secret keys keep their text.
+//  Database: database.conninfo only (log, stats, db migrate, send-test).
+//  All:      every secret, as the daemons load them (run, config check,
+//            provider test). The default for a row that says nothing.
+enum class Secrets { None, Database, All };
+
 // What a handler gets: its arguments, the config path and output streams
 // (tests swap them for temporary files).
 class Context {
@@ -68,10 +78,14 @@ class Context {
 
   const Args& args() const noexcept { return args_; }
   const std::filesystem::path& config_path() const noexcept { return config_path_; }
+  // What config() resolves (the command's row; All unless set).
+  void set_secrets(Secrets s) noexcept { secrets_ = s; }
   std::FILE* out() const noexcept { return out_; }
   std::FILE* err() const noexcept { return err_; }
-  // Loads the config once. On error prints "relayctl: FILE:LINE: KEY: ..."
-  // to err() and returns nullptr; the handler then returns kFail.
+  // Loads the config once, resolving the secrets set_secrets() allows. A
+  // path that is not a readable regular file is an error (never "defaults").
+  // On error prints "relayctl: FILE:LINE: KEY: ..." to err() and returns
+  // nullptr; the handler then returns kFail.
   const config::Config* config();
 
  private:
@@ -80,6 +94,7 @@ class Context {
   std::FILE* out_;
   std::FILE* err_;
   std::unique_ptr<config::Config> config_;
+  Secrets secrets_ = Secrets::All;
 };
 
 using Handler = int (*)(Context&);
@@ -92,6 +107,7 @@ struct Command {
   std::span<const OptionSpec> options;
   int min_pos = 0;
   int max_pos = 0;
+  Secrets secrets = Secrets::All;
 };
 
 // The table (command_table.cpp), in the order `relayctl help` prints it.

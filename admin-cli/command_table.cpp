@@ -9,41 +9,73 @@
 namespace relay::admin {
 namespace {
 
-constexpr OptionSpec kQueueList[] = {{"state", 's', true}, {"json", 0, false}};
+constexpr OptionSpec kQueueList[] = {{"state", 's', true}, {"json", 0, false}, {"limit", 'n', true}};
 constexpr OptionSpec kQueueShow[] = {{"body", 0, false}};
-constexpr OptionSpec kLog[] = {{"limit", 'n', true}, {"id", 0, true}, {"failed", 0, false}, {"json", 0, false}};
+constexpr OptionSpec kLog[] = {{"limit", 'n', true},   {"id", 0, true},       {"failed", 0, false},
+                               {"json", 0, false},    {"since", 0, true},    {"until", 0, true},
+                               {"from", 0, true},     {"to", 0, true},       {"status", 0, true},
+                               {"message-id", 0, true}, {"subject", 0, true}, {"provider", 0, true},
+                               {"explain", 0, false}};
+constexpr OptionSpec kDbMigrate[] = {{"url", 0, true}, {"grant", 0, true}};
+constexpr OptionSpec kClients[] = {{"json", 0, false}};
 constexpr OptionSpec kStats[] = {{"json", 0, false}};
+constexpr OptionSpec kReload[] = {{"timeout", 0, true}};
 constexpr OptionSpec kSecrets[] = {{"json", 0, false}};
+constexpr OptionSpec kConfigKeys[] = {{"markdown", 0, false}};
 constexpr OptionSpec kSendTest[] = {
     {"to", 0, true},      {"from", 0, true},     {"timeout", 0, true},  {"user", 0, true},
     {"password", 0, true}, {"server", 0, true},  {"ca-file", 0, true},  {"insecure", 0, false},
-    {"subject", 0, true}};
+    {"subject", 0, true}, {"password-file", 0, true}};
+
+constexpr OptionSpec kDispatchPause[] = {{"reason", 0, true}};
+constexpr OptionSpec kDispatchStatus[] = {{"json", 0, false}};
 
 std::span<const OptionSpec> none() { return {}; }
 
 const Command kCommands[] = {
     {"run", "", "run receiver and dispatchers in the foreground (supervisor)", cmd_run, none()},
-    {"queue list", "[--state new|deferred|hold|failed|active|corrupt|all] [--json]",
-     "list spool entries (like mailq)", cmd_queue_list, kQueueList},
-    {"queue show", "ID [--body]", "show an entry's envelope and message headers", cmd_queue_show, kQueueShow, 1, 1},
-    {"queue hold", "ID|ALL", "put new/deferred entries on hold", cmd_queue_hold, none(), 1, 1000000},
-    {"queue release", "ID|ALL", "release held entries to new/", cmd_queue_release, none(), 1, 1000000},
+    {"reload", "[--timeout 30s]", "check the config, reload the running supervisor, report its verdict", cmd_reload,
+     kReload},
+    {"queue list", "[--state new|deferred|hold|failed|active|corrupt|all] [--limit N] [--json]",
+     "list spool entries (like mailq)", cmd_queue_list, kQueueList, 0, 0, Secrets::None},
+    {"queue show", "ID [--body]", "show an entry's envelope and message headers", cmd_queue_show, kQueueShow, 1, 1,
+     Secrets::None},
+    {"queue hold", "ID|ALL", "put new/deferred entries on hold", cmd_queue_hold, none(), 1, 1000000, Secrets::None},
+    {"queue release", "ID|ALL", "release held entries to new/", cmd_queue_release, none(), 1, 1000000, Secrets::None},
     {"queue requeue", "ID|ALL", "move deferred/failed entries to new/ (attempt now)", cmd_queue_requeue, none(), 1,
-     1000000},
+     1000000, Secrets::None},
     {"queue delete", "ID|ALL", "delete entries (not while a dispatcher works on them)", cmd_queue_delete, none(), 1,
-     1000000},
-    {"queue flush", "", "attempt every deferred entry now", cmd_queue_flush, none()},
-    {"db migrate", "", "apply the SQL migrations in schema/ (idempotent)", cmd_db_migrate, none()},
-    {"log", "[--limit N] [--id ID] [--failed] [--json]", "recent deliveries from the database", cmd_log, kLog},
-    {"stats", "[--json]", "sent/failed counts, error rate, last error, queue sizes", cmd_stats, kStats},
+     1000000, Secrets::None},
+    {"queue flush", "", "attempt every deferred entry now", cmd_queue_flush, none(), 0, 0, Secrets::None},
+    {"db migrate", "[--url CONNINFO] [--grant ROLE]",
+     "apply the SQL migrations in schema/ (idempotent) as the schema owner (--url, else database.conninfo)",
+     cmd_db_migrate, kDbMigrate, 0, 0, Secrets::Database},
+    {"log",
+     "[--limit N] [--id ID] [--since WHEN] [--until WHEN] [--from ADDR] [--to ADDR|@DOMAIN]"
+     " [--status sent|failed|partial|queued] [--failed] [--message-id ID] [--subject TEXT] [--provider NAME] [--json] [--explain]",
+     "deliveries from the database, newest first, with each recipient's state", cmd_log, kLog, 0, 0, Secrets::Database},
+    {"clients", "[--json]", "senders per AUTH user and client address: last seen, volume, TLS, refusals",
+     cmd_clients, kClients, 0, 0, Secrets::Database},
+    {"stats", "[--json]", "sent/failed counts, error rate, last error, queue sizes", cmd_stats, kStats, 0, 0,
+     Secrets::Database},
     {"config check", "", "validate the configuration file", cmd_config_check, none()},
-    {"hash-password", "", "hash a password read from stdin or the terminal", cmd_hash_password, none()},
-    {"secrets", "[--json]", "client secret expiry per provider", cmd_secrets, kSecrets},
+    {"hash-password", "", "hash a password read from stdin or the terminal", cmd_hash_password, none(), 0, 0,
+     Secrets::None},
+    {"secrets", "[--json]", "client secret expiry per provider", cmd_secrets, kSecrets, 0, 0, Secrets::Database},
     {"provider test", "[NAME]", "test a provider's credentials and reachability", cmd_provider_test, none(), 0, 1},
     {"send-test",
-     "--to ADDR [--from ADDR] [--timeout 60s] [--user U --password P] [--server HOST:PORT] [--ca-file F|--insecure]",
-     "send a test mail through the receiver and wait for its outcome", cmd_send_test, kSendTest},
-    {"help", "", "show this list", cmd_help, none()},
+     "--to ADDR [--from ADDR] [--timeout 60s] [--user U [--password-file F]] [--server HOST:PORT] "
+     "[--ca-file F|--insecure]",
+     "send a test mail through the receiver and wait for its outcome", cmd_send_test, kSendTest, 0, 0,
+     Secrets::Database},
+    {"help", "", "show this list", cmd_help, none(), 0, 0, Secrets::None},
+    {"dispatch pause", "[--reason TEXT]", "stop starting deliveries (in-flight ones finish; mail is still accepted)",
+     cmd_dispatch_pause, kDispatchPause, 0, 0, Secrets::None},
+    {"dispatch resume", "", "start delivering again", cmd_dispatch_resume, none(), 0, 0, Secrets::None},
+    {"dispatch status", "[--json]", "paused or running, deliveries in flight", cmd_dispatch_status, kDispatchStatus,
+     0, 0, Secrets::None},
+    {"config keys", "[--markdown]", "list every configuration key: default, type, reloadable", cmd_config_keys,
+     kConfigKeys, 0, 0, Secrets::None},
 };
 
 std::size_t word_count(std::string_view name) {
@@ -134,25 +166,8 @@ int dispatch(std::span<const std::string> argv, const std::optional<std::string>
   }
   auto local = args->get("config");
   Context ctx(std::move(*args), resolve_config_path(local ? local : global_config), out, err);
+  ctx.set_secrets(cmd->secrets);
   return cmd->handler(ctx);
-}
-
-Context::Context(Args args, std::filesystem::path config_path, std::FILE* out, std::FILE* err)
-    : args_(std::move(args)), config_path_(std::move(config_path)), out_(out), err_(err) {}
-Context::~Context() = default;
-
-const config::Config* Context::config() {
-  if (config_) return config_.get();
-  try {
-    config_ = std::make_unique<config::Config>(config::load(config_path_));
-  } catch (const config::ConfigError& e) {
-    fmt::print(err_, "relayctl: {}\n", e.what());
-    return nullptr;
-  } catch (const std::exception& e) {
-    fmt::print(err_, "relayctl: {}: {}\n", config_path_.string(), e.what());
-    return nullptr;
-  }
-  return config_.get();
 }
 
 }  // namespace relay::admin

@@ -14,6 +14,9 @@ bool numeric_type(Oid t) {
   return t == 20 || t == 21 || t == 23 || t == 1700 || t == 700 || t == 701;
 }
 
+// json, jsonb: the server's text form is already JSON (valid UTF-8, escaped).
+bool json_type(Oid t) { return t == 114 || t == 3802; }
+
 }  // namespace
 
 dlog::PgConn connect_db(const config::Config& cfg, std::FILE* err) {
@@ -47,7 +50,7 @@ std::string result_json(const dlog::PgResult& r) {
       if (c) out += ",";
       out += json_string(PQfname(r.get(), c)) + ":";
       if (r.is_null(row, c)) out += "null";
-      else if (numeric_type(PQftype(r.get(), c))) out += r.value(row, c);
+      else if (numeric_type(PQftype(r.get(), c)) || json_type(PQftype(r.get(), c))) out += r.value(row, c);
       else out += json_string(r.value(row, c));
     }
     out += "}";

@@ -23,7 +23,8 @@ dlog::PgConn connect_db(const config::Config& cfg, std::FILE* err);
 std::optional<dlog::PgResult> query(const dlog::PgConn& db, const char* what, const char* sql,
                                     const std::vector<std::optional<std::string>>& params, std::FILE* err);
 // Rows as a JSON array of objects keyed by column name; integer and numeric
-// columns as numbers, NULL as null, everything else as strings.
+// columns as numbers, json/jsonb columns as they are, NULL as null,
+// everything else as strings.
 std::string result_json(const dlog::PgResult& r);
 // True when a table or view of that name exists in the search path.
 bool relation_exists(const dlog::PgConn& db, const std::string& name);

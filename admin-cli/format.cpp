@@ -5,6 +5,8 @@
 
 #include <ctime>
 
+#include "admin-cli/safe_output.hpp"
+
 namespace relay::admin {
 
 std::string human_size(std::uint64_t bytes) {
@@ -37,19 +39,6 @@ std::string utc_time(std::int64_t t) {
   return buf;
 }
 
-namespace {
-
-// Length of the valid UTF-8 sequence at s[i] (2-4), or 0.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
-  return n;
-}
-
-}  // namespace
 
 std::string json_string(std::string_view s) {
   std::string out = "\"";
@@ -59,7 +48,7 @@ std::string json_string(std::string_view s) {
       // Valid UTF-8 stays; C1 controls (U+0080..U+009F) and stray bytes
       // become \u00XX, so the output is valid JSON and carries no control
       // character for a terminal (safe_output.hpp leaves it untouched).
-      std::size_t n = utf8_length(s, i);
+      std::size_t n = utf8_sequence_length(s, i);
       bool c1 = n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) <= 0x9f;
       if (n != 0 && !c1) {
         out.append(s.substr(i, n));

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+
 #include "admin-cli/format.hpp"
 #include "admin-cli/safe_output.hpp"
 
@@ -17,6 +19,24 @@ std::optional<std::vector<spool::State>> parse_state_filter(std::string_view nam
   if (name == "all") return all_states();
   if (auto s = spool::parse_state(name)) return std::vector<spool::State>{*s};
   return std::nullopt;
+}
+
+std::optional<std::size_t> parse_limit(const std::optional<std::string>& text) {
+  if (!text) return SIZE_MAX;
+  if (text->empty() || text->size() > 10) return std::nullopt;
+  std::size_t n = 0;
+  for (char c : *text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::size_t>(c - '0');
+  }
+  if (n == 0 || n > 1000000000) return std::nullopt;
+  return n;
+}
+
+std::string list_summary(std::size_t shown, std::size_t total, std::uint64_t shown_bytes) {
+  std::string out = fmt::format("-- {} in {} {}", human_size(shown_bytes), shown, shown == 1 ? "entry" : "entries");
+  if (shown < total) out += fmt::format(" shown of {} (--limit)", total);
+  return out + ".";
 }
 
 std::string format_entry(const spool::EntryInfo& e, std::int64_t now) {

@@ -20,6 +20,28 @@ int continuation_count(unsigned char c) {
 
 }  // namespace
 
+bool utf8_second_byte_ok(unsigned char lead, unsigned char c) noexcept {
+  switch (lead) {
+    case 0xe0: return c >= 0xa0 && c <= 0xbf;  // no overlong 3-byte forms
+    case 0xed: return c >= 0x80 && c <= 0x9f;  // no surrogates U+D800..DFFF
+    case 0xf0: return c >= 0x90 && c <= 0xbf;  // no overlong 4-byte forms
+    case 0xf4: return c >= 0x80 && c <= 0x8f;  // nothing above U+10FFFF
+    default: return (c & 0xc0) == 0x80;
+  }
+}
+
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+  if (i >= s.size()) return 0;
+  auto lead = static_cast<unsigned char>(s[i]);
+  int more = continuation_count(lead);
+  if (more < 0) return 0;
+  std::size_t n = static_cast<std::size_t>(more) + 1;
+  if (i + n > s.size() || !utf8_second_byte_ok(lead, static_cast<unsigned char>(s[i + 1]))) return 0;
+  for (std::size_t k = 2; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+  return n;
+}
+
 void ControlFilter::flush_pending_as_escapes(std::string& out) {
   for (unsigned char p : pending_) escape(p, out);
   pending_.clear();
@@ -28,7 +50,9 @@ void ControlFilter::flush_pending_as_escapes(std::string& out) {
 
 void ControlFilter::byte(unsigned char c, std::string& out) {
   if (need_ > 0) {
-    if ((c & 0xc0) == 0x80) {
+    bool fits = pending_.size() == 1 ? utf8_second_byte_ok(static_cast<unsigned char>(pending_[0]), c)
+                                     : (c & 0xc0) == 0x80;
+    if (fits) {
       pending_ += static_cast<char>(c);
       if (--need_ > 0) return;
       // U+0080..U+009F (C2 80..C2 9F) are C1 controls: CSI, OSC, ...

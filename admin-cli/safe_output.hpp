@@ -35,6 +35,16 @@ class ControlFilter {
 };
 
 std::string printable(std::string_view s);
+
+// Strict UTF-8 (RFC 3629): length (2-4) of the well-formed sequence at s[i],
+// or 0 when s[i] starts none (ASCII, a stray continuation byte, an overlong
+// form, a UTF-16 surrogate, a code point above U+10FFFF, a cut-off one).
+// printable(), escaping_stream() and json_string() all judge by it, so what
+// they pass is what a strict decoder (Python's, jq's) accepts.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept;
+// The rule for the byte after a lead byte (E0 A0..BF, ED 80..9F, F0 90..BF,
+// F4 80..8F, else 80..BF).
+bool utf8_second_byte_ok(unsigned char lead, unsigned char second) noexcept;
 std::FILE* escaping_stream(std::FILE* to);
 
 }  // namespace relay::admin

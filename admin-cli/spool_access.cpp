@@ -2,7 +2,11 @@
 #include "admin-cli/spool_access.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "admin-cli/queue_format.hpp"
 #include "common/config.hpp"
@@ -10,9 +14,37 @@
 
 namespace relay::admin {
 
+namespace {
+
+// "" when `dir` is an existing relay spool, else why not. relayctl never
+// creates a spool: a wrong -c or spool.directory must not produce an empty
+// one that then reports "queue is empty".
+std::string missing_spool(const std::filesystem::path& dir) {
+  struct stat st{};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return "does not exist";
+    return std::strerror(errno);
+  }
+  if (!S_ISDIR(st.st_mode)) return "is not a directory";
+  for (const char* sub : {"new", "data"}) {
+    if (::stat((dir / sub).c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return fmt::format("is not a relay spool (no {}/ in it)", sub);
+  }
+  return "";
+}
+
+}  // namespace
+
 bool act_as_spool_owner(const config::Config& cfg, std::FILE* err) {
-  if (::geteuid() != 0) return true;  // not root: the kernel checks what we may do
   const auto& dir = cfg.spool.directory;
+  if (std::string why = missing_spool(dir); !why.empty()) {
+    fmt::print(err,
+               "relayctl: spool {} {} (spool.directory in {}; is -c right? relay creates the spool when it "
+               "first starts)\n",
+               dir.string(), why, cfg.file.string());
+    return false;
+  }
+  if (::geteuid() != 0) return true;  // not root: the kernel checks what we may do
   std::string error;
   std::optional<priv::Account> configured;
   if (!cfg.user.empty() && !(configured = priv::lookup_user(cfg.user, &error))) {
@@ -20,23 +52,9 @@ bool act_as_spool_owner(const config::Config& cfg, std::FILE* err) {
     return false;
   }
   auto owner = priv::owner_of(dir, &error);
-  if (!owner && !error.empty()) {
-    fmt::print(err, "relayctl: spool {}: {}\n", dir.string(), error);
+  if (!owner) {
+    fmt::print(err, "relayctl: spool {}: {}\n", dir.string(), error.empty() ? "has no owner" : error);
     return false;
-  }
-  if (!owner) {  // first use: create it for the configured user, never for root by accident
-    if (!configured) {
-      fmt::print(err,
-                 "relayctl: spool {} does not exist; relayctl running as root will not create it owned by root. "
-                 "Start relay first (it creates the spool), or set `user:` in {}\n",
-                 dir.string(), cfg.file.string());
-      return false;
-    }
-    if (!priv::ensure_owned_dir(dir, *configured, &error)) {
-      fmt::print(err, "relayctl: spool: {}\n", error);
-      return false;
-    }
-    owner = configured;
   }
   if (configured && configured->uid != owner->uid) {
     fmt::print(err, "relayctl: spool {} belongs to {}, but {} says user: {}; refusing to act for either "

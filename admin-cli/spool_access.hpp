@@ -2,9 +2,10 @@
 // commands and summarises it (counts per state, oldest entry).
 // Does: only reads directory listings; every change goes through
 // spool::Spool's operator API (same lock + rename protocol as the daemons).
-// Run as root, open_spool first becomes the spool's owner for good (the
-// owner of spool.directory; `user:` when the spool does not exist yet, which
-// it then creates for that user; a spool owned by someone else than `user:`
+// The spool must exist (a relay spool: new/ and data/ in it); relayctl never
+// creates one, so a wrong -c or spool.directory is an error, not an empty
+// queue. Run as root, open_spool first becomes the spool's owner for good
+// (the owner of spool.directory; a spool owned by someone else than `user:`
 // is refused), so that nothing it writes is root's.
 // Fails: open_spool prints "relayctl: spool DIR: reason" and returns nullopt.
 #pragma once
@@ -23,8 +24,8 @@ struct Config;
 namespace relay::admin {
 
 std::optional<spool::Spool> open_spool(const config::Config& cfg, std::FILE* err);
-// The owner switch open_spool does (true: go on). Exposed for commands that
-// touch the spool without opening it.
+// The existence check and owner switch open_spool does (true: go on).
+// Exposed for commands that touch the spool without opening it.
 bool act_as_spool_owner(const config::Config& cfg, std::FILE* err);
 
 struct QueueSummary {

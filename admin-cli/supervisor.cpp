@@ -1,29 +1,24 @@
-// relay::admin::Supervisor (see supervisor.hpp).
+// relay::admin::Supervisor (see supervisor.hpp). This file: the loop,
+// signals, reload, the stop sequence and what systemd is told.
 #include "admin-cli/supervisor.hpp"
 
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "admin-cli/child_process.hpp"
-#include "admin-cli/restart_backoff.hpp"
-#include "admin-cli/unique_fd.hpp"
+#include "admin-cli/supervisor_impl.hpp"
+#include "common/config_snapshot.hpp"
 #include "common/log.hpp"
+#include "common/service_notify.hpp"
 
 namespace relay::admin {
 namespace {
-
-std::int64_t now_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return std::int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
 
 // Blocks signals for the supervisor's lifetime; restores the old mask.
 class SignalBlock {
@@ -38,99 +33,50 @@ class SignalBlock {
   sigset_t old_{};
 };
 
-enum class Role { Receiver, Dispatcher };
-enum class Phase { Running, StopReceiver, StopDispatchers, Done };
-
-struct Child {
-  std::string name;
-  Role role = Role::Dispatcher;
-  pid_t pid = 0;
-  std::int64_t started_ms = 0;
-  std::int64_t restart_at = 0;  // monotonic ms; 0 = none scheduled
-  RestartBackoff backoff;
-  bool retired = false;         // removed by a reload: do not restart
-};
-
 }  // namespace
 
-struct Supervisor::Impl {
-  SupervisorOptions opt;
-  std::vector<Child> children;
-  Phase phase = Phase::Running;
-  std::int64_t deadline = 0;
-  int next_index = 1;
-  sigset_t child_mask{};
-
-  void add_dispatcher() {
-    Child c;
-    c.name = fmt::format("dispatcher{}", next_index++);
-    children.push_back(std::move(c));
-  }
-
-  void start(Child& c) {
-    const auto& prog = c.role == Role::Receiver ? opt.receiver : opt.dispatcher;
-    c.restart_at = 0;
-    pid_t pid = spawn_process(prog, opt.child_args, child_mask, /*keep_ambient_caps=*/c.role == Role::Receiver);
-    if (pid < 0) {
-      std::int64_t delay = c.backoff.next(0);
-      c.restart_at = now_ms() + delay;
-      log::error("supervisor event=spawn-failed child={} reason={} retry_in={}ms", c.name,
-                 log::quote(strerror(errno)), delay);
-      return;
-    }
-    c.pid = pid;
-    c.started_ms = now_ms();
-    log::info("supervisor event=child-started child={} pid={} program={}", c.name, pid, prog.string());
-  }
-
-  void on_exit(std::size_t i, int status) {
-    Child& c = children[i];
-    std::int64_t ran = now_ms() - c.started_ms;
-    c.pid = 0;
-    if (phase != Phase::Running || c.retired) {
-      log::info("supervisor event=child-stopped child={} {} ran={}ms", c.name, describe_status(status), ran);
-      if (c.retired) children.erase(children.begin() + static_cast<std::ptrdiff_t>(i));
-      return;
-    }
-    std::int64_t delay = c.backoff.next(ran);
-    c.restart_at = now_ms() + delay;
-    log::warn("supervisor event=child-exited child={} {} ran={}ms restart_in={}ms reason=unexpected-exit", c.name,
-              describe_status(status), ran, delay);
-  }
-
-  void reap() {
-    for (;;) {
-      int status = 0;
-      pid_t pid = waitpid(-1, &status, WNOHANG);
-      if (pid <= 0) return;
-      for (std::size_t i = 0; i < children.size(); ++i) {
-        if (children[i].pid == pid) {
-          on_exit(i, status);
-          break;
-        }
-      }
-    }
-  }
-
-  void signal_children(Role role, int sig) {
-    for (auto& c : children)
-      if (c.pid > 0 && c.role == role) kill(c.pid, sig);
-  }
-
-  bool any_running(Role role) const {
-    for (const auto& c : children)
-      if (c.pid > 0 && c.role == role) return true;
+// Run directory with the accepted config, the children's notify socket and
+// their environment (which never carries systemd's NOTIFY_SOCKET or
+// watchdog: only this process answers to systemd).
+bool Supervisor::Impl::setup(std::string* error) {
+  run_dir = std::make_unique<RunDir>(opt.run_dir);
+  if (!run_dir->open(error) || !run_dir->write_snapshot(opt.plan.config_bytes, error) ||
+      !run_dir->write_verdict(ReloadVerdict{0, 0, true, {}}, error))
     return false;
+  if (!child_notify.open(error)) return false;
+  child_env = child_environment({"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"},
+                                {"NOTIFY_SOCKET=" + child_notify.address(),
+                                 std::string(config::kSnapshotEnv) + "=" + run_dir->snapshot().string()});
+  if (std::uint64_t us = notify::watchdog_usec()) {
+    watchdog_ms = std::max<std::int64_t>(1, static_cast<std::int64_t>(us / 2000));
+    log::info("supervisor event=watchdog interval={}ms", watchdog_ms);
   }
+  return true;
+}
 
-  void on_hup() {
-    if (phase != Phase::Running) return;
-    std::string error;
-    auto count = opt.reload_check(&error);
-    if (!count) {
-      log::error("supervisor event=reload-refused reason={}", log::quote("config check failed: " + error));
-      return;
+void Supervisor::Impl::tell(const std::string& state) { notify::send(state); }
+
+void Supervisor::Impl::on_hup() {
+  ReloadVerdict v{++reload_generation, 0, false, {}};
+  std::string werr;
+  if (phase != Phase::Running) {
+    v.error = "relay is stopping";
+  } else {
+    if (told_ready) tell(fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=reloading", now_ms() * 1000));
+    auto plan = opt.reload_check(&v.error);
+    if (plan && !run_dir->write_snapshot(plan->config_bytes, &werr)) {
+      v.error = "cannot write the accepted config: " + werr;
+      plan.reset();
     }
+    if (plan) {
+      opt.plan = std::move(*plan);
+      v.ok = true;
+    }
+  }
+  if (!v.ok) {
+    log::error("supervisor event=reload-refused generation={} reason={}", v.generation,
+               log::quote("config check failed: " + v.error));
+  } else {
     int forwarded = 0;
     for (auto& c : children) {
       if (c.pid > 0 && !c.retired) {
@@ -138,98 +84,96 @@ struct Supervisor::Impl {
         ++forwarded;
       }
     }
-    log::info("supervisor event=reload forwarded_to={} dispatchers={}", forwarded, *count);
-    resize_dispatchers(*count);
+    log::info("supervisor event=reload forwarded_to={} dispatchers={} generation={}", forwarded, opt.plan.dispatchers,
+              v.generation);
+    resize_dispatchers(opt.plan.dispatchers);
   }
+  if (!run_dir->write_verdict(v, &werr)) log::error("supervisor event=status-write-failed reason={}", log::quote(werr));
+  if (told_ready && phase == Phase::Running)
+    tell("READY=1\nSTATUS=" + (v.ok ? "reloaded; " + summary() : "reload refused: " + v.error));
+}
 
-  void resize_dispatchers(int want) {
-    int have = 0;
-    for (const auto& c : children) have += c.role == Role::Dispatcher && !c.retired;
-    for (; have < want; ++have) {
-      add_dispatcher();
-      start(children.back());
-    }
-    for (std::size_t i = children.size(); have > want && i-- > 0;) {
-      Child& c = children[i];
-      if (c.role != Role::Dispatcher || c.retired) continue;
-      --have;
-      log::info("supervisor event=child-retired child={} reason=dispatcher-count-lowered", c.name);
-      if (c.pid > 0) {
-        c.retired = true;
-        kill(c.pid, SIGTERM);
-      } else {
-        children.erase(children.begin() + static_cast<std::ptrdiff_t>(i));
-      }
-    }
-  }
+void Supervisor::Impl::begin_stop(const char* why) {
+  log::info("supervisor event=stopping {}", why);
+  tell("STOPPING=1\nSTATUS=stopping: receiver first, then dispatchers");
+  for (auto& c : children) c.restart_at = 0;
+  phase = Phase::StopReceiver;
+  signal_children(Role::Receiver, SIGTERM);
+  deadline = now_ms() + opt.plan.receiver_stop_ms;
+}
 
-  void begin_stop(int sig) {
-    if (phase != Phase::Running) {
-      log::warn("supervisor event=stop-forced signal={} reason=second-stop-signal", sigabbrev_np(sig));
-      for (auto& c : children)
-        if (c.pid > 0) kill(c.pid, SIGKILL);
-      return;
-    }
-    log::info("supervisor event=stopping signal={}", sigabbrev_np(sig));
-    for (auto& c : children) c.restart_at = 0;
-    phase = Phase::StopReceiver;
-    signal_children(Role::Receiver, SIGTERM);
-    deadline = now_ms() + opt.receiver_stop_ms;
-  }
+void Supervisor::Impl::force_stop(int sig) {
+  log::warn("supervisor event=stop-forced signal={} reason=second-stop-signal", sigabbrev_np(sig));
+  for (auto& c : children)
+    if (c.pid > 0) kill(c.pid, SIGKILL);
+}
 
-  // Moves the stop sequence on when the current phase's children are gone.
-  void advance_stop() {
-    if (phase == Phase::StopReceiver && !any_running(Role::Receiver)) {
-      phase = Phase::StopDispatchers;
-      signal_children(Role::Dispatcher, SIGTERM);
-      deadline = now_ms() + opt.dispatcher_stop_ms;
-    }
-    if (phase == Phase::StopDispatchers && !any_running(Role::Dispatcher)) phase = Phase::Done;
+// Moves the stop sequence on when the current phase's children are gone.
+void Supervisor::Impl::advance_stop() {
+  if (phase == Phase::StopReceiver && !any_running(Role::Receiver)) {
+    phase = Phase::StopDispatchers;
+    tell("STATUS=stopping: dispatchers");
+    signal_children(Role::Dispatcher, SIGTERM);
+    deadline = now_ms() + opt.plan.dispatcher_stop_ms;
   }
+  if (phase == Phase::StopDispatchers && !any_running(Role::Dispatcher)) phase = Phase::Done;
+}
 
-  void on_timers() {
-    std::int64_t now = now_ms();
-    if (phase == Phase::Running) {
-      for (auto& c : children)
-        if (c.pid == 0 && c.restart_at && now >= c.restart_at) start(c);
-      return;
-    }
-    if (phase == Phase::Done || now < deadline) return;
-    Role role = phase == Phase::StopReceiver ? Role::Receiver : Role::Dispatcher;
-    for (auto& c : children) {
-      if (c.pid > 0 && c.role == role) {
-        log::warn("supervisor event=child-killed child={} pid={} reason=stop-timeout", c.name, c.pid);
-        kill(c.pid, SIGKILL);
-      }
-    }
-    deadline = now + 5000;  // SIGKILL is reaped well within this
+void Supervisor::Impl::on_timers() {
+  std::int64_t now = now_ms();
+  if (phase == Phase::Running) {
+    for (auto& c : children)
+      if (c.pid == 0 && c.restart_at && now >= c.restart_at) start(c);
+    return;
   }
+  if (phase == Phase::Done || now < deadline) return;
+  Role role = phase == Phase::StopReceiver ? Role::Receiver : Role::Dispatcher;
+  for (auto& c : children) {
+    if (c.pid > 0 && c.role == role) {
+      log::warn("supervisor event=child-killed child={} pid={} reason=stop-timeout", c.name, c.pid);
+      kill(c.pid, SIGKILL);
+    }
+  }
+  deadline = now + 5000;  // SIGKILL is reaped well within this
+}
 
-  int poll_timeout() const {
-    std::int64_t next = -1;
-    auto consider = [&](std::int64_t t) {
-      if (t > 0 && (next < 0 || t < next)) next = t;
-    };
-    if (phase == Phase::Running) {
-      for (const auto& c : children)
-        if (c.pid == 0) consider(c.restart_at);
-    } else {
-      consider(deadline);
-    }
-    if (next < 0) return -1;
-    return static_cast<int>(std::max<std::int64_t>(0, next - now_ms()));
-  }
+// Called once per loop turn: a loop that stops turning stops the pings,
+// and systemd's WatchdogSec= then restarts relay.
+void Supervisor::Impl::ping_watchdog() {
+  if (watchdog_ms == 0) return;
+  std::int64_t now = now_ms();
+  if (now < next_ping) return;
+  tell("WATCHDOG=1");
+  next_ping = now + watchdog_ms;
+}
 
-  void handle_signals(int sfd) {
-    signalfd_siginfo si{};
-    while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-      int sig = static_cast<int>(si.ssi_signo);
-      if (sig == SIGHUP) on_hup();
-      else if (sig == SIGTERM || sig == SIGINT) begin_stop(sig);
-      // SIGCHLD: reaped below
-    }
+int Supervisor::Impl::poll_timeout() const {
+  std::int64_t next = -1;
+  auto consider = [&](std::int64_t t) {
+    if (t > 0 && (next < 0 || t < next)) next = t;
+  };
+  if (phase == Phase::Running) {
+    for (const auto& c : children)
+      if (c.pid == 0) consider(c.restart_at);
+  } else {
+    consider(deadline);
   }
-};
+  if (watchdog_ms) consider(next_ping);
+  if (next < 0) return -1;
+  return static_cast<int>(std::max<std::int64_t>(0, next - now_ms()));
+}
+
+void Supervisor::Impl::handle_signals(int sfd) {
+  signalfd_siginfo si{};
+  while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+    int sig = static_cast<int>(si.ssi_signo);
+    if (sig == SIGHUP) on_hup();
+    else if ((sig == SIGTERM || sig == SIGINT) && phase == Phase::Running)
+      begin_stop(sig == SIGTERM ? "signal=TERM" : "signal=INT");
+    else if (sig == SIGTERM || sig == SIGINT) force_stop(sig);
+    // SIGCHLD: reaped below
+  }
+}
 
 Supervisor::Supervisor(SupervisorOptions opt) : impl_(std::make_unique<Impl>()) {
   impl_->opt = std::move(opt);
@@ -237,7 +181,7 @@ Supervisor::Supervisor(SupervisorOptions opt) : impl_(std::make_unique<Impl>()) 
   r.name = "receiver";
   r.role = Role::Receiver;
   impl_->children.push_back(std::move(r));
-  for (int i = 0; i < impl_->opt.dispatchers; ++i) impl_->add_dispatcher();
+  for (int i = 0; i < impl_->opt.plan.dispatchers; ++i) impl_->add_dispatcher();
 }
 
 Supervisor::~Supervisor() = default;
@@ -247,27 +191,36 @@ int Supervisor::run() {
   sigemptyset(&set);
   for (int s : {SIGCHLD, SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
   SignalBlock block(set);
-  impl_->child_mask = block.old();
+  Impl& m = *impl_;
+  m.child_mask = block.old();
   UniqueFd sfd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sfd) {
-    log::error("supervisor event=start-failed reason={}", log::quote(std::string("signalfd: ") + strerror(errno)));
+  std::string error = sfd ? "" : std::string("signalfd: ") + strerror(errno);
+  if (!sfd || !m.setup(&error)) {
+    log::error("supervisor event=start-failed reason={}", log::quote(error));
+    m.tell("STATUS=start failed: " + error);
     return 1;
   }
-  log::info("supervisor event=started pid={} dispatchers={}", getpid(), impl_->opt.dispatchers);
-  for (auto& c : impl_->children) impl_->start(c);
-  while (impl_->phase != Phase::Done) {
-    pollfd p{sfd.get(), POLLIN, 0};
-    if (poll(&p, 1, impl_->poll_timeout()) < 0 && errno != EINTR) {
+  log::info("supervisor event=started pid={} dispatchers={} run_dir={}", getpid(), m.opt.plan.dispatchers,
+            m.run_dir->dir().string());
+  m.tell("STATUS=starting: " + m.summary());
+  for (auto& c : m.children) m.start(c);
+  while (m.phase != Phase::Done) {
+    pollfd p[2] = {{sfd.get(), POLLIN, 0}, {m.child_notify.fd(), POLLIN, 0}};
+    if (poll(p, 2, m.poll_timeout()) < 0 && errno != EINTR) {
       log::error("supervisor event=poll-failed reason={}", log::quote(strerror(errno)));
       sleep(1);
     }
-    impl_->handle_signals(sfd.get());
-    impl_->reap();
-    if (impl_->phase != Phase::Running) impl_->advance_stop();
-    impl_->on_timers();
+    m.handle_signals(sfd.get());
+    // Messages before exits: a child that said READY=1 and died at once
+    // still counts as having run.
+    m.child_notify.drain([&m](pid_t pid, std::string_view text) { m.on_child_message(pid, text); });
+    m.reap();
+    if (m.phase != Phase::Running) m.advance_stop();
+    m.on_timers();
+    m.ping_watchdog();
   }
-  log::info("supervisor event=stopped reason=signal");
-  return 0;
+  log::info("supervisor event=stopped exit={} reason={}", m.exit_code, m.exit_code ? "start-failures" : "signal");
+  return m.exit_code;
 }
 
 }  // namespace relay::admin

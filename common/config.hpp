@@ -87,6 +87,13 @@ struct ReceiverConfig {
   // Acknowledges a listener that accepts unauthenticated mail from
   // networks beyond private address space (an open relay); warned at start.
   bool allow_open_relay = false;
+  // Client inventory (issue 12 item 3): refusals counted in memory per
+  // (client, AUTH user), at most max_entries, written to <spool>/refusals/
+  // every flush_interval for a dispatcher to import.
+  struct Refusals {
+    std::int64_t flush_interval = 60;  // seconds
+    std::int64_t max_entries = 1000;
+  } refusals;
 };
 
 struct SenderConfig {
@@ -131,6 +138,10 @@ struct DispatcherConfig {
 struct DatabaseConfig {
   std::string conninfo;                // libpq conninfo or URL; "" = no database
   std::int64_t connect_timeout = 5;
+  // Delivery-log retention (issue 12 item 2): rows older than this are
+  // deleted in batches of retention_batch by the one elected dispatcher.
+  std::int64_t retention = 90 * 86400;  // seconds
+  std::int64_t retention_batch = 1000;
 };
 
 struct OutboxProvider {
@@ -162,6 +173,7 @@ struct M365Provider {
   std::string graph_url = "https://graph.microsoft.com";
   std::filesystem::path ca_file;            // tests point this at their own CA
   bool save_to_sent_items = false;
+  std::string json_unfaithful = "mime";     // save_to_sent_items false, message JSON cannot carry: mime|refuse
   std::string client_secret_expires;        // "YYYY-MM-DD" or ""
   std::vector<int> expiry_warn_days{30, 14, 7, 3, 1};
   std::string expiry_notice_to;             // "" = no notice mail
@@ -205,8 +217,22 @@ struct Route {
   std::string provider;
 };
 
+// `relayctl run` (admin-cli/supervisor.hpp, docs/systemd.md).
+struct SupervisorConfig {
+  // A child that exits this many times in a row before it reports ready
+  // (port taken, certificate unreadable) makes `relayctl run` stop and exit 1.
+  int max_start_failures = 5;
+};
+
 struct LogConfig {
   std::string level = "info";  // debug | info | warn | error
+};
+
+// `admin_http: {listen: "127.0.0.1:9325"}`: /metrics and /healthz served by
+// `relayctl run` (docs/metrics.md). Off when the section is absent.
+struct AdminHttpConfig {
+  Listener listen{.host = "", .port = 0, .tls = TlsMode::None};
+  bool enabled() const noexcept { return listen.port != 0; }
 };
 
 struct Config {
@@ -221,6 +247,8 @@ struct Config {
   std::string default_provider;            // "" = the only provider, if exactly one
   std::string fallback_provider;           // "" = none
   LogConfig log;
+  AdminHttpConfig admin_http;
+  SupervisorConfig supervisor;
   // Run as this system user when started as root (after binding ports);
   // "" = keep the identity the program was started with.
   std::string user;

@@ -44,6 +44,11 @@ constexpr Key kKeys[] = {
      FLD(Config, receiver.client_networks)},
     {S::Top, "receiver.allow_open_relay", K::Bool, "false", kNoMin, kNoMax, R, false, "",
      FLD(Config, receiver.allow_open_relay)},
+    {S::Top, "receiver.refusals", K::Section},
+    {S::Top, "receiver.refusals.flush_interval", K::Duration, "60s", 1, 3600, R, false, "",
+     FLD(Config, receiver.refusals.flush_interval)},
+    {S::Top, "receiver.refusals.max_entries", K::Int, "1000", 10, 1000000, R, false, "",
+     FLD(Config, receiver.refusals.max_entries)},
     {S::Top, "receiver.limits", K::Section},
     {S::Top, "receiver.limits.max_message_size", K::Size, "35MB", 1024, 1024 * kMB * 1024, R, false, "",
      FLD(Config, receiver.limits.max_message_size)},
@@ -97,9 +102,9 @@ constexpr Key kKeys[] = {
      FLD(Config, dispatcher.scan_interval)},
     {S::Top, "dispatcher.sweep_interval", K::Duration, "10s", 1, kDay, R, false, "",
      FLD(Config, dispatcher.sweep_interval)},
-    {S::Top, "dispatcher.drain_timeout", K::Duration, "30s", 0, 3600, NR, false, "",
+    {S::Top, "dispatcher.drain_timeout", K::Duration, "30s", 0, 3600, R, false, "",
      FLD(Config, dispatcher.drain_timeout)},
-    {S::Top, "dispatcher.in_flight_grace", K::Duration, "2m", 0, 3600, NR, false, "",
+    {S::Top, "dispatcher.in_flight_grace", K::Duration, "2m", 0, 3600, R, false, "",
      FLD(Config, dispatcher.in_flight_grace)},
     {S::Top, "dispatcher.retry", K::Section},
     {S::Top, "dispatcher.retry.min_backoff", K::Duration, "1m", 1, 30 * kDay, R, false, "",
@@ -118,6 +123,10 @@ constexpr Key kKeys[] = {
     {S::Top, "database.conninfo", K::Secret, "", kNoMin, kNoMax, NR, false, "", FLD(Config, database.conninfo)},
     {S::Top, "database.connect_timeout", K::Duration, "5s", 1, 300, R, false, "",
      FLD(Config, database.connect_timeout)},
+    {S::Top, "database.retention", K::Duration, "90d", 3600, 3650 * kDay, NR, false, "",
+     FLD(Config, database.retention)},
+    {S::Top, "database.retention_batch", K::Int, "1000", 10, 100000, NR, false, "",
+     FLD(Config, database.retention_batch)},
     // ---- providers ------------------------------------------------------
     {S::Top, "providers", K::Providers, "{}", kNoMin, kNoMax, R, false, "", FLD(Config, providers)},
     {S::Outbox, "type", K::ProviderType, "", kNoMin, kNoMax, R, REQ, "outbox|smtp|m365|gmail",
@@ -150,6 +159,8 @@ constexpr Key kKeys[] = {
     {S::M365, "ca_file", K::Path, "", kNoMin, kNoMax, R, false, "", FLD(ProviderConfig, m365.ca_file)},
     {S::M365, "save_to_sent_items", K::Bool, "false", kNoMin, kNoMax, R, false, "",
      FLD(ProviderConfig, m365.save_to_sent_items)},
+    {S::M365, "json_unfaithful", K::Choice, "mime", kNoMin, kNoMax, R, false, "mime|refuse",
+     FLD(ProviderConfig, m365.json_unfaithful)},
     {S::M365, "client_secret_expires", K::Date, "", kNoMin, kNoMax, R, false, "",
      FLD(ProviderConfig, m365.client_secret_expires)},
     {S::M365, "expiry_warn_days", K::IntList, "[30, 14, 7, 3, 1]", 0, 3650, R, false, "",
@@ -193,6 +204,14 @@ constexpr Key kKeys[] = {
     // ---- log ------------------------------------------------------------
     {S::Top, "log", K::Section},
     {S::Top, "log.level", K::Choice, "info", kNoMin, kNoMax, R, false, "debug|info|warn|error", FLD(Config, log.level)},
+    // ---- admin_http (docs/metrics.md) -------------------------------------
+    {S::Top, "admin_http", K::Section},
+    {S::Top, "admin_http.listen", K::Address, "", kNoMin, kNoMax, NR, REQ, "",
+     [](void* o) -> void* { return &static_cast<Config*>(o)->admin_http.listen; }},
+    // ---- relayctl run (docs/systemd.md) -----------------------------------
+    {S::Top, "supervisor", K::Section},
+    {S::Top, "supervisor.max_start_failures", K::Int, "5", 1, 1000, R, false, "",
+     FLD(Config, supervisor.max_start_failures)},
 };
 #undef FLD
 

@@ -23,7 +23,7 @@ build=${RELAY_BUILD_DIR:-$src/build}
 sock=/tmp/relay-quickstart
 pgdir=$src/var/pg
 
-bash contrib/install-deps.sh
+bash contrib/install-deps.sh run
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" --target relay-receiver relay-dispatcher relayctl
 relayctl=$build/admin-cli/relayctl

@@ -5,9 +5,12 @@
 
 #include <unistd.h>
 
+#include <utility>
+
 #include "common/log.hpp"
 #include "dispatcher/job.hpp"
 #include "dispatcher/providers/post.hpp"
+#include "spool/control.hpp"
 
 namespace relay::dispatch {
 
@@ -64,6 +67,7 @@ Dispatcher::~Dispatcher() {
   // unlocked and the next sweeper returns them to new/ (crash semantics).
   // Providers (ours) go before the caller's CurlMulti: their transfers
   // still running are cancelled.
+  dlog_.watch_schema({});
   poster_.close();
   retired_.clear();
   providers_.reset();
@@ -78,7 +82,13 @@ std::string Dispatcher::check() const {
 void Dispatcher::start(bool install_signals) {
   started_us_ = dlog::now_us();
   watch_new();
+  auto sink = poster_.sink();
+  auto now = dlog_.watch_schema([this, sink](dlog::DeliveryLog::Schema s, const std::string& missing) {
+    sink([this, s, missing] { on_schema(s, missing); });
+  });
+  on_schema(now, dlog_.stats().schema_missing);
   start_timers();
+  start_pause_watch();
   if (install_signals) {
     for (auto* sig : {&sigterm_, &sigint_, &sighup_}) {
       uv_signal_init(loop_, sig->get());
@@ -130,7 +140,11 @@ void Dispatcher::watch_new() {
 }
 
 void Dispatcher::schedule_scan() {
-  if (scan_running_ || stopping_) return;
+  if (stopping_) return;
+  if (scan_running_) {
+    scan_again_ = true;  // what arrived since this scan listed new/ is seen by the next
+    return;
+  }
   scan_running_ = true;
   ++background_work_;
   auto ids = std::make_shared<std::vector<spool::QueueId>>();
@@ -142,17 +156,34 @@ void Dispatcher::schedule_scan() {
         for (const auto& id : *ids) add_candidate(id.str());
         if (!ids->empty()) log::debug("- event=scan found={}", ids->size());
         pump();
+        if (std::exchange(scan_again_, false)) schedule_scan();
       });
 }
 
 void Dispatcher::add_candidate(const std::string& id) {
-  if (stopping_ || jobs_.count(id) || candidate_set_.count(id)) return;
+  if (stopping_ || paused_ || jobs_.count(id) || candidate_set_.count(id)) return;
   candidate_set_.insert(id);
   candidates_.push_back(id);
 }
 
+// Mail waits in new/ while the database's schema is unknown (first check
+// not done) or old; see dispatcher.hpp.
+void Dispatcher::on_schema(dlog::DeliveryLog::Schema s, const std::string& missing) {
+  using S = dlog::DeliveryLog::Schema;
+  const bool hold = s == S::Pending || s == S::Old;
+  if (s == S::Old)
+    log::error("- event=queue_held missing={} reason={}", missing,
+               log::quote("the database lacks migration(s) " + missing + ": run `relayctl db migrate`; mail stays queued"));
+  if (hold == schema_hold_) return;
+  schema_hold_ = hold;
+  if (!hold) {
+    log::info("- event=queue_resumed schema={}", s == S::Current ? "current" : "unchecked(database unreachable)");
+    schedule_scan();
+  }
+}
+
 void Dispatcher::pump() {
-  while (!stopping_ && static_cast<int>(jobs_.size()) < settings_.max_in_flight && !candidates_.empty()) {
+  while (!stopping_ && !schema_hold_ && !paused_ && static_cast<int>(jobs_.size()) < settings_.max_in_flight && !candidates_.empty()) {
     std::string id = std::move(candidates_.front());
     candidates_.pop_front();
     candidate_set_.erase(id);
@@ -170,6 +201,12 @@ void Dispatcher::start_claim(const spool::QueueId& id) {
   provider::offload(
       loop_,
       [this, job] {
+        // The pause marker is checked here too, right before the claim: a
+        // pause takes effect for every claim that starts after it.
+        if (spool::dispatch_paused(spool_.root())) {
+          job->paused = true;
+          return;
+        }
         job->claim = spool_.claim(job->id, &job->claim_error);
         if (job->claim) job->info = inspect_message(job->claim->data_path());
       },
@@ -177,6 +214,16 @@ void Dispatcher::start_claim(const spool::QueueId& id) {
 }
 
 void Dispatcher::on_claimed(Job& job) {
+  if (job.paused) {  // not claimed; the scan after resume finds it again
+    std::string id = job.id.str();
+    jobs_.erase(id);
+    check_pause();  // the marker may be gone again already
+    if (!paused_) {
+      add_candidate(id);
+      pump();
+    }
+    return;
+  }
   if (!job.claim) {
     if (!job.claim_error.empty())
       log::warn("{} event=claim_failed reason={}", job.id.str(), log::quote(job.claim_error));

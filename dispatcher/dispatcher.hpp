@@ -12,14 +12,25 @@
 //    (database or journal) -> Claim::done/defer/fail (+ optional failure
 //    notice, enqueued as a new spool entry with a null sender) on the
 //    threadpool. Spool calls are blocking file operations (rename, fsync):
-//    all of them run on the uv threadpool, never on the loop (the one
-//    exception: an access(2) per inotify event on new/, to skip events of
-//    entries already claimed away);
+//    all of them run on the uv threadpool, never on the loop (the
+//    exceptions: an access(2) per inotify event on new/, to skip events of
+//    entries already claimed away, and a stat(2) of the pause marker);
 //  - a sweeper (Spool::sweep every sweep_interval) returns dead owners'
 //    claims and due deferred entries to new/; a deferral due sooner than
 //    that (Retry-After, a busy mailbox) gets a sweep at its due time;
 //  - heartbeats row every heartbeat_interval, providers' secret_status()
 //    every secret_interval;
+//  - claims nothing until the DeliveryLog has a schema verdict, nor while
+//    the database lacks a migration (DeliveryLog::Schema::Old): mail stays
+//    in new/, nothing is bounced; claiming resumes once `relayctl db
+//    migrate` has run (the DeliveryLog re-checks every few seconds). With no
+//    database reachable it delivers and journals, as during an outage;
+//  - operator pause (relayctl dispatch pause: the marker
+//    <spool>/control/dispatch-paused, spool/control.hpp): while it exists no
+//    new claim starts (checked before each claim on the threadpool, and
+//    noticed through uv_fs_event on control/ plus a 1 s check); in-flight
+//    deliveries, sweeps and heartbeats go on; removing it rescans new/ at
+//    once. dispatcher_pause.cpp;
 //  - SIGTERM/SIGINT: stop claiming, let in-flight deliveries finish for at
 //    most drain_timeout; then an entry whose provider can cancel it before
 //    any request started is released (Claim::release, back to new/); one
@@ -135,6 +146,7 @@ class Dispatcher {
   const Counters& counters() const noexcept { return counters_; }
   std::size_t in_flight() const noexcept { return jobs_.size(); }
   bool stopping() const noexcept { return stopping_; }
+  bool paused() const noexcept { return paused_; }
 
  private:
   struct Job;
@@ -144,12 +156,19 @@ class Dispatcher {
   void add_candidate(const std::string& id);
   void pump();
   void start_claim(const spool::QueueId& id);
+  void on_schema(dlog::DeliveryLog::Schema s, const std::string& missing);
   void on_claimed(Job& job);
+  // dispatcher_pause.cpp: the operator's pause marker
+  void start_pause_watch();
+  void check_pause();
+  void set_paused(bool paused);
   // dispatcher_send.cpp: delivery
   void begin_attempt(Job& job);
   void send(Job& job, const std::string& provider_name, bool fallback);
   void on_sent(const std::string& id, std::uint64_t seq, provider::Result r);
   void on_held(Job& job, provider::Result r);
+  void count_attempt(const std::string& provider, const char* outcome, std::int64_t duration_ms);  // metrics
+  void publish_alert(const std::string& provider, bool raised, const std::string& reason);        // metrics
   void fail_unparseable(Job& job);
   void record_and_finish(Job& job);
   void finish(const std::string& id, bool durable);
@@ -199,10 +218,13 @@ class Dispatcher {
   std::uint64_t send_seq_ = 0;
   int background_work_ = 0;  // scans and sweeps on the threadpool
   bool scan_running_ = false;
+  bool scan_again_ = false;  // a scan was asked for while one ran (e.g. resume)
+  bool paused_ = false;      // the pause marker was seen; no new claims
   bool sweep_running_ = false;
   bool sweep_again_ = false;             // a wake-up came while a sweep ran
   std::set<std::int64_t> wake_times_;    // unix seconds of short deferrals (wake_at), earliest first
   bool stopping_ = false;
+  bool schema_hold_ = true;  // see on_schema
   bool closed_ = false;
   std::int64_t started_us_ = 0;
   std::uint64_t drain_deadline_ms_ = 0;
@@ -211,7 +233,8 @@ class Dispatcher {
   std::map<std::string, std::string, std::less<>> secret_reported_;  // provider -> last reported status
 
   std::vector<UvHandle<uv_fs_event_t>> watches_;  // one per bucket of new/ (spool watch_dirs)
-  UvHandle<uv_timer_t> scan_timer_, sweep_timer_, heartbeat_timer_, secret_timer_, drain_timer_, wake_timer_;
+  UvHandle<uv_fs_event_t> control_watch_;
+  UvHandle<uv_timer_t> scan_timer_, sweep_timer_, heartbeat_timer_, secret_timer_, drain_timer_, wake_timer_, pause_timer_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/config_snapshot.hpp"
 #include "common/log.hpp"
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/job.hpp"
@@ -17,7 +18,7 @@ void Dispatcher::on_signal(int signum) {
     }
     std::string error;
     try {
-      config::Config cfg = config::load(config_file_);
+      config::Config cfg = config::load_accepted(config_file_);
       if (reload(cfg, &error)) {
         log::info("- event=reloaded config={} providers={} rebuilt={}", config_file_.string(), providers_->map.size(),
                   factory_ ? "yes" : "no");
@@ -41,8 +42,8 @@ bool Dispatcher::reload(const config::Config& cfg, std::string* error) {
   Settings s = Settings::from_config(cfg);
   s.heartbeat_interval = settings_.heartbeat_interval;
   s.secret_interval = settings_.secret_interval;
-  s.drain_timeout = settings_.drain_timeout;      // [restart]: relayctl run sized its stop timeout with it
-  s.in_flight_grace = settings_.in_flight_grace;  // [restart] likewise
+  // drain_timeout / in_flight_grace follow the reload: `relayctl run` sizes
+  // its stop timeout from the same accepted config (docs/systemd.md).
   std::unique_ptr<ProviderSet> fresh;
   if (factory_) {
     fresh = factory_(std::make_shared<const config::Config>(cfg), error);

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "common/log.hpp"
+#include "common/metrics_registry.hpp"
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/job.hpp"
 #include "dispatcher/notice.hpp"
@@ -100,11 +101,16 @@ void Dispatcher::on_sent(const std::string& id, std::uint64_t seq, provider::Res
                         job.attempt_started_us};
   job.records.emplace_back(std::move(a));
   apply_result(job.env, job.attempted, r);
+  count_attempt(job.provider, r.outcome == provider::Outcome::Sent        ? "sent"
+                              : r.outcome == provider::Outcome::Permanent ? "permanent"
+                                                                          : "transient",
+                duration);
   log::info("{} event=attempt attempt={} provider={} outcome={} code={} enhanced={} duration_ms={} rcpts={} response={}",
             id, job.env.attempts, job.provider, provider::to_string(r.outcome), r.code,
             r.enhanced.empty() ? "-" : r.enhanced, duration, job.attempted.size(), log::quote(r.text));
   bool pending = job.env.pending_count() > 0;
   const ConfigAlerts::Change alert = config_alerts_.on_result(job.provider, r);
+  if (alert != ConfigAlerts::Change::None) publish_alert(job.provider, alert == ConfigAlerts::Change::Raised, r.text);
   if (alert == ConfigAlerts::Change::Cleared)
     log::warn("{} event=provider_config_cleared provider={} reason=\"the provider accepted a delivery\"", id, job.provider);
   if (r.outcome == provider::Outcome::Transient && r.config_error && pending) {
@@ -136,8 +142,22 @@ void Dispatcher::on_held(Job& job, provider::Result r) {
             log::quote(r.text));
   job.env.provider = job.provider;
   job.env.last_error = r.text;  // why it waits, for `relayctl queue`
+  metrics::registry().add("relay_deliveries_total", {{"provider", job.provider}, {"outcome", "held"}});
   job.decision = decide(job.env, policy_, now_s(), r.retry_after.value_or(1));
   record_and_finish(job);
+}
+
+void Dispatcher::count_attempt(const std::string& provider, const char* outcome, std::int64_t duration_ms) {
+  auto& m = metrics::registry();
+  m.add("relay_deliveries_total", {{"provider", provider}, {"outcome", outcome}});
+  m.observe("relay_delivery_duration_seconds", {{"provider", provider}}, static_cast<double>(duration_ms) / 1000.0);
+}
+
+// The admin endpoint's /healthz reports a raised alert with its reason.
+void Dispatcher::publish_alert(const std::string& provider, bool raised, const std::string& reason) {
+  auto& m = metrics::registry();
+  m.erase("relay_provider_config_error", "provider", provider);
+  if (raised) m.set("relay_provider_config_error", {{"provider", provider}, {"reason", reason.substr(0, 300)}}, 1);
 }
 
 void Dispatcher::fail_unparseable(Job& job) {
@@ -157,6 +177,7 @@ void Dispatcher::fail_unparseable(Job& job) {
   job.records.emplace_back(dlog::AttemptRecord{job.id.str(), job.env.attempts, "-", "permanent", 0, "5.6.0", why,
                                                job.attempted, 0, host_, static_cast<int>(::getpid()), now});
   job.decision = decide(job.env, policy_, now_s(), std::nullopt);
+  count_attempt("-", "permanent", 0);
   record_and_finish(job);
 }
 
@@ -166,7 +187,14 @@ void Dispatcher::record_and_finish(Job& job) {
   m.queue_id = job.id.str();
   m.mail_from = env.mail_from;
   m.header_from = job.info.from_address;
-  for (const auto& r : env.rcpts) m.rcpts.push_back(r.address);
+  for (const auto& r : env.rcpts) {
+    m.rcpts.push_back(r.address);
+    m.rcpt_states.emplace_back(spool::to_string(r.state));
+    m.rcpt_replies.push_back(r.last_reply);
+  }
+  m.tls = env.tls;
+  m.client_helo = env.client_helo;
+  m.host = host_;
   m.subject = job.info.subject;
   m.message_id = job.info.message_id;
   m.size = env.size;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
+#include "common/metrics_registry.hpp"
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/job.hpp"
 #include "dispatcher/providers/post.hpp"
@@ -120,6 +121,8 @@ void Dispatcher::report_secrets(bool only_changed) {
     secret_reported_[name] = sig;
     dlog::SecretRecord r{name, s->expires, std::nullopt, s->source, s->state, s->detail, dlog::now_us()};
     if (!s->expires.empty()) r.days_left = s->days_left;
+    if (!s->expires.empty())
+      metrics::registry().set("relay_client_secret_days_left", {{"provider", name}}, static_cast<double>(s->days_left));
     if (s->state == "warning" || s->state == "expired")
       log::warn("- event=secret_expiry provider={} state={} expires={} days_left={} detail={}", name, s->state,
                 s->expires, s->days_left, log::quote(s->detail));
@@ -186,8 +189,10 @@ void Dispatcher::release_sending(bool hard) {
 void Dispatcher::close_all() {
   if (closed_) return;
   closed_ = true;
-  for (auto* t : {&scan_timer_, &sweep_timer_, &heartbeat_timer_, &secret_timer_, &drain_timer_, &wake_timer_})
+  for (auto* t : {&scan_timer_, &sweep_timer_, &heartbeat_timer_, &secret_timer_, &drain_timer_, &wake_timer_,
+                  &pause_timer_})
     t->close();
+  control_watch_.close();
   for (auto* s : {&sigterm_, &sigint_, &sighup_}) s->close();
   for (auto& w : watches_) w.close();
   poster_.close();

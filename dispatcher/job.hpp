@@ -28,6 +28,7 @@ struct Dispatcher::Job {
   Stage stage = Stage::Claiming;
   std::optional<spool::Claim> claim;
   std::string claim_error;
+  bool paused = false;  // the pause marker was there: not claimed
   spool::Envelope env;
   MessageInfo info;
 

@@ -5,6 +5,8 @@
 // main only parses arguments, loads the config, wires objects and runs the
 // loop (STYLE.md 1). Exit codes: 0 after a clean SIGTERM/SIGINT drain,
 // 2 for configuration errors, 1 for start-up failures (spool unusable).
+#include <unistd.h>
+
 #include <uv.h>
 
 #include <cstdlib>
@@ -16,10 +18,13 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/config_snapshot.hpp"
 #include "common/curl_multi.hpp"
 #include "common/log.hpp"
+#include "common/metrics_publisher.hpp"
 #include "common/privileges.hpp"
 #include "common/run_as.hpp"
+#include "common/service_notify.hpp"
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/dlog/delivery_log.hpp"
 #include "dispatcher/message_info.hpp"
@@ -58,7 +63,7 @@ int main(int argc, char** argv) {
   ::setenv("UV_THREADPOOL_SIZE", "8", 0);
   config::Config cfg;
   try {
-    cfg = config::load(config_file);
+    cfg = config::load_accepted(config_file);  // under `relayctl run`: the accepted bytes
   } catch (const std::exception& e) {
     std::fprintf(stderr, "relay-dispatcher: %s\n", e.what());
     return 2;
@@ -88,8 +93,25 @@ int main(int argc, char** argv) {
   dopt.conninfo = cfg.database.conninfo;
   dopt.connect_timeout = cfg.database.connect_timeout;
   dopt.journal = cfg.dispatcher.journal.empty() ? spool->root() / "journal" : cfg.dispatcher.journal;
+  {
+    dlog::Maintenance::Options m;
+    m.retention_s = cfg.database.retention;
+    m.batch = cfg.database.retention_batch;
+    m.refusal_dir = spool->root() / "refusals";
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    m.host = host;
+    dopt.maintenance = m;
+  }
   dlog::DeliveryLog dlog(dopt);
   if (dopt.conninfo.empty()) log::warn("- event=no_database reason=\"database.conninfo is empty\" journal={}", dopt.journal.string());
+  // admin_http: counters to `relayctl run` (docs/metrics.md); destroyed
+  // last, so its final write has everything.
+  std::unique_ptr<metrics::Publisher> published;
+  if (cfg.admin_http.enabled()) {
+    published = metrics::Publisher::open(metrics::metrics_dir(spool->root()), "dispatcher", &error);
+    if (!published) log::warn("- event=metrics_disabled reason={}", log::quote(error));
+  }
 
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -113,6 +135,7 @@ int main(int argc, char** argv) {
     d.set_config_file(config_file);
     d.set_on_stopped([&loop] { uv_stop(&loop); });
     d.start(/*install_signals=*/true);
+    notify::send("READY=1");  // tells `relayctl run` this dispatcher started
     uv_run(&loop, UV_RUN_DEFAULT);
   }  // the dispatcher and its providers go first (their transfers abort), then the CurlMulti
   drain_loop(&loop);

@@ -16,9 +16,12 @@
 #include <string>
 
 #include "common/config.hpp"
+#include "common/config_snapshot.hpp"
 #include "common/log.hpp"
+#include "common/metrics_publisher.hpp"
 #include "common/privileges.hpp"
 #include "common/run_as.hpp"
+#include "common/service_notify.hpp"
 #include "receiver/server/server.hpp"
 #include "receiver/server/tls_context.hpp"
 #include "receiver/smtp/policy.hpp"
@@ -63,7 +66,8 @@ int main(int argc, char** argv) {
   try {
     // The receiver never needs provider credentials or the database
     // password: it does not even open those ${file:} secrets.
-    cfg = config::load(file, {.expand_secrets = false});
+    // Under `relayctl run`: the bytes the supervisor accepted (config_snapshot.hpp).
+    cfg = config::load_accepted(file, {.expand_secrets = false});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "relay-receiver: %s\n", e.what());
     return 2;
@@ -121,6 +125,8 @@ int main(int argc, char** argv) {
   setenv("UV_THREADPOOL_SIZE", "16", 0);  // commits and password checks share the pool
   uv_loop_t* loop = uv_default_loop();
   int rc = 0;
+  const bool admin_http = cfg.admin_http.enabled();
+  const std::filesystem::path spool_dir = cfg.spool.directory;
   {
     receiver::Server server(loop, std::move(cfg), std::move(policy), std::move(*spool), std::move(tls));
     if (!server.start(&err)) {
@@ -136,6 +142,12 @@ int main(int argc, char** argv) {
       uv_stop(loop);
     } else {
       log::info("event=started {} user={}", sync_note, start_as->switch_user ? start_as->account.name : "-");
+      // admin_http: counters to `relayctl run` (docs/metrics.md); the last
+      // write happens when it goes out of scope after the loop.
+      std::unique_ptr<metrics::Publisher> published;
+      if (admin_http) published = metrics::Publisher::open(metrics::metrics_dir(spool_dir), "receiver", &err);
+      if (admin_http && !published) log::warn("event=metrics_disabled reason={}", log::quote(err));
+      notify::send("READY=1");  // listeners bound: the supervisor may report readiness
       uv_run(loop, UV_RUN_DEFAULT);
     }
   }

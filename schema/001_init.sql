@@ -1,8 +1,9 @@
 -- 001_init: the delivery log.
 -- One row per message (messages), one per delivery attempt (attempts),
 -- dispatcher/receiver liveness (heartbeats) and provider credential expiry
--- (secret_status). Applied by relay::dlog::migrate (relayctl db migrate and
--- every dispatcher at start), inside one transaction, under an advisory lock.
+-- (secret_status). Applied by relay::dlog::migrate (`relayctl db migrate`, run
+-- with an owner role; the daemons only check the version), inside one
+-- transaction, under an advisory lock.
 
 CREATE TABLE messages (
   queue_id         text PRIMARY KEY,

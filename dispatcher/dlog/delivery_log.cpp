@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "common/log.hpp"
 #include "dispatcher/dlog/migrate.hpp"
@@ -22,7 +23,28 @@ std::int64_t mono_ms() {
 }  // namespace
 
 DeliveryLog::DeliveryLog(Options opt)
-    : opt_(std::move(opt)), connect_timeout_(opt_.connect_timeout), journal_(opt_.journal) {}
+    : opt_(std::move(opt)), connect_timeout_(opt_.connect_timeout), journal_(opt_.journal) {
+  if (opt_.conninfo.empty()) stats_.schema = Schema::Unreachable;
+  if (opt_.maintenance) maintenance_.emplace(*opt_.maintenance);
+}
+
+DeliveryLog::Schema DeliveryLog::watch_schema(SchemaWatch fn) {
+  std::lock_guard lk(mu_);
+  schema_watch_ = std::move(fn);
+  return stats_.schema;
+}
+
+void DeliveryLog::set_schema(Schema s, const std::string& missing) {
+  SchemaWatch fn;
+  {
+    std::lock_guard lk(mu_);
+    if (stats_.schema == s && stats_.schema_missing == missing) return;
+    stats_.schema = s;
+    stats_.schema_missing = missing;
+    fn = schema_watch_;
+  }
+  if (fn) fn(s, missing);
+}
 
 DeliveryLog::~DeliveryLog() { stop(); }
 
@@ -78,6 +100,8 @@ DeliveryLog::Stats DeliveryLog::stats() const {
 }
 
 void DeliveryLog::run() {
+  // The schema verdict comes first: the dispatcher claims nothing before it.
+  if (std::exchange(first_attempt_, false)) ensure_connected();
   for (;;) {
     std::vector<Item> items;
     bool stopping = false;
@@ -104,8 +128,11 @@ void DeliveryLog::run() {
       if (journal_waiting && now >= next_journal_check_ms_ && ensure_connected()) {
         next_journal_check_ms_ = now + opt_.journal_check_ms;
         replay_journal();
+      } else if (!journal_waiting && stats().schema == Schema::Old) {
+        ensure_connected();  // re-check: `relayctl db migrate` may have run
       }
     }
+    if (!stopping && maintenance_ && conn_ && conn_->healthy()) maintenance_->step(*conn_, mono_ms());
     std::lock_guard lk(mu_);
     busy_ = false;
     idle_cv_.notify_all();
@@ -154,25 +181,22 @@ bool DeliveryLog::ensure_connected() {
   if (opt_.conninfo.empty()) return false;
   std::int64_t now = mono_ms();
   if (now < next_connect_ms_) return false;
+  if (maintenance_) maintenance_->lost_connection();  // a new session: the leader lock is gone
   std::string error;
   PgConn c = PgConn::connect(opt_.conninfo, connect_timeout_.load(), &error);
-  if (c) c.set_timeout_ms(std::max<std::int64_t>(60000, opt_.query_timeout_ms));
-  if (c && opt_.migrate) {
-    MigrateResult m = migrate(c);
-    if (!m.ok) {
-      error = "migrate: " + m.error;
-      c = PgConn();
-    } else if (!m.applied.empty()) {
-      log::info("- event=db_migrated version={} applied={}", m.current, m.applied.size());
-    }
-  }
+  if (c) c.set_timeout_ms(opt_.query_timeout_ms);
+  if (c && !schema_current(c, &error)) c = PgConn();
   if (!c) {
+    if (stats().schema == Schema::Old) {  // only a successful check clears it
+      next_connect_ms_ = mono_ms() + opt_.schema_recheck_ms;
+      return false;
+    }
     next_connect_ms_ = mono_ms() + backoff_ms_;
     log::warn("- event=db_unavailable retry_in_ms={} reason={}", backoff_ms_, log::quote(error));
     backoff_ms_ = std::min(backoff_ms_ * 2, opt_.max_backoff_ms);
+    set_schema(Schema::Unreachable, "");
     return false;
   }
-  c.set_timeout_ms(opt_.query_timeout_ms);
   // The server gives up on a statement before this side does.
   auto st = std::to_string(std::max<std::int64_t>(1000, opt_.query_timeout_ms - 2000));
   if (PgResult r = c.exec(("SET statement_timeout = " + st).c_str()); !r.ok())
@@ -180,9 +204,36 @@ bool DeliveryLog::ensure_connected() {
   conn_ = std::make_unique<PgConn>(std::move(c));
   backoff_ms_ = 1000;
   log::info("- event=db_connected");
-  std::lock_guard lk(mu_);
-  stats_.connected = true;
+  {
+    std::lock_guard lk(mu_);
+    stats_.connected = true;
+  }
+  set_schema(Schema::Current, "");
   return true;
+}
+
+// Daemons never migrate (their role may lack DDL rights, and a migration
+// must not run under a 10 s statement deadline): they refuse an old schema
+// loudly, at most once a minute, and keep checking.
+bool DeliveryLog::schema_current(const PgConn& c, std::string* error) {
+  SchemaCheck sc = check_schema(c);
+  if (!sc.ok) {
+    *error = "schema check: " + sc.error;
+    return false;
+  }
+  if (sc.missing.empty()) return true;
+  std::string missing;
+  for (const auto& m : sc.missing) missing += (missing.empty() ? "" : ",") + m;
+  *error = "schema lacks " + missing;
+  const std::int64_t now = mono_ms();
+  if (schema_logged_ms_ < 0 || now - schema_logged_ms_ >= 60000 || stats().schema_missing != missing) {
+    schema_logged_ms_ = now;
+    log::error("- event=db_schema_old missing={} action=\"run relayctl db migrate\" reason={}", missing,
+               log::quote("the database lacks migration " + sc.missing.front() +
+                          "; records are journaled and no mail is claimed until `relayctl db migrate` has run"));
+  }
+  set_schema(Schema::Old, missing);
+  return false;
 }
 
 bool DeliveryLog::replay_journal() {
@@ -215,6 +266,7 @@ bool DeliveryLog::write_db(std::span<const Record> records) {
 void DeliveryLog::drop_connection(const std::string& reason) {
   log::warn("- event=db_lost reason={}", log::quote(reason));
   conn_.reset();
+  if (maintenance_) maintenance_->lost_connection();
   next_connect_ms_ = mono_ms() + backoff_ms_;
   std::lock_guard lk(mu_);
   stats_.connected = false;

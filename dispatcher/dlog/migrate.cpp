@@ -68,6 +68,8 @@ MigrateResult migrate(const PgConn& conn) {
     res.error = "not connected";
     return res;
   }
+  // The connection's 30 s default is for the daemons' small writes.
+  conn.exec("SET statement_timeout = 0");
   PgResult lock = conn.exec(kLockSql);
   if (!lock.ok()) {
     res.error = "advisory lock: " + lock.error();
@@ -88,6 +90,35 @@ MigrateResult migrate(const PgConn& conn) {
   res.ok = good;
   res.current = have.empty() ? 0 : *have.rbegin();
   return res;
+}
+
+SchemaCheck check_schema(const PgConn& conn) {
+  SchemaCheck res;
+  std::set<int> have;
+  PgResult r = conn.exec("SELECT version FROM schema_migrations");
+  if (r.ok()) {
+    for (int i = 0; i < r.rows(); ++i) have.insert(std::stoi(r.value(i, 0)));
+  } else if (r.sqlstate() != "42P01") {  // undefined_table: nothing migrated yet
+    res.error = "read schema_migrations: " + r.error();
+    return res;
+  }
+  for (const Migration& m : embedded_migrations())
+    if (!have.count(m.version)) res.missing.emplace_back(m.name);
+  res.ok = true;
+  return res;
+}
+
+std::string grant_runtime(const PgConn& conn, const std::string& role) {
+  PgResult q = conn.exec("SELECT quote_ident($1), quote_ident(current_schema())", {role});
+  if (!q.ok()) return q.error();
+  const std::string r = q.value(0, 0), schema = q.value(0, 1);
+  const std::string sql =
+      "GRANT USAGE ON SCHEMA " + schema + " TO " + r +
+      "; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + schema + " TO " + r +
+      "; GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA " + schema + " TO " + r +
+      "; REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM " + r;
+  PgResult g = conn.exec(sql.c_str());
+  return g.ok() ? "" : g.error();
 }
 
 MigrateResult migrate(const std::string& conninfo, std::int64_t connect_timeout) {

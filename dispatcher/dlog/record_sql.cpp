@@ -23,8 +23,9 @@ std::string arr(const std::vector<std::string>& v) {
 
 constexpr const char* kMessageSql =
     "INSERT INTO messages (queue_id, mail_from, header_from, rcpts, subject, message_id, size,"
-    " client_addr, auth_user, provider, status, received_at, first_attempt_at, finished_at, last_error, attempts)"
-    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)"
+    " client_addr, auth_user, provider, status, received_at, first_attempt_at, finished_at, last_error, attempts,"
+    " tls, client_helo, host)"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
     " ON CONFLICT (queue_id) DO UPDATE SET"
     "  header_from = CASE WHEN EXCLUDED.header_from <> '' THEN EXCLUDED.header_from ELSE messages.header_from END,"
     "  subject = CASE WHEN EXCLUDED.subject <> '' THEN EXCLUDED.subject ELSE messages.subject END,"
@@ -32,8 +33,18 @@ constexpr const char* kMessageSql =
     "  provider = EXCLUDED.provider, status = EXCLUDED.status,"
     "  first_attempt_at = LEAST(messages.first_attempt_at, EXCLUDED.first_attempt_at),"
     "  finished_at = COALESCE(EXCLUDED.finished_at, messages.finished_at),"
-    "  last_error = EXCLUDED.last_error, attempts = GREATEST(messages.attempts, EXCLUDED.attempts)"
+    "  last_error = EXCLUDED.last_error, attempts = GREATEST(messages.attempts, EXCLUDED.attempts),"
+    "  host = CASE WHEN EXCLUDED.host <> '' THEN EXCLUDED.host ELSE messages.host END"
     " WHERE messages.status = 'queued' OR EXCLUDED.status <> 'queued'";
+
+// One row per distinct recipient; a finished state is never moved back to
+// pending by an older record replayed late.
+constexpr const char* kRecipientSql =
+    "INSERT INTO recipients (queue_id, rcpt, state, reply, received_at)"
+    " SELECT DISTINCT ON (r.rcpt) $1, r.rcpt, r.state, r.reply, $5::timestamptz"
+    " FROM unnest($2::text[], $3::text[], $4::text[]) AS r(rcpt, state, reply) ORDER BY r.rcpt"
+    " ON CONFLICT (queue_id, rcpt) DO UPDATE SET state = EXCLUDED.state, reply = EXCLUDED.reply"
+    " WHERE recipients.state = 'pending' OR EXCLUDED.state <> 'pending'";
 
 constexpr const char* kAttemptSql =
     "INSERT INTO attempts (queue_id, attempt_no, provider, outcome, code, enhanced, response, rcpts,"
@@ -50,13 +61,39 @@ constexpr const char* kSecretSql =
     " expires = EXCLUDED.expires, days_left = EXCLUDED.days_left, source = EXCLUDED.source,"
     " state = EXCLUDED.state, detail = EXCLUDED.detail, checked_at = EXCLUDED.checked_at";
 
+PgResult exec_message(const PgConn& c, const MessageRecord& m);
+
+// Recipient state of the record, normalised to what the table accepts.
+std::string state_of(const MessageRecord& m, std::size_t i) {
+  if (i >= m.rcpt_states.size()) return "pending";
+  const std::string& s = m.rcpt_states[i];
+  return s == "sent" || s == "failed" ? s : "pending";
+}
+
+PgResult exec_recipients(const PgConn& c, const MessageRecord& m) {
+  std::vector<std::string> states, replies;
+  for (std::size_t i = 0; i < m.rcpts.size(); ++i) {
+    states.push_back(state_of(m, i));
+    replies.push_back(i < m.rcpt_replies.size() ? m.rcpt_replies[i] : "");
+  }
+  return c.exec(kRecipientSql, Params{clean_utf8(m.queue_id), arr(m.rcpts), arr(states), arr(replies),
+                                      pg_timestamp_us(m.received_at)});
+}
+
 PgResult exec_one(const PgConn& c, const MessageRecord& m) {
+  PgResult r = exec_message(c, m);
+  if (!r.ok() || m.rcpts.empty()) return r;
+  return exec_recipients(c, m);
+}
+
+PgResult exec_message(const PgConn& c, const MessageRecord& m) {
   return c.exec(kMessageSql,
                 Params{clean_utf8(m.queue_id), clean_utf8(m.mail_from), clean_utf8(m.header_from), arr(m.rcpts),
                        clean_utf8(m.subject), clean_utf8(m.message_id), std::to_string(m.size),
                        clean_utf8(m.client_addr), clean_utf8(m.auth_user), clean_utf8(m.provider), m.status,
                        pg_timestamp_us(m.received_at), ts(m.first_attempt_at), ts(m.finished_at),
-                       clean_utf8(m.last_error), std::to_string(m.attempts)});
+                       clean_utf8(m.last_error), std::to_string(m.attempts), clean_utf8(m.tls),
+                       clean_utf8(m.client_helo), clean_utf8(m.host)});
 }
 
 PgResult exec_one(const PgConn& c, const AttemptRecord& a) {

@@ -15,7 +15,9 @@ json encode(const MessageRecord& m) {
               {"size", m.size},               {"client_addr", m.client_addr}, {"auth_user", m.auth_user},
               {"provider", m.provider},       {"status", m.status},           {"received_at", m.received_at},
               {"first_attempt_at", m.first_attempt_at},                       {"finished_at", m.finished_at},
-              {"last_error", m.last_error},   {"attempts", m.attempts}};
+              {"last_error", m.last_error},   {"attempts", m.attempts},
+              {"tls", m.tls},                 {"client_helo", m.client_helo}, {"host", m.host},
+              {"rcpt_states", m.rcpt_states}, {"rcpt_replies", m.rcpt_replies}};
 }
 
 json encode(const AttemptRecord& a) {
@@ -51,6 +53,8 @@ MessageRecord decode_message(const json& j) {
   get(j, "provider", &m.provider), get(j, "status", &m.status), get(j, "received_at", &m.received_at);
   get(j, "first_attempt_at", &m.first_attempt_at), get(j, "finished_at", &m.finished_at);
   get(j, "last_error", &m.last_error), get(j, "attempts", &m.attempts);
+  get(j, "tls", &m.tls), get(j, "client_helo", &m.client_helo), get(j, "host", &m.host);
+  get(j, "rcpt_states", &m.rcpt_states), get(j, "rcpt_replies", &m.rcpt_replies);
   return m;
 }
 

@@ -36,6 +36,14 @@ struct MessageRecord {
   std::int64_t finished_at = 0;
   std::string last_error;
   int attempts = 0;
+  // 003_logscale: TLS of the client session (envelope), its EHLO name, the
+  // dispatcher host, and each recipient's state (pending|sent|failed) and
+  // last reply, parallel to rcpts (empty in journal lines of older versions).
+  std::string tls;
+  std::string client_helo;
+  std::string host;
+  std::vector<std::string> rcpt_states;
+  std::vector<std::string> rcpt_replies;
 };
 
 struct AttemptRecord {

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "common/log.hpp"
+#include "common/metrics_registry.hpp"
 #include "receiver/server/client_limits.hpp"
 #include "receiver/server/jobs.hpp"
 #include "receiver/server/tls_context.hpp"
@@ -81,6 +82,7 @@ void Connection::start_session() {
   }
   server_.attach(this, key_);
   attached_ = true;
+  metrics::registry().add("relay_smtp_connections_total", {{"result", "accepted"}, {"reason", "ok"}});
   log::info("{} event=connect client={} listener={} tls={}", id_, ip_, spec_->name,
             spec_->cfg.tls == config::TlsMode::Implicit ? "implicit" : "none");
   session_ = std::make_unique<smtp::Session>(*this, server_.policy(), spec_->info, ip_, id_);
@@ -95,8 +97,23 @@ void Connection::start_session() {
   reading_ = true;
 }
 
+void Connection::send(std::string_view reply) {
+  out_.append(reply);
+  if (!reply.empty() && (reply[0] == '4' || reply[0] == '5')) note_refusal(reply);
+}
+
+// A shutdown's 421 is not the client's failure: not counted.
+void Connection::note_refusal(std::string_view reply) {
+  if (server_.draining()) return;
+  std::string_view user;
+  if (session_) user = session_->auth_user().empty() ? session_->auth_pending_user() : session_->auth_user();
+  server_.note_refusal(ip_, user, session_ && !session_->tls().empty(), reply);
+}
+
 void Connection::refuse(std::string_view reply, std::string_view reason) {
+  note_refusal(reply);
   log::info("{} event=refused_connection client={} listener={} reason={}", id_, ip_, spec_->name, reason);
+  metrics::registry().add("relay_smtp_connections_total", {{"result", "refused"}, {"reason", std::string(reason)}});
   // An implicit-TLS client cannot read a clear-text reply: just close.
   if (spec_->cfg.tls != config::TlsMode::Implicit) out_.append(reply).append("\r\n");
   close(reason);

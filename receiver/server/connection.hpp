@@ -38,7 +38,7 @@ class Connection final : public smtp::SessionHost {
   static void accept(Server& server, uv_stream_t* listener, std::shared_ptr<const ListenerSpec> spec);
 
   // smtp::SessionHost
-  void send(std::string_view reply) override { out_.append(reply); }
+  void send(std::string_view reply) override;
   void close(std::string_view reason) override;
   void start_tls() override { tls_pending_ = true; }
   bool tls_available() const override { return server_.tls() != nullptr; }
@@ -77,6 +77,7 @@ class Connection final : public smtp::SessionHost {
 
   void start_session();
   void refuse(std::string_view reply, std::string_view reason);
+  void note_refusal(std::string_view reply);  // counts a 4xx/5xx reply in the server's refusal tally
   void input(std::string_view wire);
   // Runs f then after_session(); an exception closes this connection only.
   template <typename F>

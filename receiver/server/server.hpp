@@ -33,6 +33,7 @@
 #include "receiver/smtp/policy.hpp"
 #include "receiver/smtp/session.hpp"
 #include "spool/group_commit.hpp"
+#include "spool/refusal_summary.hpp"
 #include "spool/spool.hpp"
 
 namespace relay::receiver {
@@ -82,6 +83,14 @@ class Server {
   void auth_finished(const std::string& key, bool ok);     // a check ended (owner alive or not)
   void auth_cancel(Connection* c);                         // c closes while waiting
 
+  // Client inventory (server_refusals.cpp, issue 12 item 3): every refused
+  // connection and 4xx/5xx reply is counted per (client, AUTH user) in a
+  // capped tally; every receiver.refusals.flush_interval (and at shutdown)
+  // it becomes a summary file in <spool>/refusals/ for a dispatcher to
+  // import. Bounded in memory (max_entries) and on disk (kMaxRefusalFiles).
+  void note_refusal(const std::string& ip, std::string_view user, bool tls, std::string_view reply);
+  void flush_refusals(bool force);
+
  private:
   struct ListenHandle;
   static void on_connection(uv_stream_t* s, int status);
@@ -119,6 +128,9 @@ class Server {
   std::unordered_map<std::string, int> auth_running_;  // by client key
   int auth_running_total_ = 0;
   std::uint64_t session_counter_ = 0;
+  spool::RefusalTally refusals_{1000};
+  std::int64_t refusals_flushed_at_ = 0;  // unix seconds
+  bool refusals_blocked_ = false;         // last flush could not write (logged once per state change)
   bool draining_ = false;
   bool finished_ = false;
   friend class Connection;

@@ -1,6 +1,7 @@
 // Server: start, idle sweep, SIGTERM drain, SIGHUP reload.
 #include <csignal>
 
+#include "common/config_snapshot.hpp"
 #include "common/log.hpp"
 #include "receiver/server/connection.hpp"
 #include "receiver/server/server.hpp"
@@ -35,6 +36,7 @@ void Server::on_sweep(uv_timer_t* t) {
   }
   static unsigned ticks = 0;
   if (!self->draining_) self->pool_.tick();
+  self->flush_refusals(false);
   if (++ticks % 60 == 0) {
     self->throttle_.prune(static_cast<std::int64_t>(std::time(nullptr)));
     self->rate_.prune(now);
@@ -85,6 +87,7 @@ void Server::on_grace(uv_timer_t* t) {
 void Server::maybe_finish() {
   if (!draining_ || finished_ || count_ > 0) return;
   finished_ = true;
+  flush_refusals(true);
   log::info("event=shutdown_complete");
   close_own_handles();  // the loop ends once queued commits have returned
 }
@@ -109,7 +112,7 @@ void Server::reload() {
   log::info("event=reload file={}", cfg_.file.string());
   config::Config next;
   try {
-    next = config::load(cfg_.file, {.expand_secrets = false});  // never read provider credentials
+    next = config::load_accepted(cfg_.file, {.expand_secrets = false});  // never read provider credentials
   } catch (const std::exception& e) {
     log::error("event=reload_failed reason={} (keeping the running config)", log::quote(e.what()));
     return;

@@ -111,6 +111,9 @@ class Session {
   const std::string& id() const noexcept { return id_; }
   const std::string& auth_user() const noexcept { return auth_user_; }
   const std::string& tls() const noexcept { return tls_; }
+  // The user of an AUTH attempt being answered (set until its reply went
+  // out), so a 535 can be attributed to the name that was tried.
+  const std::string& auth_pending_user() const noexcept { return pending_user_; }
   void set_policy(std::shared_ptr<const Policy> p) { policy_ = std::move(p); }
   // Hardening hooks: an incomplete command line is buffered (the host runs
   // the per-command deadline on it); resume() handles buffered input after
@@ -162,6 +165,8 @@ class Session {
   std::string received_header(const std::string& queue_id) const;
   void reset_transaction();
   void log_refused(std::string_view code_text);
+  std::string_view refusal_reason() const;           // metrics label of refusal()
+  void count_refused(std::string_view reason);       // relay_smtp_messages_total{result="refused"}
 
   SessionHost& host_;
   std::shared_ptr<const Policy> policy_;

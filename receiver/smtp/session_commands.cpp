@@ -42,6 +42,7 @@ bool Session::mail_params_ok(const std::vector<Param>& params) {
       }
       if (*n > policy_->limits.max_message_size) {
         log::info("{} event=refused reason=size_declared size={} limit={}", id_, *n, policy_->limits.max_message_size);
+        count_refused("size_declared");
         reply("552 5.3.4 Error: message size exceeds fixed maximum message size");
         return false;
       }
@@ -65,6 +66,7 @@ void Session::cmd_mail(std::string_view arg) {
   if (tls_required_missing()) return reply("530 5.7.0 Must issue a STARTTLS command first");
   if (policy_->auth == config::AuthMode::Required && auth_user_.empty()) {
     log::info("{} event=refused reason=auth_required client={}", id_, client_ip_);
+    count_refused("auth_required");
     return reply("530 5.7.0 Authentication required");
   }
   if (has_mail_ || bdat_active_) return error_reply("503 5.5.1 Error: nested MAIL command");
@@ -81,6 +83,7 @@ void Session::cmd_mail(std::string_view arg) {
   if (!policy_->enforced_rules(auth_user_).allows(path.address)) {
     log::info("{} event=refused reason=sender_not_allowed client={} auth={} from=<{}>", id_, client_ip_,
               log::quote(auth_user_), log::quote(path.address));
+    count_refused("sender_not_allowed");
     return reply("550 5.7.1 <" + path.address + ">: Sender address not allowed");
   }
   has_mail_ = true;

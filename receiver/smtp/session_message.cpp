@@ -4,6 +4,7 @@
 
 #include "common/header_reader.hpp"
 #include "common/log.hpp"
+#include "common/metrics_registry.hpp"
 #include "receiver/smtp/session.hpp"
 #include "receiver/smtp/text.hpp"
 
@@ -37,6 +38,7 @@ bool Session::open_message() {
   too_big_ = write_failed_ = false;
   if (!id) {
     log::error("{} event=refused reason=spool_create_failed from=<{}>", id_, log::quote(mail_from_));
+    count_refused("spool_create_failed");
     return false;
   }
   queue_id_ = *id;
@@ -112,6 +114,22 @@ std::string Session::refusal() const {
   return header_sender_refusal();
 }
 
+// The metrics label of refusal(): same order of checks, one short token.
+std::string_view Session::refusal_reason() const {
+  if (too_big_ && scan_.header_too_big()) return "header_size";
+  if (too_big_) return "size";
+  if (scan_.nul() && !bdat_message_) return "nul";
+  if (scan_.bare_cr() || scan_.bare_lf()) return "bare_cr_lf";
+  if (scan_.long_line()) return "line_too_long";
+  if (scan_.malformed_header()) return "malformed_header";
+  if (write_failed_ || !message_open_) return "spool_write_failed";
+  return "header_sender_not_allowed";
+}
+
+void Session::count_refused(std::string_view reason) {
+  metrics::registry().add("relay_smtp_messages_total", {{"result", "refused"}, {"reason", std::string(reason)}});
+}
+
 void Session::log_refused(std::string_view code_text) {
   log::info("{} event=refused id={} client={} tls={} auth={} from=<{}> rcpts={} size={} reason={}", id_, queue_id_,
             client_ip_, log::quote(tls_), log::quote(auth_user_), log::quote(mail_from_), rcpts_.size(), scan_.size(),
@@ -123,6 +141,7 @@ void Session::end_of_message() {
   std::string refuse = refusal();
   if (!refuse.empty()) {
     log_refused(refuse);
+    count_refused(refusal_reason());
     reply(refuse);
     reset_transaction();
     return;
@@ -140,8 +159,10 @@ void Session::commit_result(const CommitResult& result, const std::string& queue
               client_ip_, log::quote(helo_), log::quote(tls_), log::quote(auth_user_), log::quote(mail_from_),
               rcpts_.size(), scan_.size());
     reply("250 2.0.0 Ok: queued as " + queue_id);
+    metrics::registry().add("relay_smtp_messages_total", {{"result", "accepted"}, {"reason", "ok"}});
   } else {
     log_refused("451 4.3.0 spool commit failed: " + result.error);
+    count_refused("spool_commit_failed");
     reply("451 4.3.0 Error: queue file write error");
   }
   reset_transaction();

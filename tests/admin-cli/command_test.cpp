@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "admin-cli/command.hpp"
+#include "tests/admin-cli/dispatch_capture.hpp"
 
 using namespace relay::admin;
 
@@ -16,25 +17,8 @@ std::optional<Args> parse(std::vector<std::string> argv, std::span<const OptionS
   return Args::parse(argv, spec, min_pos, max_pos, err);
 }
 
-// Runs dispatch with output captured in temporary files.
-struct Captured {
-  int rc;
-  std::string out, err;
-};
-std::string slurp(std::FILE* f) {
-  std::rewind(f);
-  std::string s;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
-Captured run(std::vector<std::string> argv, std::optional<std::string> cfg = std::nullopt) {
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  int rc = dispatch(argv, cfg, out, err);
-  return {rc, slurp(out), slurp(err)};
+test::Captured run(std::vector<std::string> argv, std::optional<std::string> cfg = std::nullopt) {
+  return test::run_captured(argv, std::move(cfg));
 }
 }  // namespace
 

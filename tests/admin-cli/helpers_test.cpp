@@ -12,16 +12,19 @@
 
 using namespace relay::admin;
 
-TEST_CASE("restart backoff doubles from 1 s to 60 s and resets after a healthy run") {
+TEST_CASE("restart backoff: at once after a child ran, doubling only for start-up failures") {
   RestartBackoff b;
-  CHECK(b.next(100) == 1000);
-  CHECK(b.next(100) == 2000);
-  CHECK(b.next(100) == 4000);
-  for (int i = 0; i < 10; ++i) b.next(100);
-  CHECK(b.next(100) == 60000);
-  CHECK(b.next(59999) == 60000);
-  CHECK(b.next(60000) == 1000);  // ran a minute: healthy again
-  CHECK(b.next(10) == 2000);
+  CHECK(b.next(-1) == 1000);  // never ready: a start-up failure
+  CHECK(b.next(-1) == 2000);
+  CHECK(b.next(-1) == 4000);
+  CHECK(b.start_failures() == 3);
+  for (int i = 0; i < 10; ++i) b.next(-1);
+  CHECK(b.next(-1) == 60000);
+  CHECK(b.next(5000) == 0);  // ran (was ready 5 s) and died: at once
+  CHECK(b.start_failures() == 0);
+  CHECK(b.next(0) == 1000);  // died right after ready: a short pause, no spinning
+  CHECK(b.next(-1) == 1000);  // the next start-up failure starts the doubling again
+  CHECK(b.start_failures() == 1);
 }
 
 TEST_CASE("program candidates: override, build layout, side by side, PATH") {

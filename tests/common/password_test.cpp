@@ -58,5 +58,11 @@ TEST_CASE("one verify costs 1-100 ms of CPU (design target 5-20 ms)") {
   double ms = (thread_cpu_ms() - t0) / 5;
   std::printf("password verify: %.1f ms CPU at i=%d\n", ms, kIterations);
   CHECK(ms > 1);
+  // Instrumented builds (ASan+UBSan, the sanitize stage) run the hash loop
+  // several times slower; the upper bound is about the release build.
+#if defined(__SANITIZE_ADDRESS__)
+  CHECK(ms < 1000);
+#else
   CHECK(ms < 100);
+#endif
 }

@@ -3,7 +3,9 @@
 // and the DeliveryLog thread across a database outage.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -92,11 +94,8 @@ TEST_CASE("journal: sequence numbers, torn last line, read back") {
 }
 
 TEST_CASE("migrate twice, then concurrently on a fresh database") {
-  auto db = test::fresh_db();
-  if (!db) {
-    MESSAGE("RELAY_TEST_PG unset: PostgreSQL tests skipped");
-    return;
-  }
+  auto db = test::need_db();
+  if (!db) return;
   auto r1 = migrate(*db);
   REQUIRE_MESSAGE(r1.ok, r1.error);
   CHECK(r1.applied.size() == embedded_migrations().size());
@@ -120,11 +119,8 @@ TEST_CASE("migrate twice, then concurrently on a fresh database") {
 }
 
 TEST_CASE("records are idempotent; a finished message never goes back to queued") {
-  auto db = test::fresh_db();
-  if (!db) {
-    MESSAGE("RELAY_TEST_PG unset: PostgreSQL tests skipped");
-    return;
-  }
+  auto db = test::need_db();
+  if (!db) return;
   REQUIRE(migrate(*db).ok);
   std::string err;
   auto c = PgConn::connect(*db, 5, &err);
@@ -157,11 +153,8 @@ TEST_CASE("records are idempotent; a finished message never goes back to queued"
 }
 
 TEST_CASE("journal replay into PostgreSQL: interrupted replay leaves no duplicate") {
-  auto db = test::fresh_db();
-  if (!db) {
-    MESSAGE("RELAY_TEST_PG unset: PostgreSQL tests skipped");
-    return;
-  }
+  auto db = test::need_db();
+  if (!db) return;
   REQUIRE(migrate(*db).ok);
   TmpDir d;
   Journal j(d.path / "journal");
@@ -194,11 +187,8 @@ TEST_CASE("journal replay into PostgreSQL: interrupted replay leaves no duplicat
 }
 
 TEST_CASE("DeliveryLog journals while the database is missing and replays when it appears") {
-  auto base = test::pg_base();
-  if (!base) {
-    MESSAGE("RELAY_TEST_PG unset: PostgreSQL tests skipped");
-    return;
-  }
+  auto base = test::need_pg_base();
+  if (!base) return;
   TmpDir d;
   std::string name = test::unique_db_name();
   DeliveryLog::Options opt;
@@ -218,7 +208,8 @@ TEST_CASE("DeliveryLog journals while the database is missing and replays when i
   CHECK(log.stats().journaled == 100);
   CHECK_FALSE(Journal(opt.journal).empty());
 
-  test::create_db(*base, name);  // the database "comes back"
+  test::create_db(*base, name);  // the database "comes back" (and is migrated by relayctl db migrate's code)
+  REQUIRE(migrate(opt.conninfo).ok);
   CHECK(wait_until([&] { return Journal(opt.journal).empty(); }, 10000));
   log.post(std::vector<Record>{attempt("D50", 1, 99), message("D50", "sent", 1)});
   log.flush();
@@ -226,4 +217,89 @@ TEST_CASE("DeliveryLog journals while the database is missing and replays when i
   CHECK(test::scalar(opt.conninfo, "SELECT count(*) FROM attempts") == "51");
   CHECK(test::scalar(opt.conninfo, "SELECT count(*) FROM messages") == "51");
   CHECK(log.stats().replayed == 100);
+}
+
+// Issue 13 item 4: daemons never migrate. On a database without (all) the
+// migrations, the DeliveryLog reports Schema::Old naming the missing one,
+// creates nothing, journals the records (durable, not lost) and resumes by
+// itself once the schema is migrated.
+TEST_CASE("DeliveryLog on an unmigrated database: reports, does not migrate, journals, then resumes") {
+  auto db = test::need_db();
+  if (!db) return;
+  TmpDir d;
+  DeliveryLog::Options opt;
+  opt.conninfo = *db;
+  opt.journal = d.path / "journal";
+  opt.schema_recheck_ms = 200;
+  opt.journal_check_ms = 100;
+  DeliveryLog log(opt);
+  std::atomic<int> changes{0};
+  std::string seen_missing;
+  std::mutex mu;
+  CHECK(log.watch_schema([&](DeliveryLog::Schema s, const std::string& missing) {
+    std::lock_guard lk(mu);
+    if (s == DeliveryLog::Schema::Old) seen_missing = missing;
+    ++changes;
+  }) == DeliveryLog::Schema::Pending);
+  log.start();
+  CHECK(wait_until([&] { return log.stats().schema == DeliveryLog::Schema::Old; }, 10000));
+  {
+    std::lock_guard lk(mu);
+    CHECK(seen_missing.rfind(std::string(embedded_migrations().front().name), 0) == 0);
+  }
+  std::atomic<int> durable{0};
+  log.post(std::vector<Record>{attempt("S1", 1, 1), message("S1", "sent", 1)}, [&](bool ok) { durable += ok; });
+  log.flush();
+  CHECK(durable == 1);
+  CHECK(log.stats().journaled == 2);
+  CHECK_FALSE(log.stats().connected);
+  // Nothing was created: not even schema_migrations.
+  CHECK(test::scalar(*db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == "0");
+
+  // One migration applied, the rest missing: still Old, naming the next one.
+  {
+    std::string err;
+    auto c = PgConn::connect(*db, 5, &err);
+    REQUIRE(c);
+    REQUIRE(c.exec("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL DEFAULT '',"
+                   " applied_at timestamptz NOT NULL DEFAULT now())").ok());
+    REQUIRE(c.exec(std::string(embedded_migrations().front().sql).c_str()).ok());
+    REQUIRE(c.exec(("INSERT INTO schema_migrations (version, name) VALUES (" +
+                    std::to_string(embedded_migrations().front().version) + ", 'x')").c_str()).ok());
+  }
+  if (embedded_migrations().size() > 1) {
+    std::string next(embedded_migrations()[1].name);
+    CHECK(wait_until([&] { return log.stats().schema_missing.rfind(next, 0) == 0; }, 5000));
+    CHECK(log.stats().schema == DeliveryLog::Schema::Old);
+  }
+  REQUIRE(migrate(*db).ok);
+  CHECK(wait_until([&] { return log.stats().schema == DeliveryLog::Schema::Current && Journal(opt.journal).empty(); },
+                   10000));
+  log.stop();
+  CHECK(test::scalar(*db, "SELECT count(*) FROM attempts WHERE queue_id = 'S1'") == "1");
+  CHECK(log.stats().replayed == 2);
+}
+
+TEST_CASE("db migrate's grant: a runtime role without DDL rights writes the log but cannot change the schema") {
+  auto db = test::need_db();
+  if (!db) return;
+  REQUIRE(migrate(*db).ok);
+  std::string role = "rt_" + test::unique_db_name();
+  std::string err;
+  auto owner = PgConn::connect(*db, 5, &err);
+  REQUIRE(owner);
+  REQUIRE(owner.exec(("CREATE ROLE " + role + " LOGIN").c_str()).ok());
+  CHECK(grant_runtime(owner, role) == "");
+  CHECK(grant_runtime(owner, role) == "");  // idempotent
+  auto rt = PgConn::connect(*db + " user=" + role, 5, &err);
+  REQUIRE_MESSAGE(rt, err);
+  auto sc = check_schema(rt);
+  CHECK_MESSAGE(sc.ok, sc.error);
+  CHECK(sc.missing.empty());
+  std::size_t rejected = 0;
+  std::vector<Record> recs{attempt("G1", 1, 1), message("G1", "sent", 1), HeartbeatRecord{"dispatcher", "h", 1, 1, 2, "{}"}};
+  CHECK(write_records(rt, recs, &rejected, &err) == WriteStatus::Ok);
+  CHECK(rejected == 0);
+  CHECK_FALSE(rt.exec("CREATE TABLE evil (x int)").ok());
+  CHECK_FALSE(rt.exec("DELETE FROM schema_migrations").ok());
 }

@@ -1,6 +1,7 @@
 // Test helper: a fresh PostgreSQL database on $RELAY_TEST_PG's server
-// (contrib/test.sh always sets it). Returns nullopt when unset; the caller
-// skips with a MESSAGE.
+// (contrib/test.sh always sets it). Returns nullopt when unset; a case
+// that needs it then calls need_db()/need_pg_base(), which record the skip
+// (tests/skip.hpp: the binary exits 77, ctest shows it as skipped).
 #pragma once
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "dispatcher/dlog/pg.hpp"
+#include "tests/skip.hpp"
 
 namespace relay::test {
 
@@ -51,6 +53,20 @@ inline std::optional<std::string> fresh_db() {
   std::string name = unique_db_name();
   create_db(*base, name);
   return with_dbname(*base, name);
+}
+
+// For cases that cannot run without PostgreSQL: nullopt (and a recorded
+// skip) when RELAY_TEST_PG is unset.
+inline std::optional<std::string> need_db() {
+  auto db = fresh_db();
+  if (!db) skip("RELAY_TEST_PG unset: needs PostgreSQL");
+  return db;
+}
+
+inline std::optional<std::string> need_pg_base() {
+  auto base = pg_base();
+  if (!base) skip("RELAY_TEST_PG unset: needs PostgreSQL");
+  return base;
 }
 
 inline std::string scalar(const std::string& conninfo, const std::string& sql) {

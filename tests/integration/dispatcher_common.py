@@ -153,7 +153,7 @@ class SmtpSink:
         self.proc = None
 
     def start(self, args=()):
-        self.proc = subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "nobody", *args, f"127.0.0.1:{self.port}", "256"],
+        self.proc = subprocess.Popen([relaytest.postfix_tool("smtp-sink"), "-u", "nobody", *args, f"127.0.0.1:{self.port}", "256"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_port(self.port)
         return self

@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dispatcher_common import make_relay, message, scalar, send, spool_empty, wait_for, wait_sql  # noqa: E402
-from relaytest import SRC, psql, run_tests  # noqa: E402
+from relaytest import SRC, db_migrate, psql, run_tests  # noqa: E402
 
 PG = os.path.join(SRC, "contrib", "pg-test-server.sh")
 N = 120
@@ -29,6 +29,7 @@ def test_pg_outage_exactly_once():
     try:
         psql(base, "CREATE DATABASE relay")
         conninfo = " ".join([p for p in base.split() if not p.startswith("dbname=")] + ["dbname=relay"])
+        db_migrate(conninfo)
         with make_relay({"database": {"conninfo": conninfo, "connect_timeout": "2s"}}, db=False) as r:
             r.conninfo = conninfo
             r.start_receiver()

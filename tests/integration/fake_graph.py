@@ -8,8 +8,18 @@ It checks what the real services check (documented wire formats):
   certificate, x5t/x5t#S256, aud/iss/sub/jti/nbf/exp); errors as Entra sends
   them ({"error","error_description":"AADSTSnnnn: ...","error_codes":[n]}).
 - Graph: Bearer validity and expiry (401 InvalidAuthenticationToken), roles
-  (Mail.Send), POST /v1.0/users/{id}/sendMail with Content-Type text/plain and a
-  base64 MIME body (202), drafts from MIME (201 + id), fileAttachment JSON,
+  (the token is a JWT whose "roles" claim lists the granted application
+  permissions: Mail.Send for sendMail and draft send, Mail.ReadWrite for
+  drafts, attachments and upload sessions; else 403 ErrorAccessDenied),
+  POST /v1.0/users/{id}/sendMail with Content-Type text/plain and a
+  base64 MIME body (202; always kept in Sent Items) or application/json
+  {"message", "saveToSentItems"} (message resource: recipients as
+  {"emailAddress": {"address", "name"}}, body {"contentType", "content"},
+  internetMessageHeaders only x-/X- names and at most 5 -> else 400
+  InvalidInternetMessageHeaderCollection, fileAttachments with name and
+  contentBytes), drafts from MIME or JSON (201 + id; a JSON draft with
+  singleValueExtendedProperties Boolean 0x0E01 = PidTagDeleteAfterSubmit
+  is not kept in Sent Items after send), fileAttachment JSON,
   createUploadSession + PUT ranges in order WITHOUT Authorization (200 with
   nextExpectedRanges, 201 at the end), /send (202), DELETE, GET /users/{id},
   GET /applications(appId='..')?$select=passwordCredentials, 4 concurrent
@@ -19,7 +29,9 @@ It checks what the real services check (documented wire formats):
   Upload PUTs also take accept=True (store the range, then answer `status`)
   and ranges=[...] (store, answer 200 with these nextExpectedRanges); GET on
   an upload URL answers the session's nextExpectedRanges.
-- Records: token_requests, sent (mailbox, mime, attachments), violations,
+- Records: token_requests, sent (mailbox, mime or json, attachments with
+  name/contentType/isInline/contentId/bytes and, for uploads, the ranges
+  received, saved), sent_items, violations,
   calls (method, path, status, start/end time of every answered request).
 
 Use in-process (FakeGraph(dir).start()) or as a CLI:
@@ -50,7 +62,7 @@ MAX_BODY = 4 * 1024 * 1024
 
 class FakeGraph(FakeHttps):
     def __init__(self, d, tenant="tenant-1", client_id="app-1", secret="s3cr3t-value", secret_expires="2099-12-31",
-                 mailboxes=("relay@example.com", "scan@example.com"), roles=("Mail.Send",), expires_in=3599,
+                 mailboxes=("relay@example.com", "scan@example.com"), roles=("Mail.Send", "Mail.ReadWrite"), expires_in=3599,
                  port=0):
         self.dir = d
         self.tenant, self.client_id = tenant, client_id
@@ -64,7 +76,8 @@ class FakeGraph(FakeHttps):
         self.key = os.urandom(32)
         self.tokens = {}                             # token -> expiry (unix)
         self.token_requests = []                     # dict per request (grant, auth kind, ok)
-        self.sent = []                               # {"mailbox","mime","attachments","via"}
+        self.sent = []                               # {"mailbox","mime"|"json","attachments","via","saved"}
+        self.sent_items = []                         # copies Exchange would keep in Sent Items (mailbox, via)
         self.requests = []                           # (method, path, had_auth)
         # self.calls (FakeHttps): {"method","path","status","t0","t1","seq"} per answered request, in arrival order
         self.violations = []
@@ -78,9 +91,12 @@ class FakeGraph(FakeHttps):
 
     # ---- control
     def provider_config(self, **kw):
+        # save_to_sent_items true: the MIME paths (sendMail, MIME drafts) that most
+        # tests read back byte for byte; m365_json.py tests the JSON path (false,
+        # relay's default) by passing save_to_sent_items=False.
         cfg = {"type": "m365", "tenant_id": self.tenant, "client_id": self.client_id,
                "client_secret": next(iter(self.secrets)), "login_url": self.url, "graph_url": self.url,
-               "ca_file": self.ca, "timeout": "30s"}
+               "ca_file": self.ca, "timeout": "30s", "save_to_sent_items": True}
         cfg.update(kw)
         return cfg
 
@@ -95,6 +111,7 @@ class FakeGraph(FakeHttps):
     def state(self):
         with self.lock:
             return {"token_requests": list(self.token_requests), "sent": len(self.sent),
+                    "sent_items": len(self.sent_items), "via": sorted(set(s["via"] for s in self.sent)),
                     "violations": list(self.violations), "max_inflight": dict(self.max_inflight)}
 
     # ---- helpers used by the handler
@@ -355,7 +372,9 @@ def _handler(fg):
                 if mailbox not in fg.mailboxes:
                     return self.graph_error(404, "Request_ResourceNotFound", f"Resource '{mailbox}' does not exist.")
                 return self.reply(200, {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, mailbox)), "mail": mailbox})
-            if "Mail.Send" not in claims["roles"]:
+            draft_op = rest.startswith("/messages") and not rest.endswith("/send")
+            need = "Mail.ReadWrite" if draft_op else "Mail.Send"
+            if need not in claims["roles"]:
                 return self.graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
             if mailbox not in fg.mailboxes:
                 return self.graph_error(404, "ErrorInvalidUser", f"The requested user '{mailbox}' is invalid.")
@@ -364,6 +383,8 @@ def _handler(fg):
             if len(data) > MAX_BODY:
                 return self.graph_error(413, "RequestEntityTooLarge", "The request entity is too large.")
             if rest == "/sendMail" and method == "POST":
+                if self.headers.get("Content-Type", "").split(";")[0].strip() == "application/json":
+                    return self.send_mail_json(mailbox, data)
                 return self.send_mail(mailbox, data)
             if rest == "/messages" and method == "POST":
                 return self.create_draft(mailbox, data)
@@ -403,17 +424,106 @@ def _handler(fg):
             rcpts = self.check_message(mailbox, mime)
             if rcpts is None:
                 return
+            self.record_sent({"mailbox": mailbox, "mime": mime, "rcpts": rcpts, "attachments": [], "via": "sendMail",
+                              "saved": True})  # Graph keeps every MIME send in Sent Items
+            self.reply(202)
+
+        def record_sent(self, entry):
             with fg.lock:
-                fg.sent.append({"mailbox": mailbox, "mime": mime, "rcpts": rcpts, "attachments": [], "via": "sendMail"})
+                fg.sent.append(entry)
+                if entry["saved"]:
+                    fg.sent_items.append({"mailbox": entry["mailbox"], "via": entry["via"]})
+
+        def check_json_message(self, mailbox, msg):
+            """The message resource as Graph reads it; None after an error answer."""
+            if not isinstance(msg, dict):
+                self.graph_error(400, "ErrorInvalidRequest", "message is required.")
+                return None
+            rcpts = []
+            for prop in ("toRecipients", "ccRecipients", "bccRecipients", "replyTo"):
+                for r in msg.get(prop, []):
+                    addr = ((r or {}).get("emailAddress") or {}).get("address")
+                    if not isinstance(addr, str) or "@" not in addr:
+                        self.graph_error(400, "ErrorInvalidRecipients", f"Invalid recipient in {prop}.")
+                        return None
+                    if prop != "replyTo":
+                        rcpts.append(addr)
+            if not rcpts:
+                self.graph_error(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
+                return None
+            hdrs = msg.get("internetMessageHeaders", [])
+            if len(hdrs) > 5:
+                self.graph_error(400, "InvalidInternetMessageHeaderCollection",
+                                 "Maximum number of headers in one message should be less than or equal to 5.")
+                return None
+            for h in hdrs:
+                if not str(h.get("name", "")).lower().startswith("x-"):
+                    self.graph_error(400, "InvalidInternetMessageHeader",
+                                     f"The internet message header name '{h.get('name')}' should start with 'x-' or 'X-'.")
+                    return None
+            body = msg.get("body", {"contentType": "text", "content": ""})
+            if body.get("contentType", "text").lower() not in ("text", "html"):
+                self.graph_error(400, "ErrorInvalidRequest", "body contentType must be text or html.")
+                return None
+            frm = (((msg.get("from") or {}).get("emailAddress") or {}).get("address") or "").lower()
+            if frm and frm != mailbox and frm not in fg.send_as.get(mailbox, ()):
+                self.graph_error(403, "ErrorSendAsDenied", "The user account which was used to submit this request "
+                                 "does not have the right to send mail on behalf of the specified sending account.")
+                return None
+            return rcpts
+
+        def json_attachment(self, a):
+            """A fileAttachment as recorded; None after an error answer."""
+            if a.get("@odata.type") != "#microsoft.graph.fileAttachment" or "contentBytes" not in a or not a.get("name"):
+                self.graph_error(400, "ErrorInvalidRequest", "Invalid attachment.")
+                return None
+            try:
+                data = base64.b64decode(a["contentBytes"], validate=True)
+            except (binascii.Error, ValueError):
+                self.graph_error(400, "ErrorInvalidRequest", "contentBytes is not base64.")
+                return None
+            return {"name": a["name"], "bytes": data, "contentType": a.get("contentType"),
+                    "isInline": bool(a.get("isInline")), "contentId": a.get("contentId")}
+
+        def send_mail_json(self, mailbox, data):
+            try:
+                req = json.loads(data)
+            except ValueError:
+                return self.graph_error(400, "BadRequest", "Unable to read JSON request payload.")
+            msg = req.get("message")
+            rcpts = self.check_json_message(mailbox, msg)
+            if rcpts is None:
+                return
+            atts = []
+            for a in msg.get("attachments", []):
+                rec = self.json_attachment(a)
+                if rec is None:
+                    return
+                atts.append(rec)
+            saved = req.get("saveToSentItems", True) is not False  # Graph's default is true
+            self.record_sent({"mailbox": mailbox, "json": msg, "mime": None, "rcpts": rcpts, "attachments": atts,
+                              "via": "sendMail-json", "saved": saved})
             self.reply(202)
 
         def create_draft(self, mailbox, data):
+            did = "AAMk" + b64url(os.urandom(24)) + "="
+            if self.headers.get("Content-Type", "").split(";")[0].strip() == "application/json":
+                try:
+                    msg = json.loads(data)
+                except ValueError:
+                    return self.graph_error(400, "BadRequest", "Unable to read JSON request payload.")
+                if not isinstance(msg, dict) or "attachments" in msg:
+                    return self.graph_error(400, "ErrorInvalidRequest", "Invalid message.")
+                props = {p.get("id"): p.get("value") for p in msg.get("singleValueExtendedProperties", [])}
+                with fg.lock:
+                    fg.drafts[did] = {"mailbox": mailbox, "mime": None, "json": msg, "attachments": [],
+                                      "delete_after_submit": props.get("Boolean 0x0E01") == "true"}
+                return self.reply(201, {"id": did, "isDraft": True})
             mime = self.decode_mime(data)
             if mime is None:
                 return
-            did = "AAMk" + b64url(os.urandom(24)) + "="
             with fg.lock:
-                fg.drafts[did] = {"mailbox": mailbox, "mime": mime, "attachments": []}
+                fg.drafts[did] = {"mailbox": mailbox, "mime": mime, "attachments": [], "delete_after_submit": False}
             self.reply(201, {"id": did, "isDraft": True})
 
         def draft_call(self, method, mailbox, did, rest, data):
@@ -423,11 +533,10 @@ def _handler(fg):
                     fg.drafts.pop(did, None)
                 return self.reply(204)
             if method == "POST" and rest == "/attachments":
-                a = json.loads(data)
-                if a.get("@odata.type") != "#microsoft.graph.fileAttachment" or "contentBytes" not in a:
-                    return self.graph_error(400, "ErrorInvalidRequest", "Invalid attachment.")
-                d["attachments"].append({"name": a["name"], "bytes": base64.b64decode(a["contentBytes"], validate=True),
-                                         "contentType": a.get("contentType")})
+                rec = self.json_attachment(json.loads(data))
+                if rec is None:
+                    return
+                d["attachments"].append(rec)
                 return self.reply(201, {"id": str(uuid.uuid4())})
             if method == "POST" and rest == "/attachments/createUploadSession":
                 item = json.loads(data).get("AttachmentItem") or {}
@@ -436,20 +545,26 @@ def _handler(fg):
                 sid = uuid.uuid4().hex
                 with fg.lock:
                     fg.sessions[sid] = {"draft": did, "size": item["size"], "name": item["name"], "buf": bytearray(),
-                                        "type": item.get("contentType"), "token": uuid.uuid4().hex}
+                                        "type": item.get("contentType"), "token": uuid.uuid4().hex,
+                                        "isInline": bool(item.get("isInline")), "contentId": item.get("contentId"),
+                                        "ranges": []}
                     tok = fg.sessions[sid]["token"]
                 return self.reply(201, {"uploadUrl": f"{fg.url}/upload/{sid}?authtoken={tok}",
                                         "expirationDateTime": "2099-01-01T00:00:00Z", "nextExpectedRanges": ["0-"]})
             if method == "POST" and rest == "/send":
                 if data:
                     return self.graph_error(400, "ErrorInvalidRequest", "send takes no body.")
-                rcpts = self.check_message(mailbox, d["mime"])
+                if d["mime"] is not None:
+                    rcpts = self.check_message(mailbox, d["mime"])
+                else:
+                    rcpts = self.check_json_message(mailbox, d["json"])
                 if rcpts is None:
                     return
                 with fg.lock:
                     fg.drafts.pop(did, None)
-                    fg.sent.append({"mailbox": mailbox, "mime": d["mime"], "rcpts": rcpts,
-                                    "attachments": d["attachments"], "via": "draft"})
+                self.record_sent({"mailbox": mailbox, "mime": d["mime"], "json": d.get("json"), "rcpts": rcpts,
+                                  "attachments": d["attachments"], "via": "draft" if d["mime"] is not None else "draft-json",
+                                  "saved": not d["delete_after_submit"]})
                 return self.reply(202)
             self.graph_error(400, "ErrorInvalidRequest", "Unsupported draft operation.")
 
@@ -491,6 +606,7 @@ def _handler(fg):
                 fg.violations.append(f"upload range out of order: {start}-{end}/{total} at {len(s['buf'])}")
                 return self.graph_error(416, "ErrorInvalidRange", "The range is not the next expected range.")
             s["buf"] += data
+            s["ranges"].append((start, end))
             if fault and fault.get("accept") and fault.get("status"):
                 return self.graph_error(fault["status"], fault.get("code", "InjectedError"), "injected after storing")
             if fault and "ranges" in fault:
@@ -501,7 +617,9 @@ def _handler(fg):
                                         "nextExpectedRanges": [f"{len(s['buf'])}"]})
             with fg.lock:
                 fg.drafts[s["draft"]]["attachments"].append({"name": s["name"], "bytes": bytes(s["buf"]),
-                                                             "contentType": s["type"], "upload": True})
+                                                             "contentType": s["type"], "upload": True,
+                                                             "isInline": s["isInline"], "contentId": s["contentId"],
+                                                             "ranges": list(s["ranges"])})
                 fg.sessions.pop(sid)
             self.reply(201, headers={"Location": f"{fg.url}/v1.0/attachments/{sid}"})
 

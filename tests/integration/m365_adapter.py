@@ -232,7 +232,8 @@ def test_provider_test_messages():
     with Env(fake_kw={"roles": ("User.Read.All",)}) as e:
         r = e.run("test")[0][0]
         assert r["outcome"] == "permanent" and r["text"].startswith("missing permission"), r
-    with Env(fake_kw={"roles": ("Mail.Send", "User.Read.All")}, senders={"default_sender": "ghost@example.com"}) as e:
+    roles = ("Mail.Send", "Mail.ReadWrite", "User.Read.All")  # Mail.ReadWrite: the draft path (35 MB > max_mime_size)
+    with Env(fake_kw={"roles": roles}, senders={"default_sender": "ghost@example.com"}) as e:
         r = e.run("test")[0][0]
         assert r["outcome"] == "permanent" and r["text"].startswith("mailbox not found"), r
     with Env(client_secret="wrong") as e:
@@ -248,7 +249,7 @@ def test_secret_expiry_from_config_and_graph():
         assert "warn at 7" in s["detail"]
         assert "secret_expiry_warning" in e.stderr
     later = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 200 * 86400))
-    with Env(fake_kw={"roles": ("Mail.Send", "Application.Read.All"), "secret_expires": later},
+    with Env(fake_kw={"roles": ("Mail.Send", "Mail.ReadWrite", "Application.Read.All"), "secret_expires": later},
              client_secret_expires=soon) as e:
         _, _, lines = e.run("test")
         s = [l for l in lines if "secret" in l][0]["secret"]

@@ -9,7 +9,7 @@ dispatcher, PostgreSQL, fake_graph.py), issue 10 items 2 and 3:
   ErrorSendAsDenied (per message) still fails;
 - Entra temporarily_unavailable / AADSTS90033 on the token endpoint: a short
   transient retry, no configuration alert;
-- large path (save_to_sent_items: drafts): 404 on a draft call restarts the
+- large path (max_mime_size 1KB: drafts): 404 on a draft call restarts the
   draft; 5xx on an upload PUT resumes from the session's nextExpectedRanges
   (no range sent twice); a malformed nextExpectedRanges defers (no crash);
   413 on a small attachment POST goes through an upload session."""
@@ -111,7 +111,7 @@ def with_attachment(size, name=b"scan.pdf"):
 
 
 def large_pipeline():
-    return Pipeline(prov={"save_to_sent_items": True}, overrides={"receiver": {"limits": {"max_message_size": "40MB"}}})
+    return Pipeline(prov={"save_to_sent_items": True, "max_mime_size": "1KB"}, overrides={"receiver": {"limits": {"max_message_size": "40MB"}}})
 
 
 def test_draft_404_restarts_the_draft():

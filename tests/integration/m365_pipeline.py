@@ -155,12 +155,12 @@ def test_sender_rewrite_policy():
 
 
 def test_provider_test_against_the_fake():
-    roles = {"roles": ("Mail.Send", "User.Read.All")}
+    roles = {"roles": ("Mail.Send", "Mail.ReadWrite", "User.Read.All")}
     with Pipeline(fake_kw=roles) as p:
         r = p.relayctl("provider", "test", "m365")
         assert r.returncode == 0, r.stdout + r.stderr
-        assert r.stdout.splitlines()[0] == \
-            "m365 (m365): OK: ok: token acquired, Mail.Send granted, mailbox relay@example.com found", r.stdout
+        assert r.stdout.splitlines()[0] == ("m365 (m365): OK: ok: token acquired, Mail.Send granted, Mail.ReadWrite "
+                                            "granted, mailbox relay@example.com found"), r.stdout
     cases = (({"client_secret": "wrong"}, {}, 401, "wrong client secret: client_secret is not a valid secret of "
               "app app-1 (AADSTS7000215)"),
              ({}, {"secret_expires": "2020-01-01"}, 401, "expired client secret: the client_secret of app app-1 has "

@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def test_migrate_twice():
-    with Relay() as r:
+    with Relay(migrate=False) as r:
         os.makedirs(r.outbox, exist_ok=True)  # the outbox provider does not create it
         first = r.relayctl("db", "migrate")
         assert first.stdout.startswith("applied "), first.stdout
@@ -166,7 +166,8 @@ def test_secrets_from_config():
 
 def test_hash_password_and_send_test_with_auth():
     """hash-password output works as receiver.users[].password_hash; send-test
-    authenticates with --user/--password."""
+    authenticates with --user and --password-file or $RELAY_SEND_TEST_PASSWORD,
+    never a password in argv."""
     h = subprocess.run([RELAYCTL, "hash-password"], input="correct horse\n", capture_output=True, text=True,
                        timeout=20)
     assert h.returncode == 0 and h.stdout.startswith("$pbkdf2-sha256$"), h
@@ -175,12 +176,26 @@ def test_hash_password_and_send_test_with_auth():
         os.makedirs(r.outbox, exist_ok=True)  # the outbox provider does not create it
         r.relayctl("db", "migrate")
         r.start_run()
-        res = r.relayctl("send-test", "--to", "a@example.org", "--user", "scanner", "--password", "correct horse",
+        pw = os.path.join(r.dir, "pw")
+        with open(pw, "w") as f:
+            f.write("correct horse\n")
+        res = r.relayctl("send-test", "--to", "a@example.org", "--user", "scanner", "--password-file", pw,
                          "--timeout", "30s", check=False)
         assert res.returncode == 0 and ": sent (" in res.stdout, res
-        res = r.relayctl("send-test", "--to", "a@example.org", "--user", "scanner", "--password", "wrong",
-                         "--timeout", "10s", check=False)
+        # The environment works too; a wrong password is the upstream's 535.
+        res = subprocess.run([RELAYCTL, "-c", r.config_path, "send-test", "--to", "a@example.org", "--user", "scanner",
+                              "--timeout", "10s"], capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, RELAY_SEND_TEST_PASSWORD="wrong"), stdin=subprocess.DEVNULL)
         assert res.returncode == 1 and "535" in res.stderr, res
+        # A password in argv (visible in ps) is refused; nothing is sent.
+        res = r.relayctl("send-test", "--to", "a@example.org", "--user", "scanner", "--password", "correct horse",
+                         check=False)
+        assert res.returncode == 2 and "--password-file" in res.stderr and "correct horse" not in res.stderr, res
+        # --user without any password source and no terminal: a clear error.
+        res = subprocess.run([RELAYCTL, "-c", r.config_path, "send-test", "--to", "a@example.org", "--user", "scanner"],
+                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                             env={k: v for k, v in os.environ.items() if k != "RELAY_SEND_TEST_PASSWORD"})
+        assert res.returncode == 1 and "needs a password" in res.stderr, res
         assert len(r.outbox_files()) == 1
 
 

@@ -6,8 +6,8 @@ and least privilege):
 
 - `relayctl queue requeue` as root writes an envelope the daemons (running
   as `nobody`) can read, and the dispatcher then delivers it;
-- relayctl as root before the first start creates the spool for `user:`,
-  never root-owned, and refuses without `user:`;
+- relayctl as root before the first start never creates the spool (the
+  daemons create it for `user:`);
 - the receiver binds a port below 1024 as root and then runs as `nobody`;
   the dispatcher runs as `nobody`; the receiver does not open provider
   credentials;
@@ -127,21 +127,28 @@ def test_run_as_root_becomes_user_keeping_only_the_bind_capability():
         assert owned_by_nobody(os.path.join(r.outbox, qid + ".eml"))
 
 
-def test_first_use_as_root_creates_the_spool_for_user_only():
+def test_first_use_as_root_never_creates_the_spool():
+    # relayctl does not create a spool (a wrong -c must not produce an empty
+    # queue); the daemons create it, for `user:`.
     with nobody_relay() as r:
         assert not os.path.exists(r.spool)
-        out = r.relayctl("queue", "list").stdout
-        assert "queue is empty" in out, out
+        res = r.relayctl("queue", "list", check=False)
+        assert res.returncode == 1 and "does not exist" in res.stderr, res
+        assert "queue is empty" not in res.stdout
+        assert not os.path.exists(r.spool)
+        r.start_receiver()
         for d in ["", "new", "data", "tmp"]:
-            assert owned_by_nobody(os.path.join(r.spool, d)), f"relayctl as root made spool/{d} not nobody's"
+            assert owned_by_nobody(os.path.join(r.spool, d)), f"spool/{d} not nobody's"
+        assert "queue is empty" in r.relayctl("queue", "list").stdout
     with Relay(db=False) as r:  # no `user:`: refuse rather than make a root-owned spool
         res = r.relayctl("queue", "list", check=False)
         assert res.returncode == 1
-        assert "does not exist" in res.stderr and "user:" in res.stderr, res.stderr
+        assert "does not exist" in res.stderr, res.stderr
         assert not os.path.exists(r.spool)
     with nobody_relay({"user": "root"}) as r:  # spool of nobody's, but the config says root
-        os.makedirs(r.spool)
-        os.chown(r.spool, NOBODY.pw_uid, NOBODY.pw_gid)
+        for d in ("", "new", "data"):
+            os.makedirs(os.path.join(r.spool, d), exist_ok=True)
+            os.chown(os.path.join(r.spool, d), NOBODY.pw_uid, NOBODY.pw_gid)
         res = r.relayctl("queue", "list", check=False)
         assert res.returncode == 1 and "belongs to nobody" in res.stderr, res.stderr
 
@@ -231,7 +238,7 @@ if __name__ == "__main__":
         sys.exit(0)
     run_tests([test_daemons_drop_to_user_and_requeue_as_root_stays_readable,
                test_run_as_root_becomes_user_keeping_only_the_bind_capability,
-               test_first_use_as_root_creates_the_spool_for_user_only,
+               test_first_use_as_root_never_creates_the_spool,
                test_planted_symlinks_are_not_followed_and_escapes_are_shown_escaped,
                test_receiver_does_not_open_provider_credentials,
                test_config_check_refuses_an_open_relay_and_warns_when_acknowledged])

@@ -6,6 +6,7 @@ on anything but loopback.
 
     from relaytest import Relay, pg_database, free_port, wait_for
 """
+import glob
 import json
 import os
 import shutil
@@ -65,15 +66,30 @@ def wait_port(port, host="127.0.0.1", timeout=10.0):
     wait_for(up, timeout, what=f"port {host}:{port}")
 
 
+SKIP_EXIT = 77  # ctest SKIP_RETURN_CODE (cmake/RelayTest.cmake)
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; run_tests reports it as SKIP and
+    the script exits 77, which ctest shows as skipped, never as passed."""
+
+
+def skip(why):
+    raise Skip(why)
+
+
 _pg_server = None
 
 
 def pg_server():
     """conninfo of a running PostgreSQL: $RELAY_TEST_PG (set by contrib/test.sh)
-    or a private one started for this process (stopped at exit)."""
+    or a private one started for this process (stopped at exit). Without
+    either (no PostgreSQL installed) the calling test is skipped."""
     global _pg_server
     if os.environ.get("RELAY_TEST_PG"):
         return os.environ["RELAY_TEST_PG"]
+    if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        skip("RELAY_TEST_PG unset and no PostgreSQL server installed: needs PostgreSQL")
     if _pg_server is None:
         d = tempfile.mkdtemp(prefix="relay-pg-")
         out = subprocess.check_output(["bash", os.path.join(SRC, "contrib", "pg-test-server.sh"), "start", d], text=True)
@@ -90,13 +106,39 @@ def psql(conninfo, sql):
     return [line.split("\t") for line in out.splitlines() if line != ""]
 
 
-def pg_database():
-    """A fresh, empty database; returns its conninfo."""
+def pg_database(migrate=True):
+    """A fresh database, migrated with `relayctl db migrate --url` (the
+    daemons never migrate) unless migrate=False; returns its conninfo."""
     base = pg_server()
     name = "t_" + uuid.uuid4().hex[:12]
     psql(base, f"CREATE DATABASE {name}")
     parts = [p for p in base.split() if not p.startswith("dbname=")]
-    return " ".join(parts + [f"dbname={name}"])
+    conninfo = " ".join(parts + [f"dbname={name}"])
+    if migrate:
+        db_migrate(conninfo)
+    return conninfo
+
+
+def db_migrate(conninfo, *extra):
+    """`relayctl db migrate --url CONNINFO [extra...]`; raises on failure."""
+    r = subprocess.run([RELAYCTL, "db", "migrate", "--url", conninfo, *extra], capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode != 0:
+        raise AssertionError(f"relayctl db migrate exited {r.returncode}: {r.stdout}{r.stderr}")
+    return r
+
+
+def postfix_tool(name):
+    """Path of a Postfix test tool (smtp-sink, smtp-source): from the
+    directory contrib/install-deps.sh extracted them into when another MTA
+    keeps the postfix package out ($RELAY_POSTFIX_TOOLS, else
+    <src>/var/postfix-tools/bin), else PATH, else /usr/sbin."""
+    root = os.environ.get("RELAY_POSTFIX_TOOLS") or os.path.join(SRC, "var", "postfix-tools")
+    dirs = [os.path.join(root, "bin")]
+    for d in dirs + os.environ.get("PATH", "").split(os.pathsep) + ["/usr/sbin"]:
+        if d and os.access(os.path.join(d, name), os.X_OK):
+            return os.path.join(d, name)
+    skip(f"{name} not found: run contrib/install-deps.sh test")
 
 
 class Relay:
@@ -106,13 +148,13 @@ class Relay:
     listener on a free port, database = a fresh PostgreSQL database if db=True).
     """
 
-    def __init__(self, overrides=None, db=True, keep=False):
+    def __init__(self, overrides=None, db=True, keep=False, migrate=True):
         self.dir = tempfile.mkdtemp(prefix="relay-test-")
         self.keep = keep or os.environ.get("RELAY_KEEP_TEST_DIRS") == "1"
         self.port = free_port()
         self.spool = os.path.join(self.dir, "spool")
         self.outbox = os.path.join(self.dir, "outbox")
-        self.conninfo = pg_database() if db else ""
+        self.conninfo = pg_database(migrate=migrate) if db else ""
         self.cfg = {
             "receiver": {"hostname": "relay.test", "listeners": [{"address": f"127.0.0.1:{self.port}"}]},
             "spool": {"directory": self.spool},
@@ -245,9 +287,10 @@ def _merge(dst, src):
 
 
 def run_tests(tests):
-    """Minimal runner: runs each test function, prints 'N passed, N failed'."""
+    """Minimal runner: runs each test function, prints 'N passed, N failed,
+    N skipped'; exits 1 on any failure, else 77 when a test was skipped."""
     only = sys.argv[1:]
-    passed = failed = 0
+    passed = failed = skipped = 0
     for t in tests:
         if only and t.__name__ not in only:
             continue
@@ -256,10 +299,13 @@ def run_tests(tests):
             t()
             passed += 1
             print(f"PASS {t.__name__} ({time.time() - t0:.1f}s)", flush=True)
+        except Skip as e:
+            skipped += 1
+            print(f"SKIP {t.__name__}: {e}", flush=True)
         except Exception as e:  # noqa: BLE001 - report every failure, keep going
             failed += 1
             import traceback
             traceback.print_exc()
             print(f"FAIL {t.__name__}: {e}", flush=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(1 if failed else SKIP_EXIT if skipped else 0)

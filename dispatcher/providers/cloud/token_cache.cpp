@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
+#include "common/metrics_registry.hpp"
 #include "dispatcher/providers/mail_util.hpp"  // first_line
 
 namespace relay::provider::cloud {
@@ -51,6 +52,7 @@ void TokenCache::invalidate(const std::string& token) {
 void TokenCache::start_fetch() {
   in_flight_ = true;
   ++requests_;
+  if (!metrics_provider_.empty()) metrics::registry().add("relay_token_requests_total", {{"provider", metrics_provider_}});
   log::debug("{} event=token_request n={}", log_name_, requests_);
   fetch_([this](FetchResult r) { finish(std::move(r)); });
 }
@@ -69,6 +71,7 @@ void TokenCache::finish(FetchResult r) {
     log::info("{} event=token_acquired expires_in={}", log_name_, life.count());
   } else {
     last_error_ = r.error;
+    if (!metrics_provider_.empty()) metrics::registry().add("relay_token_failures_total", {{"provider", metrics_provider_}});
     if (r.error.config_error) {
       config_backoff_ = config_backoff_.count() == 0 ? seconds(300) : std::min(config_backoff_ * 2, seconds(3600));
       retry_at_ = now + config_backoff_;

@@ -60,6 +60,9 @@ class TokenCache {
   void invalidate(const std::string& token);
 
   int requests() const noexcept { return requests_; }   // token requests started
+  // Counts relay_token_requests_total / relay_token_failures_total{provider}
+  // under this provider name (unset: not counted).
+  void set_metrics_provider(std::string name) { metrics_provider_ = std::move(name); }
   bool in_flight() const noexcept { return in_flight_; }
   std::size_t waiting() const noexcept { return waiters_.size(); }
 
@@ -71,6 +74,7 @@ class TokenCache {
   Fetcher fetch_;
   Now now_;
   std::string log_name_;
+  std::string metrics_provider_;
   std::string token_;
   Clock::time_point refresh_at_{};
   Clock::time_point expires_at_{};

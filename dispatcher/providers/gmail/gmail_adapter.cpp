@@ -91,6 +91,7 @@ cloud::TokenCache& Adapter::tokens(const std::string& subject) {
   if (!slot) {
     slot = std::make_unique<cloud::TokenCache>(make_fetcher(*curl_, api_.opt, cfg_, sa_, sa_ ? subject : ""),
                                               &cloud::Clock::now, "provider=" + name_ + " subject=" + subject);
+    slot->set_metrics_provider(name_);
   }
   return *slot;
 }

@@ -44,12 +44,17 @@ Result classify(const CallResult& r, const std::string& mailbox, std::time_t now
   return classify_graph(r.resp.status, r.resp.body, r.resp.header("retry-after"), mailbox, now);
 }
 
-void send_mime(Graph& g, const std::string& mailbox, const std::string& mime, ResultDone done) {
+namespace {
+
+// POST /users/{mailbox}/sendMail: the MIME form (base64 text/plain) and the
+// JSON form differ only in the body and its Content-Type.
+void post_send_mail(Graph& g, const std::string& mailbox, const char* content_type, const std::string& body,
+                    ResultDone done) {
   Request req;
   req.method = "POST";
   req.url = g.user_url(mailbox) + "/sendMail";
-  req.headers.push_back("Content-Type: text/plain");
-  req.body = base64(mime);
+  req.headers.push_back(std::string("Content-Type: ") + content_type);
+  req.body = body;
   g.call(std::move(req), [mailbox, done = std::move(done)](CallResult cr) {
     Result r = classify(cr, mailbox);
     if (r.outcome == Outcome::Sent && cr.resp.status != 202) {
@@ -57,6 +62,16 @@ void send_mime(Graph& g, const std::string& mailbox, const std::string& mime, Re
     }
     done(std::move(r));
   });
+}
+
+}  // namespace
+
+void send_mime(Graph& g, const std::string& mailbox, const std::string& encoded, ResultDone done) {
+  post_send_mail(g, mailbox, "text/plain", encoded, std::move(done));
+}
+
+void send_json(Graph& g, const std::string& mailbox, const std::string& body, ResultDone done) {
+  post_send_mail(g, mailbox, "application/json", body, std::move(done));
 }
 
 }  // namespace relay::provider::m365

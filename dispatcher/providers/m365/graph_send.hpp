@@ -41,6 +41,11 @@ struct Graph {
 
 Result classify(const CallResult& r, const std::string& mailbox, std::time_t now = std::time(nullptr));
 
-void send_mime(Graph& g, const std::string& mailbox, const std::string& mime, ResultDone done);
+// `encoded` is base64 of the MIME (made on the threadpool: send_plan).
+void send_mime(Graph& g, const std::string& mailbox, const std::string& encoded, ResultDone done);
+
+// POST .../sendMail with a JSON body (json_message.hpp's sendmail_body:
+// {"message": ..., "saveToSentItems": false}), application/json; 202 = accepted.
+void send_json(Graph& g, const std::string& mailbox, const std::string& body, ResultDone done);
 
 }  // namespace relay::provider::m365

@@ -108,10 +108,18 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     Request req;
     req.method = "POST";
     req.url = g->user_url(mailbox) + "/messages";
-    req.headers.push_back("Content-Type: text/plain");
-    req.body = base64(split.rest_mime);
+    if (!split.draft_json.empty()) {
+      req.headers.push_back("Content-Type: application/json");
+      req.body = split.draft_json;
+    } else {
+      req.headers.push_back("Content-Type: text/plain");
+      req.body = base64(split.rest_mime);
+    }
     if (req.body.size() > 4 * 1000 * 1000) {
-      return fail(permanent("message body without attachments is too large for Graph (over 4 MB encoded)"));
+      return fail(permanent(split.attachments.empty() && split.draft_json.empty()
+                                ? "message too large for Graph: over 4 MB encoded, and it cannot be taken apart "
+                                  "(signed or encrypted, or no attachments after its body)"
+                                : "message body without attachments is too large for Graph (over 4 MB encoded)"));
     }
     g->call(std::move(req), [self = shared_from_this()](CallResult cr) {
       if (self->failed(cr, "create draft")) return;

@@ -3,9 +3,11 @@
 // tops out near 3 MB of raw message).
 //
 // Does: splits the message with GMime into the message without its
-// attachments and the attachments (decoded bytes, name, type, inline/cid);
+// attachments and the attachments (decoded bytes, name, type, inline/cid;
+// large_split.cpp says what is never taken apart);
 // then: POST /v1.0/users/{mb}/messages with the rest as base64 MIME
-// (text/plain; 201 + draft id) -> per attachment either POST .../attachments
+// (text/plain; 201 + draft id) or, for the JSON path (save_to_sent_items
+// false), the JSON message (application/json) -> per attachment either POST .../attachments
 // (fileAttachment JSON, under 3 MB) or POST .../attachments/createUploadSession
 // followed by PUTs of 3,276,800-byte ranges (10 x 320 KiB) to the returned
 // uploadUrl with Content-Range and WITHOUT Authorization (the URL is
@@ -38,7 +40,7 @@ namespace relay::provider::m365 {
 
 struct Attachment {
   std::string name;
-  std::string content_type;
+  std::string content_type; // the part's whole Content-Type value (parameters kept)
   std::string content_id;   // "" unless inline
   bool is_inline = false;
   std::string bytes;        // decoded content
@@ -46,6 +48,7 @@ struct Attachment {
 
 struct Split {
   std::string rest_mime;    // the message without attachments (CRLF)
+  std::string draft_json;   // set: the draft is this JSON message (json_message.hpp), not rest_mime
   std::vector<Attachment> attachments;
 };
 

@@ -1,61 +1,25 @@
-// GMime half of large_send.hpp: split a message into body and attachments.
-#include <gmime/gmime.h>
-
-#include <memory>
-#include <mutex>
-
+// GMime half of large_send.hpp: split a message into the draft's MIME and
+// the attachments Graph adds after it — only so that the message Exchange
+// rebuilds (the draft's parts, then the attachments in the order added) is
+// the message submitted, part by part:
+//  - multipart/signed, multipart/encrypted and S/MIME are never taken
+//    apart (that breaks the signature): they go whole into the draft;
+//  - only the trailing attachments of a top-level multipart/mixed are taken
+//    out (parts after the last body part), so the order stays; parts of a
+//    multipart/related with a Content-ID go as inline attachments (isInline
+//    + contentId, which Exchange links back into the HTML);
+//  - an attachment keeps its whole Content-Type value (charset, method=...);
+//  - a message that is one non-text part (the payload itself) becomes a
+//    draft with an empty text body and that part as its one attachment.
+#include "dispatcher/providers/m365/gmime_util.hpp"
 #include "dispatcher/providers/m365/large_send.hpp"
 
 namespace relay::provider::m365 {
 namespace {
 
-struct GUnref {
-  void operator()(gpointer p) const {
-    if (p) g_object_unref(p);
-  }
-};
-template <typename T>
-using GPtr = std::unique_ptr<T, GUnref>;
-
-struct GFree {
-  void operator()(void* p) const { g_free(p); }
-};
-using GStr = std::unique_ptr<char, GFree>;
-
-void init_gmime() {
-  static std::once_flag once;
-  std::call_once(once, [] { g_mime_init(); });
-}
-
-std::string decoded(GMimePart* part) {
-  GMimeDataWrapper* w = g_mime_part_get_content(part);
-  if (!w) return {};
-  GPtr<GMimeStream> mem(g_mime_stream_mem_new());
-  g_mime_data_wrapper_write_to_stream(w, mem.get());
-  GByteArray* a = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem.get()));
-  return std::string(reinterpret_cast<const char*>(a->data), a->len);
-}
-
-Attachment to_attachment(GMimeObject* obj, GMimeFormatOptions* fmt) {
-  Attachment a;
-  GStr type(g_mime_content_type_get_mime_type(g_mime_object_get_content_type(obj)));
-  a.content_type = type ? type.get() : "application/octet-stream";
-  if (const char* cid = g_mime_object_get_content_id(obj)) a.content_id = cid;
-  GMimeContentDisposition* disp = g_mime_object_get_content_disposition(obj);
-  a.is_inline = disp && !a.content_id.empty() && !g_mime_content_disposition_is_attachment(disp);
-  if (GMIME_IS_PART(obj)) {
-    const char* fn = g_mime_part_get_filename(GMIME_PART(obj));
-    a.name = fn ? fn : "attachment";
-    a.bytes = decoded(GMIME_PART(obj));
-  } else {  // message/rfc822
-    a.name = "message.eml";
-    GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
-    if (inner) {
-      GStr s(g_mime_object_to_string(GMIME_OBJECT(inner), fmt));
-      if (s) a.bytes = s.get();
-    }
-  }
-  return a;
+bool sealed(GMimeObject* o) {
+  const std::string t = gm::mime_type(o);
+  return t == "multipart/signed" || t == "multipart/encrypted" || t.find("pkcs7") != std::string::npos;
 }
 
 bool is_attachment(GMimeObject* obj) {
@@ -64,34 +28,86 @@ bool is_attachment(GMimeObject* obj) {
   return g_mime_part_is_attachment(GMIME_PART(obj)) || g_mime_part_get_filename(GMIME_PART(obj)) != nullptr;
 }
 
-void collect(GMimeMultipart* mp, std::vector<Attachment>* out, GMimeFormatOptions* fmt) {
-  for (int i = 0; i < g_mime_multipart_get_count(mp); ++i) {
-    GMimeObject* part = g_mime_multipart_get_part(mp, i);
-    if (GMIME_IS_MULTIPART(part)) {
-      collect(GMIME_MULTIPART(part), out, fmt);
-    } else if (is_attachment(part)) {
-      out->push_back(to_attachment(part, fmt));
-      GPtr<GMimeObject> removed(g_mime_multipart_remove_at(mp, i));
-      --i;
+Attachment to_attachment(GMimeObject* obj, bool inl, GMimeFormatOptions* fmt) {
+  Attachment a;
+  a.content_type = gm::content_type_value(obj);
+  if (const char* cid = g_mime_object_get_content_id(obj); cid && inl) a.content_id = cid;
+  a.is_inline = inl;
+  if (GMIME_IS_PART(obj)) {
+    const char* fn = g_mime_part_get_filename(GMIME_PART(obj));
+    a.name = fn ? fn : (a.content_id.empty() ? "attachment" : a.content_id);
+    a.bytes = gm::decoded(GMIME_PART(obj));
+  } else {  // message/rfc822
+    a.name = "message.eml";
+    GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+    if (inner) {
+      gm::GStr s(g_mime_object_to_string(GMIME_OBJECT(inner), fmt));
+      if (s) a.bytes = s.get();
     }
+  }
+  return a;
+}
+
+// Inline parts of every multipart/related (not inside a sealed part), in order.
+void take_inline(GMimeObject* o, std::vector<Attachment>* out, GMimeFormatOptions* fmt) {
+  if (!GMIME_IS_MULTIPART(o) || sealed(o)) return;
+  GMimeMultipart* mp = GMIME_MULTIPART(o);
+  const bool rel = gm::mime_type(o) == "multipart/related";
+  for (int i = 0; i < g_mime_multipart_get_count(mp); ++i) {
+    GMimeObject* p = g_mime_multipart_get_part(mp, i);
+    if (rel && i > 0 && GMIME_IS_PART(p) && g_mime_object_get_content_id(p)) {
+      out->push_back(to_attachment(p, true, fmt));
+      gm::GPtr<GMimeObject> removed(g_mime_multipart_remove_at(mp, i--));
+    } else {
+      take_inline(p, out, fmt);
+    }
+  }
+}
+
+// The attachments after the last body part of a top-level multipart/mixed.
+void take_trailing(GMimeMultipart* mp, std::vector<Attachment>* out, GMimeFormatOptions* fmt) {
+  int first = g_mime_multipart_get_count(mp);
+  while (first > 0 && is_attachment(g_mime_multipart_get_part(mp, first - 1))) --first;
+  if (first == 0) first = 1;  // keep one part: a multipart needs a body
+  for (int i = first; i < g_mime_multipart_get_count(mp); ++i) {
+    GMimeObject* p = g_mime_multipart_get_part(mp, i);
+    GMimeContentDisposition* d = g_mime_object_get_content_disposition(p);
+    const bool inl = d && !g_mime_content_disposition_is_attachment(d) && g_mime_object_get_content_id(p);
+    out->push_back(to_attachment(p, inl, fmt));
+  }
+  while (g_mime_multipart_get_count(mp) > first) {
+    gm::GPtr<GMimeObject> removed(g_mime_multipart_remove_at(mp, g_mime_multipart_get_count(mp) - 1));
   }
 }
 
 }  // namespace
 
 std::optional<Split> split_attachments(const std::string& mime) {
-  init_gmime();
-  GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(mime.data(), mime.size()));
-  GPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
-  GPtr<GMimeMessage> msg(g_mime_parser_construct_message(parser.get(), nullptr));
+  gm::GPtr<GMimeMessage> msg = gm::parse(mime);
   if (!msg) return std::nullopt;
-  std::unique_ptr<GMimeFormatOptions, void (*)(GMimeFormatOptions*)> fmt(g_mime_format_options_new(),
-                                                                        g_mime_format_options_free);
-  g_mime_format_options_set_newline_format(fmt.get(), GMIME_NEWLINE_FORMAT_DOS);
+  gm::FormatPtr fmt = gm::crlf_format();
   Split s;
   GMimeObject* body = g_mime_message_get_mime_part(msg.get());
-  if (body && GMIME_IS_MULTIPART(body)) collect(GMIME_MULTIPART(body), &s.attachments, fmt.get());
-  GStr text(g_mime_object_to_string(GMIME_OBJECT(msg.get()), fmt.get()));
+  if (!body || sealed(body)) {
+    s.rest_mime = mime;  // whole, byte for byte: the draft carries it as submitted
+    return s;
+  }
+  if (GMIME_IS_PART(body) && !GMIME_IS_TEXT_PART(body)) {  // the payload is the message itself
+    s.attachments.push_back(to_attachment(body, false, fmt.get()));
+    gm::GPtr<GMimeTextPart> empty(g_mime_text_part_new_with_subtype("plain"));
+    g_mime_text_part_set_text(empty.get(), "");
+    g_mime_message_set_mime_part(msg.get(), GMIME_OBJECT(empty.get()));
+  } else if (GMIME_IS_MULTIPART(body)) {
+    std::vector<Attachment> trailing;
+    if (gm::mime_type(body) == "multipart/mixed") take_trailing(GMIME_MULTIPART(body), &trailing, fmt.get());
+    take_inline(body, &s.attachments, fmt.get());
+    for (auto& a : trailing) s.attachments.push_back(std::move(a));
+  }
+  if (s.attachments.empty()) {
+    s.rest_mime = mime;  // nothing taken out: the draft is the message as submitted
+    return s;
+  }
+  gm::GStr text(g_mime_object_to_string(GMIME_OBJECT(msg.get()), fmt.get()));
   if (!text) return std::nullopt;
   s.rest_mime = text.get();
   return s;

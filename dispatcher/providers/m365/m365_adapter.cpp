@@ -14,6 +14,7 @@
 #include "dispatcher/providers/m365/secret_expiry.hpp"
 #include "dispatcher/providers/m365/token_client.hpp"
 #include "dispatcher/providers/mail_util.hpp"
+#include "dispatcher/providers/outcome_table.hpp"
 
 namespace relay::provider {
 
@@ -63,6 +64,7 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
     senders_ = std::make_shared<const config::SenderConfig>(ctx.config->senders);
     users_ = std::make_shared<const std::vector<config::AuthUser>>(ctx.config->receiver.users);
     hostname_ = ctx.config->receiver.hostname;
+    max_message_size_ = ctx.config->receiver.limits.max_message_size;
   }
   loop_ = ctx.loop;
   if (!cfg_.certificate_file.empty()) {
@@ -77,6 +79,7 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
     });
   };
   tokens_ = std::make_unique<TokenCache>(watched, &Clock::now, name_);
+  tokens_->set_metrics_provider(name_);
   graph_.curl = ctx.curl;
   graph_.opt = opt;
   graph_.base = trim_slash(cfg_.graph_url);
@@ -132,19 +135,17 @@ void Adapter::send(const Message& msg, Done done) {
   // the delivery is dropped like a cancelled transfer).
   struct Work {
     Loaded loaded;
-    std::shared_ptr<Split> split;  // draft path only
+    std::shared_ptr<SendPlan> plan;  // which request carries it (send_plan.hpp)
   };
   auto w = std::make_shared<Work>();
-  const std::size_t split_above = cfg_.save_to_sent_items ? 0 : cfg_.max_mime_size;
+  const PlanOptions popt{cfg_.save_to_sent_items, cfg_.json_unfaithful == "refuse", cfg_.max_mime_size};
   offload(
       loop_,
       [w, path = msg.data_path, from = msg.mail_from, rcpts = msg.rcpts, senders = senders_, users = users_,
-       auth = msg.auth_user, id, split_above] {
+       auth = msg.auth_user, id, popt] {
         w->loaded = load_and_prepare(
             path, PrepareInput{{}, from, &rcpts, senders.get(), id, std::time(nullptr), auth, users.get()});
-        if (w->loaded.ok() && w->loaded.mime.size() > split_above) {
-          if (auto sp = split_attachments(w->loaded.mime)) w->split = std::make_shared<Split>(std::move(*sp));
-        }
+        if (w->loaded.ok()) w->plan = std::make_shared<SendPlan>(plan_send(std::move(w->loaded.mime), popt));
       },
       [this, alive = std::weak_ptr<const int>(alive_), w, id, post_done] {
         if (alive.expired() || take_cancelled(id)) return;
@@ -154,16 +155,26 @@ void Adapter::send(const Message& msg, Done done) {
           if (l.read_ok) log::warn("{} provider={} event=m365_reject reason={}", id, name_, log::quote(l.error().text));
           return post_done(l.error());
         }
-        const std::size_t size = l.mime.size();
+        std::shared_ptr<SendPlan> plan = w->plan;
+        if (!plan) {  // the work threw (logged by offload): retry later rather than guess
+          not_started_.erase(id);
+          return post_done(make_result(Cause::SpoolError, "message could not be prepared for Graph"));
+        }
         std::string added;
         for (const auto& a : l.prepared.added) added += (added.empty() ? "" : ",") + a;
-        log::debug("{} provider={} event=m365_prepared mailbox={} size={} added={} path={}", id, name_,
-                   l.prepared.mailbox, size, added.empty() ? "-" : added, w->split ? "draft" : "mime");
-        // Split: the parts carry the message; the MIME text is not needed.
-        auto mime = w->split ? nullptr : std::make_shared<std::string>(std::move(l.mime));
+        log::debug("{} provider={} event=m365_prepared mailbox={} added={} path={}", id, name_, l.prepared.mailbox,
+                   added.empty() ? "-" : added, plan->name());
+        if (!plan->unfaithful.empty()) {
+          log::warn("{} provider={} event=m365_json_unfaithful action={} reason={}", id, name_,
+                    plan->kind == SendPlan::Refused ? "refuse" : "mime_saved_to_sent_items", log::quote(plan->unfaithful));
+        }
+        if (plan->kind == SendPlan::Refused) {
+          not_started_.erase(id);
+          return post_done(plan->refused);
+        }
         const std::string mailbox = l.prepared.mailbox;
         limiter_.acquire(mailbox, Clock::now(),
-                         [this, id, mailbox, mime, split = w->split, post_done](auto busy_until) mutable {
+                         [this, id, mailbox, plan, post_done](auto busy_until) mutable {
                            if (busy_until) {  // refused: no slot was taken
                              if (take_cancelled(id)) return;
                              not_started_.erase(id);
@@ -177,7 +188,7 @@ void Adapter::send(const Message& msg, Done done) {
                              });
                            }
                            not_started_.erase(id);
-                           deliver(id, mailbox, std::move(mime), std::move(split), std::move(post_done));
+                           deliver(id, mailbox, std::move(plan), std::move(post_done));
                          });
         kick();
       });
@@ -198,22 +209,32 @@ bool Adapter::take_cancelled(const std::string& id) {
   return true;
 }
 
-void Adapter::deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<std::string> mime,
-                      std::shared_ptr<Split> split, Done done) {
+void Adapter::deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<SendPlan> plan, Done done) {
   auto finish = [this, id, mailbox, done](Result r) {
     finished(id, mailbox, r);
     done(std::move(r));
   };
-  if (split) return send_large(graph_, mailbox, std::move(*split), finish);
-  const bool large = mime->size() > cfg_.max_mime_size || cfg_.save_to_sent_items;
-  if (large) return send_large(graph_, mailbox, *mime, finish);  // split failed off the loop: fails the same way
-  send_mime(graph_, mailbox, *mime, [this, id, mailbox, mime, finish](Result r) {
-    if (r.code == 413) {  // Graph's body limit is not exact: take the draft path once
-      log::info("{} provider={} event=m365_413_fallback mailbox={} size={}", id, name_, mailbox, mime->size());
-      return send_large(graph_, mailbox, *mime, finish);
-    }
-    finish(std::move(r));
-  });
+  if (plan->kind == SendPlan::Draft) {
+    if (plan->split) return send_large(graph_, mailbox, std::move(*plan->split), finish);
+    return send_large(graph_, mailbox, plan->mime, finish);  // the split failed off the loop: fails the same way
+  }
+  auto on_413 = [this, id, mailbox, plan, finish](Result r) {
+    if (r.code != 413) return finish(std::move(r));
+    // Graph's body limit is not exact: take the draft path once.
+    log::info("{} provider={} event=m365_413_fallback mailbox={} path={}", id, name_, mailbox, plan->name());
+    if (plan->kind == SendPlan::Json) return send_large(graph_, mailbox, std::move(*plan->split), finish);
+    offload(
+        loop_, [plan] {
+          if (auto sp = split_attachments(plan->mime)) plan->split = std::make_shared<Split>(std::move(*sp));
+        },
+        [this, alive = std::weak_ptr<const int>(alive_), mailbox, plan, finish] {
+          if (alive.expired()) return;
+          if (plan->split) return send_large(graph_, mailbox, std::move(*plan->split), finish);
+          send_large(graph_, mailbox, plan->mime, finish);
+        });
+  };
+  if (plan->kind == SendPlan::Json) return send_json(graph_, mailbox, plan->body, on_413);
+  send_mime(graph_, mailbox, plan->body, on_413);
 }
 
 Result Adapter::hold(const std::string& id, const std::string& mailbox, Clock::time_point busy_until) {

@@ -7,10 +7,12 @@
 // max_concurrent_per_mailbox and rate_per_minute, so together they stay
 // within Graph's limits; a mailbox busy for longer than a moment hands the
 // message back unsent, Result::held, so waiting for it holds no dispatcher
-// slot), then MIME sendMail (graph_send) or, above
-// max_mime_size / with save_to_sent_items, the draft + upload-session path
-// (large_send; its GMime split also runs on the threadpool). A 413 from
-// sendMail falls back to the draft path once. 429/503 slow that mailbox for
+// slot), then the request send_plan chose on the threadpool: JSON sendMail
+// with saveToSentItems false (save_to_sent_items false), MIME sendMail
+// (true, or a message JSON cannot carry with json_unfaithful: mime), or
+// above the request limits the draft + upload-session path (large_send). A
+// 413 from sendMail falls back to the draft path once (the MIME split then
+// runs on the threadpool too). 429/503 slow that mailbox for
 // Retry-After. The access token is one per process (TokenCache). Tracks
 // client-secret expiry (config date, refreshed from Graph when the app may
 // read itself) and logs warnings at expiry_warn_days; the Graph look-up
@@ -37,6 +39,7 @@
 #include "dispatcher/providers/m365/graph_send.hpp"
 #include "dispatcher/providers/m365/jwt_assertion.hpp"
 #include "dispatcher/providers/m365/large_send.hpp"
+#include "dispatcher/providers/m365/send_plan.hpp"
 #include "dispatcher/providers/cloud/mailbox_limiter.hpp"
 #include "dispatcher/providers/provider.hpp"
 
@@ -58,8 +61,7 @@ class Adapter final : public Provider {
   int token_requests() const noexcept { return tokens_->requests(); }
 
  private:
-  void deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<std::string> mime,
-               std::shared_ptr<Split> split, Done done);
+  void deliver(const std::string& id, const std::string& mailbox, std::shared_ptr<SendPlan> plan, Done done);
   void finished(const std::string& id, const std::string& mailbox, const Result& r);
   Result hold(const std::string& id, const std::string& mailbox, Clock::time_point busy_until);  // refused by the limiter
   void kick();  // pump the limiter and re-arm its timer
@@ -70,6 +72,8 @@ class Adapter final : public Provider {
   void set_expiry(const std::string& date, const std::string& source);
   void token_verdict(const FetchResult& r);  // AADSTS7000222: expired, whatever the date said
   void test_mailbox(const std::string& token, Done done);
+  std::vector<std::pair<std::string, std::string>> needed_permissions() const;  // role, the path that needs it
+  std::string missing_permission(const std::vector<std::string>& roles) const;  // "" = all granted
 
   std::string name_;
   config::M365Provider cfg_;
@@ -79,6 +83,7 @@ class Adapter final : public Provider {
   std::shared_ptr<const std::vector<config::AuthUser>> users_ = std::make_shared<const std::vector<config::AuthUser>>();
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);  // expires with the adapter
   std::string hostname_;
+  std::uint64_t max_message_size_ = 35ull << 20;  // receiver.limits.max_message_size: can a message reach the draft path?
   uv_loop_t* loop_ = nullptr;
   std::shared_ptr<Tracker> tracker_ = std::make_shared<Tracker>();  // our transfers, cancelled by ~Adapter
   std::shared_ptr<const JwtSigner> signer_;

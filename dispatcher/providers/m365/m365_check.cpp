@@ -104,6 +104,28 @@ void Adapter::refresh_expiry(std::function<void()> then) {
   });
 }
 
+// Every application permission the configured paths need, with the path.
+std::vector<std::pair<std::string, std::string>> Adapter::needed_permissions() const {
+  std::vector<std::pair<std::string, std::string>> need{{"Mail.Send", "every send (sendMail, draft send)"}};
+  if (max_message_size_ > cfg_.max_mime_size) {
+    need.emplace_back("Mail.ReadWrite", fmt::format("the draft + upload path for messages over max_mime_size ({} bytes; "
+                                                    "receiver.limits.max_message_size is {})",
+                                                    cfg_.max_mime_size, max_message_size_));
+  }
+  return need;
+}
+
+std::string Adapter::missing_permission(const std::vector<std::string>& roles) const {
+  std::string have;
+  for (const auto& r : roles) have += (have.empty() ? "" : ",") + r;
+  for (const auto& [role, why] : needed_permissions()) {
+    if (std::find(roles.begin(), roles.end(), role) != roles.end()) continue;
+    return fmt::format("missing permission: app {} has no {} application permission with admin consent, needed by {} "
+                       "(token roles: {})", cfg_.client_id, role, why, have.empty() ? "none" : have);
+  }
+  return {};
+}
+
 void Adapter::test(Done done) {
   auto post_done = [loop = loop_, done = std::move(done)](Result r) {
     post(loop, [done, r = std::move(r)] { done(r); });
@@ -116,11 +138,8 @@ void Adapter::test(Done done) {
       return post_done(r);
     }
     auto roles = token_roles(t.token);
-    if (roles && std::find(roles->begin(), roles->end(), "Mail.Send") == roles->end()) {
-      std::string have;
-      for (const auto& r : *roles) have += (have.empty() ? "" : ",") + r;
-      return post_done(fail(fmt::format("missing permission: app {} has no Mail.Send application permission with admin "
-                                        "consent (token roles: {})", cfg_.client_id, have.empty() ? "none" : have)));
+    if (roles) {
+      if (auto missing = missing_permission(*roles); !missing.empty()) return post_done(fail(missing));
     }
     refresh_expiry([this, token = t.token, post_done] { test_mailbox(token, post_done); });
   });
@@ -133,23 +152,25 @@ void Adapter::test_mailbox(const std::string& /*token*/, Done done) {
       if (!a.empty() && a[0] != '@' && a[0] != '*') mailbox = a;
   }
   const std::string secret = secret_.state == "unknown" ? "" : "; " + secret_.detail;
+  std::string granted;
+  for (const auto& [role, why] : needed_permissions()) granted += (granted.empty() ? "" : ", ") + role + " granted";
   if (mailbox.empty()) {
     Result r;
     r.outcome = Outcome::Sent;
-    r.text = "ok: token acquired, Mail.Send granted (no default sender to check a mailbox)" + secret;
+    r.text = "ok: token acquired, " + granted + " (no default sender to check a mailbox)" + secret;
     return done(r);
   }
   Request req;
   req.url = graph_.user_url(mailbox) + "?$select=id,mail";
-  graph_.call(std::move(req), [mailbox, secret, done](CallResult cr) {
+  graph_.call(std::move(req), [mailbox, secret, granted, done](CallResult cr) {
     Result r = classify(cr, mailbox);
     if (r.outcome == Outcome::Sent) {
-      r.text = fmt::format("ok: token acquired, Mail.Send granted, mailbox {} found{}", mailbox, secret);
+      r.text = fmt::format("ok: token acquired, {}, mailbox {} found{}", granted, mailbox, secret);
     } else if (cr.token_ok && cr.resp.ok() && cr.resp.status == 403) {
       auto e = parse_graph_error(cr.resp.body);
       if (e.code == "Authorization_RequestDenied") {  // no User.Read.All: fine for sending
         r.outcome = Outcome::Sent;
-        r.text = fmt::format("ok: token acquired, Mail.Send granted; mailbox {} not verified (app lacks User.Read.All){}",
+        r.text = fmt::format("ok: token acquired, {}; mailbox {} not verified (app lacks User.Read.All){}", granted,
                              mailbox, secret);
       }
     } else if (cr.resp.status == 404 && parse_graph_error(cr.resp.body).code != "MailboxNotEnabledForRESTAPI") {

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "common/metrics_registry.hpp"
 #include "dispatcher/providers/cloud/token_cache.hpp"
 
 using namespace relay::provider::cloud;
@@ -108,4 +109,20 @@ TEST_CASE("transient errors back off only seconds") {
   h.now += seconds(11);
   h.cache.get([](const TokenResult&) {});
   CHECK(h.cache.requests() == 2);
+}
+
+TEST_CASE("metrics: token requests and failures are counted under the provider name") {
+  auto& m = relay::metrics::registry();
+  const relay::metrics::Labels p{{"provider", "graph-a"}};
+  const double req0 = m.value("relay_token_requests_total", p), fail0 = m.value("relay_token_failures_total", p);
+  Harness h;
+  h.cache.set_metrics_provider("graph-a");
+  h.cache.get([](const TokenResult&) {});
+  h.fail(/*config=*/false);
+  h.now += seconds(11);
+  h.cache.get([](const TokenResult&) {});
+  h.answer("T1");
+  h.cache.get([](const TokenResult&) {});  // cached: no request
+  CHECK(m.value("relay_token_requests_total", p) - req0 == 2);
+  CHECK(m.value("relay_token_failures_total", p) - fail0 == 1);
 }

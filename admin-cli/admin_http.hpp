@@ -1,0 +1,55 @@
+// relay::admin::AdminHttp — the host's metrics and health endpoint, served
+// by `relayctl run` when the config has `admin_http: {listen: ...}`
+// (docs/metrics.md).
+//
+// Does: GET (or HEAD) /metrics -> the Prometheus text format
+// (metrics_exposition.hpp) of what metrics_collect.hpp gathers from the
+// spool; GET /healthz -> 200 "ok" / 503 "<reason>" (health.hpp). Any other
+// path: 404; any other method: 405 with `Allow: GET, HEAD`. HTTP parsing is
+// libmicrohttpd's. Bounds against slow or hostile clients (all on
+// loopback unless the operator wrote another address): at most 32
+// connections, 16 KiB of request per connection (a longer request line or
+// header block gets MHD's 414/431), 10 s without progress closes it.
+// Before it listens it removes the metrics files of dead slots, so counters
+// start at 0 with each `relayctl run` (as any exporter's do after a restart).
+// Does not: authenticate (bind it to loopback or a management network),
+// follow a SIGHUP (the address and the dispatcher count it expects are those
+// of the config it was started with; a change needs a restart of relayctl
+// run), touch the supervisor's loop.
+// Runs on: libmicrohttpd's own thread (MHD_USE_INTERNAL_POLLING_THREAD, all
+// signals blocked there: they stay the supervisor's signalfd's);
+// the supervisor's thread only starts and stops it.
+// Fails: start() returns nullptr with *error (bad address, port in use).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "admin-cli/metrics_collect.hpp"
+
+struct MHD_Daemon;
+
+namespace relay::config {
+struct Config;
+}
+
+namespace relay::admin {
+
+class AdminHttp {
+ public:
+  static std::unique_ptr<AdminHttp> start(const config::Config& cfg, std::string* error);
+  ~AdminHttp();
+  AdminHttp(const AdminHttp&) = delete;
+  AdminHttp& operator=(const AdminHttp&) = delete;
+
+  std::uint16_t port() const noexcept { return port_; }
+  const CollectOptions& options() const noexcept { return opt_; }
+
+ private:
+  AdminHttp() = default;
+  CollectOptions opt_;
+  MHD_Daemon* daemon_ = nullptr;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace relay::admin
