@@ -5,7 +5,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
+#include "spool/control.hpp"
 #include "spool/file_util.hpp"
+#include "spool/refusal_summary.hpp"
 #include "test_util.hpp"
 
 using namespace relay::spool;
@@ -153,4 +157,46 @@ TEST_CASE("a flat entry written after open (an old process still running) is mov
   auto c = t->claim(id);
   REQUIRE(c);
   CHECK(slurp(c->data_path()) == "late\r\n");
+}
+
+TEST_CASE("migration and sweep leave the spool's other folders alone (refusals/ control/ run/ notices/ journal)") {
+  RootGuard g{make_root()};
+  FlatSpool flat(g.p / "spool");
+  QueueId entry = flat.add("new", "one\r\n");
+  // Folders other programs keep under the spool root, with names an entry
+  // could have: none of them is a state directory, none may be hashed.
+  const QueueId foreign = QueueId::generate();
+  std::string name;
+  std::string err;
+  REQUIRE(write_refusal_summary(flat.root / "refusals", {}, &name, &err));
+  REQUIRE(pause_dispatch(flat.root, "test").ok());
+  fs::create_directories(flat.root / "run" / "metrics");
+  fs::create_directories(flat.root / "notices");
+  const std::vector<fs::path> kept = {flat.root / "refusals" / (foreign.str() + ".env"),
+                                      flat.root / "control" / (foreign.str() + ".eml"),
+                                      flat.root / "run" / (foreign.str() + ".env"),
+                                      flat.root / "notices" / (foreign.str() + ".reason"),
+                                      flat.root / "run" / "metrics" / "dispatcher-1", flat.root / "journal"};
+  for (const auto& p : kept) spit(p, "kept");
+  auto before = [&](const fs::path& d) {
+    std::vector<std::string> names;
+    for (auto& e : fs::directory_iterator(d)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto refusals = before(flat.root / "refusals"), control = before(flat.root / "control"),
+             run = before(flat.root / "run"), notices = before(flat.root / "notices");
+
+  auto sp = Spool::open(flat.root, &err);
+  REQUIRE_MESSAGE(sp, err);
+  CHECK(sp->list(State::New) == std::vector<QueueId>{entry});
+  SweepReport r = sp->sweep({.orphan_grace = 0});
+  CHECK(r.migrated == 0);
+  CHECK(before(flat.root / "refusals") == refusals);
+  CHECK(before(flat.root / "control") == control);
+  CHECK(before(flat.root / "run") == run);
+  CHECK(before(flat.root / "notices") == notices);
+  for (const auto& p : kept) CHECK_MESSAGE(slurp(p) == "kept", p.string());
+  CHECK(pending_refusal_summaries(flat.root / "refusals").size() == 1);
+  CHECK(dispatch_paused(flat.root));
 }
