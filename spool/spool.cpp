@@ -124,10 +124,12 @@ std::optional<State> Spool::locate(const QueueId& id) const {
   return std::nullopt;
 }
 
-static EntryInfo read_info(const Dirs& dirs, State s, const QueueId& id) {
+// nullopt when the envelope is not (or no longer) in state `s`.
+static std::optional<EntryInfo> read_info(const Dirs& dirs, State s, const QueueId& id) {
   EntryInfo info{id, s, std::nullopt, {}, false};
   std::string bytes;
   if (int err = detail::read_file(dirs.of(s), detail::env_rel(id), &bytes)) {
+    if (err == ENOENT) return std::nullopt;
     info.error = detail::errstr(err);
   } else {
     ParseResult r = parse(bytes);
@@ -144,13 +146,16 @@ static EntryInfo read_info(const Dirs& dirs, State s, const QueueId& id) {
 // Reading 100,000 envelopes one after the other waits for each inode and
 // block in turn when they are not cached; a few readers keep the disk's
 // queue full (and use both cores when they are).
-std::vector<EntryInfo> Spool::scan(State s) const {
-  const std::vector<QueueId> ids = list(s);
+std::vector<std::optional<EntryInfo>> Spool::read(State s, std::span<const QueueId> ids) const {
   std::vector<std::optional<EntryInfo>> slots(ids.size());
+  std::vector<char> done(ids.size(), 0);
   std::atomic<std::size_t> next{0};
   auto work = [&]() noexcept {
     try {
-      for (std::size_t i; (i = next++) < ids.size();) slots[i] = read_info(*dirs_, s, ids[i]);
+      for (std::size_t i; (i = next++) < ids.size();) {
+        slots[i] = read_info(*dirs_, s, ids[i]);
+        done[i] = 1;
+      }
     } catch (...) {  // allocation failure: the remaining slots are read below, serially
     }
   };
@@ -162,16 +167,24 @@ std::vector<EntryInfo> Spool::scan(State s) const {
   }
   work();
   for (auto& r : readers) r.join();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (!done[i]) slots[i] = read_info(*dirs_, s, ids[i]);
+  return slots;
+}
+
+std::vector<EntryInfo> Spool::scan(State s) const {
+  const std::vector<QueueId> ids = list(s);
   std::vector<EntryInfo> out;
   out.reserve(ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) out.push_back(slots[i] ? std::move(*slots[i]) : read_info(*dirs_, s, ids[i]));
+  for (auto& e : read(s, ids))
+    if (e) out.push_back(std::move(*e));
   return out;
 }
 
 std::optional<EntryInfo> Spool::find(const QueueId& id) const {
   auto s = locate(id);
   if (!s) return std::nullopt;
-  return read_info(*dirs_, *s, id);
+  return read_info(*dirs_, *s, id);  // nullopt as well when it moved on just now
 }
 
 Status Spool::move_locked(State from, State to, const QueueId& id) const {

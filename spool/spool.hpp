@@ -229,7 +229,15 @@ class Spool {
   SweepReport sweep(const SweepOptions& opt) const;
 
   // --- operator side (relayctl); all take the entry lock first
+  // Every entry of `s` with its envelope: read(s, list(s)) without the
+  // entries gone since the listing.
   std::vector<EntryInfo> scan(State s) const;
+  // The envelopes of `ids` (a listing of `s`, or a part of one), in that
+  // order, read by a few threads (with a cold cache one reader would wait
+  // for every inode in turn). nullopt for an id no longer in `s` (moved or
+  // finished since it was listed); an unreadable envelope is an EntryInfo
+  // with its error.
+  std::vector<std::optional<EntryInfo>> read(State s, std::span<const QueueId> ids) const;
   std::optional<EntryInfo> find(const QueueId& id) const;
   Status hold(const QueueId& id) const;      // new/ or deferred/ -> hold/
   Status release(const QueueId& id) const;   // hold/ -> new/

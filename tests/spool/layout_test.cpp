@@ -223,3 +223,38 @@ TEST_CASE("orphans and abandoned claims are found inside buckets") {
   CHECK(fs::exists(t->data_path(keep)));
   CHECK(t->list(State::New) == std::vector<QueueId>{keep, dead});
 }
+
+TEST_CASE("read: many envelopes at once, in the order asked, an entry gone since listing is nullopt") {
+  TempSpool t(SyncMode::Filesystem);  // one syncfs per batch: 1,100 entries in a blink
+  // Enough entries for reader threads to start (one per 512), spread over
+  // buckets.
+  std::vector<QueueId> ids;
+  for (unsigned i = 0; i < 1100; ++i) ids.push_back(id_at(kT0 + 700 * static_cast<std::int64_t>(i), i));
+  put_many(*t, ids);
+  std::vector<QueueId> listed = t->list(State::New);
+  REQUIRE(listed == ids);
+  CHECK(t->remove(ids[700]).ok());       // finished since the listing
+  CHECK(t->hold(ids[1000]).ok());        // moved since the listing
+  spit(t->path_of(State::New, ids[3]), "garbage");  // unreadable: listed with its error
+  auto infos = t->read(State::New, listed);
+  REQUIRE(infos.size() == listed.size());
+  CHECK_FALSE(infos[700]);
+  CHECK_FALSE(infos[1000]);
+  REQUIRE(infos[3]);
+  CHECK_FALSE(infos[3]->envelope);
+  CHECK_FALSE(infos[3]->error.empty());
+  std::size_t good = 0;
+  for (std::size_t i = 0; i < infos.size(); ++i) {
+    if (!infos[i] || i == 3) continue;
+    REQUIRE(infos[i]->envelope);
+    CHECK(infos[i]->id == listed[i]);
+    CHECK(infos[i]->envelope->id == listed[i]);
+    ++good;
+  }
+  CHECK(good == 1097);
+  // A part of a listing (relayctl queue list --limit) reads only that part.
+  auto first = t->read(State::New, std::span<const QueueId>(listed).first(2));
+  REQUIRE(first.size() == 2);
+  CHECK(first[1]->envelope->id == listed[1]);
+  CHECK(t->scan(State::New).size() == 1098);  // the moved and the finished entry are not listed
+}
