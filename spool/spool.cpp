@@ -182,9 +182,16 @@ std::vector<EntryInfo> Spool::scan(State s) const {
 }
 
 std::optional<EntryInfo> Spool::find(const QueueId& id) const {
+  // An entry that moved on between locate() and the read is looked for
+  // again (a claim, a hold): nullopt only when it is in no state at all.
+  for (int tries = 0; tries < 3; ++tries) {
+    auto s = locate(id);
+    if (!s) return std::nullopt;
+    if (auto info = read_info(*dirs_, *s, id)) return info;
+  }
   auto s = locate(id);
   if (!s) return std::nullopt;
-  return read_info(*dirs_, *s, id);  // nullopt as well when it moved on just now
+  return EntryInfo{id, *s, std::nullopt, detail::errstr(ENOENT), false};  // still moving: its last place
 }
 
 Status Spool::move_locked(State from, State to, const QueueId& id) const {
