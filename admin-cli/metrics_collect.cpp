@@ -138,14 +138,34 @@ void collect_slots(Collected& c, const CollectOptions& opt) {
     if (s.name == "relay_process_starts_total" && s.value >= 1) c.restarts[label(s, "role")] += s.value - 1;
 }
 
+// A bucket of a hashed state directory (spool/layout.hpp): "00".."ff".
+bool is_bucket(std::string_view name) {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  return name.size() == 2 && hex(name[0]) && hex(name[1]);
+}
+
+void count_env(const std::string& name, QueueState& q, std::string& oldest) {
+  if (name.size() <= 4 || name.compare(name.size() - 4, 4, ".env") != 0) return;
+  ++q.entries;
+  std::string id = name.substr(0, name.size() - 4);
+  if (spool::QueueId::parse(id) && (oldest.empty() || id < oldest)) oldest = id;
+}
+
+// Entries sit in dir/<bucket>/<id>.env; a flat dir/<id>.env (a spool of the
+// previous layout not yet migrated) counts as well.
 QueueState scan_state(const std::filesystem::path& dir, const std::string& state, std::int64_t now_ms) {
   QueueState q{state, 0, 0};
   std::string oldest;
+  std::size_t read = 0;
   for (const auto& name : dir_names(dir, kMaxEntriesPerState)) {
-    if (name.size() <= 4 || name.compare(name.size() - 4, 4, ".env") != 0) continue;
-    ++q.entries;
-    std::string id = name.substr(0, name.size() - 4);
-    if (spool::QueueId::parse(id) && (oldest.empty() || id < oldest)) oldest = id;
+    if (!is_bucket(name)) {
+      count_env(name, q, oldest);
+      continue;
+    }
+    if (read >= kMaxEntriesPerState) continue;
+    auto names = dir_names(dir / name, kMaxEntriesPerState - read);
+    read += names.size();
+    for (const auto& n : names) count_env(n, q, oldest);
   }
   if (auto id = spool::QueueId::parse(oldest))
     q.oldest_age_seconds = std::max<double>(0, static_cast<double>(now_ms - id->millis()) / 1000.0);

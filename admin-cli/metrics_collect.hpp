@@ -6,7 +6,8 @@
 // process's last counts stay part of the total), takes gauges only from
 // live slots (a live slot: its lock is held), derives process up/restarts
 // from the slots; counts the spool's entries per state and the age of the
-// oldest (from the time in its queue id: one readdir per state, no stat,
+// oldest (from the time in its queue id: one readdir per bucket of each
+// state (spool/layout.hpp; flat names of an unmigrated spool count too), no stat,
 // at most kMaxEntriesPerState names read per state); counts the
 // dispatchers' PostgreSQL journal lines (at most 64 MiB read, beyond that
 // estimated from the file size); tests the pause marker

@@ -85,30 +85,7 @@ std::string Dispatcher::check() const {
 
 void Dispatcher::start(bool install_signals) {
   started_us_ = dlog::now_us();
-  uv_fs_event_init(loop_, watch_.get());
-  watch_.get()->data = this;
-  auto new_dir = spool_.root() / "new";
-  int rc = uv_fs_event_start(
-      watch_.get(),
-      [](uv_fs_event_t* h, const char* filename, int, int status) {
-        auto* self = static_cast<Dispatcher*>(h->data);
-        if (status < 0 || !filename) {
-          self->schedule_scan();  // lost track: rescan
-          return;
-        }
-        std::string_view f(filename);
-        if (f.size() > 4 && f.substr(f.size() - 4) == ".env" && !self->stopping_) {
-          // inotify reports renames out of new/ (every claim) like renames
-          // in; one access(2) on the local spool tells them apart and saves
-          // a threadpool round trip per message per dispatcher.
-          if (::access((self->spool_.root() / "new" / std::string(f)).c_str(), F_OK) != 0) return;
-          self->add_candidate(std::string(f.substr(0, f.size() - 4)));
-          self->pump();
-        }
-      },
-      new_dir.c_str(), 0);
-  if (rc != 0)
-    log::warn("- event=watch_failed dir={} reason={} fallback=scan", new_dir.string(), log::quote(uv_strerror(rc)));
+  watch_new();
   auto sink = poster_.sink();
   auto now = dlog_.watch_schema([this, sink](dlog::DeliveryLog::Schema s, const std::string& missing) {
     sink([this, s, missing] { on_schema(s, missing); });
@@ -128,6 +105,42 @@ void Dispatcher::start(bool install_signals) {
   }
   log::info("- event=dispatcher_started spool={} providers={} max_in_flight={} host={} pid={}",
             spool_.root().string(), providers_->map.size(), settings_.max_in_flight, host_, ::getpid());
+}
+
+// One uv_fs_event per bucket of new/ (the spool hashes its directories):
+// an entry can appear in any of them. A watch that cannot be set only
+// delays its bucket's entries until the periodic scan.
+void Dispatcher::watch_new() {
+  int failed = 0, first_error = 0;
+  for (const auto& dir : spool_.watch_dirs(spool::State::New)) {
+    UvHandle<uv_fs_event_t> w;
+    uv_fs_event_init(loop_, w.get());
+    w.get()->data = this;
+    int rc = uv_fs_event_start(
+        w.get(),
+        [](uv_fs_event_t* h, const char* filename, int, int status) {
+          auto* self = static_cast<Dispatcher*>(h->data);
+          if (status < 0 || !filename) {
+            self->schedule_scan();  // lost track: rescan
+            return;
+          }
+          std::string_view f(filename);
+          if (f.size() <= 4 || f.substr(f.size() - 4) != ".env" || self->stopping_) return;
+          auto id = spool::QueueId::parse(f.substr(0, f.size() - 4));
+          // inotify reports renames out of new/ (every claim) like renames
+          // in; one access(2) on the local spool tells them apart and saves
+          // a threadpool round trip per message per dispatcher.
+          if (!id || ::access(self->spool_.path_of(spool::State::New, *id).c_str(), F_OK) != 0) return;
+          self->add_candidate(id->str());
+          self->pump();
+        },
+        dir.c_str(), 0);
+    if (rc != 0 && failed++ == 0) first_error = rc;
+    watches_.push_back(std::move(w));
+  }
+  if (failed > 0)
+    log::warn("- event=watch_failed dir={} failed={} reason={} fallback=scan", (spool_.root() / "new").string(), failed,
+              log::quote(uv_strerror(first_error)));
 }
 
 void Dispatcher::schedule_scan() {

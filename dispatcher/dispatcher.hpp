@@ -3,7 +3,7 @@
 // retry with backoff.
 //
 // Does, on one libuv loop:
-//  - learns about new entries from uv_fs_event on <spool>/new (instant) and
+//  - learns about new entries from uv_fs_event on each bucket of <spool>/new (instant) and
 //    a periodic scan of new/ (scan_interval, fallback for missed events);
 //  - keeps at most max_in_flight entries in work. Per entry: claim + GMime
 //    inspection (uv threadpool) -> provider send (loop; Provider interface)
@@ -160,6 +160,7 @@ class Dispatcher {
  private:
   struct Job;
   // dispatcher.cpp: intake
+  void watch_new();  // uv_fs_event on every bucket of new/
   void schedule_scan();
   void add_candidate(const std::string& id);
   void pump();
@@ -245,7 +246,8 @@ class Dispatcher {
   std::string host_;
   std::map<std::string, std::string, std::less<>> secret_reported_;  // provider -> last reported status
 
-  UvHandle<uv_fs_event_t> watch_, control_watch_;
+  std::vector<UvHandle<uv_fs_event_t>> watches_;  // one per bucket of new/ (spool watch_dirs)
+  UvHandle<uv_fs_event_t> control_watch_;
   UvHandle<uv_timer_t> scan_timer_, sweep_timer_, heartbeat_timer_, secret_timer_, drain_timer_, wake_timer_, pause_timer_;
   UvHandle<uv_signal_t> sigterm_, sigint_, sighup_;
 };

@@ -135,7 +135,7 @@ void Dispatcher::shutdown() {
   if (stopping_) return;
   stopping_ = true;
   log::info("- event=draining in_flight={} timeout={}s", jobs_.size(), settings_.drain_timeout);
-  watch_.close();
+  for (auto& w : watches_) w.close();
   scan_timer_.close();
   sweep_timer_.close();
   wake_timer_.close();
@@ -194,7 +194,7 @@ void Dispatcher::close_all() {
     t->close();
   control_watch_.close();
   for (auto* s : {&sigterm_, &sigint_, &sighup_}) s->close();
-  watch_.close();
+  for (auto& w : watches_) w.close();
   poster_.close();
   log::info("- event=stopped sent={} deferred={} failed={} released={}", counters_.sent, counters_.deferred,
             counters_.failed, counters_.released);

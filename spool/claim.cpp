@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "spool/file_util.hpp"
+#include "spool/layout.hpp"
 #include "spool/spool.hpp"
 
 namespace relay::spool {
@@ -51,7 +52,7 @@ void Claim::unlock() noexcept {
   lock_fd_ = -1;
 }
 
-std::filesystem::path Claim::data_path() const { return root_ / "data" / detail::data_name(env_.id); }
+std::filesystem::path Claim::data_path() const { return root_ / "data" / detail::data_rel(env_.id); }
 
 Status Claim::update(const Envelope& env) { return rewrite(env, 0); }
 
@@ -74,8 +75,8 @@ Status Claim::move_to(State to, const Envelope* env) {
   if (env) {
     if (Status st = rewrite(*env, mtime); !st.ok()) return st;
   }
-  std::string name = detail::env_name(env_.id);
-  if (int err = detail::rename_noreplace(dirs_->fd[Dirs::Active], name, dirs_->of(to), name); err != 0)
+  std::string name = detail::env_rel(env_.id);
+  if (int err = detail::rename_into(dirs_->fd[Dirs::Active], name, dirs_->of(to), name); err != 0)
     return detail::fail(err, "rename active/" + name + " -> " + std::string(dir_name(to)) + "/");
   finished_ = true;
   unlock();
@@ -89,18 +90,19 @@ Status Claim::release() { return move_to(State::New, nullptr); }
 
 Status Claim::done() {
   if (finished_ || lock_fd_ < 0) return Status{EINVAL, "done: claim is finished"};
-  std::string name = detail::env_name(env_.id);
+  std::string name = detail::env_rel(env_.id);
   struct stat st{};
   const std::int64_t data_size = ::fstat(lock_fd_, &st) == 0 ? static_cast<std::int64_t>(st.st_size) : -1;
   // Envelope first: a crash in between leaves an env-less data file, which
   // the sweeper removes as an orphan — never an envelope without its data.
   // Both go to recycle/ (new files are made from them) or are unlinked.
-  if (int err = detail::retire(*dirs_, Dirs::Active, name, 0); err != 0)
+  if (int err = detail::retire(*dirs_, Dirs::Active, name, detail::env_name(env_.id), 0); err != 0)
     return detail::fail(err, "remove active/" + name);
   finished_ = true;
   unlock();  // no lock may stay on an inode that is about to be reused
-  if (int err = detail::retire(*dirs_, Dirs::Data, detail::data_name(env_.id), data_size); err != 0 && err != ENOENT)
-    return detail::fail(err, "remove data/" + detail::data_name(env_.id));
+  if (int err = detail::retire(*dirs_, Dirs::Data, detail::data_rel(env_.id), detail::data_name(env_.id), data_size);
+      err != 0 && err != ENOENT)
+    return detail::fail(err, "remove data/" + detail::data_rel(env_.id));
   return Status::success();
 }
 
@@ -109,7 +111,7 @@ std::optional<Claim> Spool::claim(const QueueId& id, std::string* error) const {
     if (error) *error = std::move(e);
   };
   set_error({});
-  std::string name = detail::env_name(id);
+  std::string name = detail::env_rel(id);
   detail::Fd lock;
   int err = detail::lock_data(*dirs_, id, &lock);
   if (err == EWOULDBLOCK) return std::nullopt;  // another process works on it
@@ -123,10 +125,10 @@ std::optional<Claim> Spool::claim(const QueueId& id, std::string* error) const {
     return std::nullopt;
   }
   if (err != 0) {
-    set_error(detail::fail(err, "open data/" + detail::data_name(id)).message);
+    set_error(detail::fail(err, "open data/" + detail::data_rel(id)).message);
     return std::nullopt;
   }
-  if (int rerr = detail::rename_noreplace(dirs_->fd[Dirs::New], name, dirs_->fd[Dirs::Active], name)) {
+  if (int rerr = detail::rename_into(dirs_->fd[Dirs::New], name, dirs_->fd[Dirs::Active], name)) {
     if (rerr != ENOENT) set_error(detail::fail(rerr, "rename new/" + name + " -> active/").message);
     return std::nullopt;  // ENOENT: claimed and finished (or moved) by another
   }

@@ -1,6 +1,8 @@
 // relay::spool::detail — POSIX helpers (see file_util.hpp).
 #include "spool/file_util.hpp"
 
+#include "spool/layout.hpp"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -101,13 +103,13 @@ int take_recycled(const Dirs& dirs, const std::string& tmp_name) noexcept {
   return -1;
 }
 
-int retire(const Dirs& dirs, int dir, const std::string& name, std::int64_t size) noexcept {
+int retire(const Dirs& dirs, int dir, const std::string& rel, const std::string& name, std::int64_t size) noexcept {
   if (size >= 0 && size <= kRecycleMaxBytes) {
-    int err = rename_noreplace(dirs.fd[dir], name, dirs.fd[Dirs::Recycle], name);
+    int err = rename_noreplace(dirs.fd[dir], rel, dirs.fd[Dirs::Recycle], name);
     if (err == 0 || err == ENOENT) return err;
     // EEXIST (a name left over from a crash) or anything else: unlink instead
   }
-  return ::unlinkat(dirs.fd[dir], name.c_str(), 0) == 0 ? 0 : errno;
+  return ::unlinkat(dirs.fd[dir], rel.c_str(), 0) == 0 ? 0 : errno;
 }
 
 std::string env_name(const QueueId& id) { return id.str() + ".env"; }
@@ -183,7 +185,7 @@ int rename_noreplace(int from_dir, const std::string& from, int to_dir, const st
 }
 
 int lock_data(const Dirs& dirs, const QueueId& id, Fd* out) {
-  Fd fd(::openat(dirs.fd[Dirs::Data], data_name(id).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  Fd fd(::openat(dirs.fd[Dirs::Data], data_rel(id).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return errno;
   while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EINTR) continue;
@@ -239,7 +241,7 @@ Status rewrite_envelope(const Dirs& dirs, State dir, const Envelope& env, std::i
   ::unlinkat(tmp, upd.c_str(), 0);  // leftover of a crashed owner; we hold the lock
   Status st = write_new_file(tmp, Dirs::Tmp, upd, serialize(env), mtime);
   if (!st.ok()) return st;
-  if (::renameat(tmp, upd.c_str(), dirs.of(dir), env_name(env.id).c_str()) != 0) {
+  if (::renameat(tmp, upd.c_str(), dirs.of(dir), env_rel(env.id).c_str()) != 0) {
     int err = errno;
     ::unlinkat(tmp, upd.c_str(), 0);
     return fail(err, "rename tmp/" + upd + " -> " + std::string(dir_name(dir)) + "/");

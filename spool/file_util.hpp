@@ -63,6 +63,8 @@ struct Dirs {
 };
 const char* dir_label(int index) noexcept;  // "tmp", "data", ...
 
+// Flat names (tmp/, recycle/); entries in data/ and the state directories
+// sit in a bucket: env_rel()/data_rel() in spool/layout.hpp.
 std::string env_name(const QueueId& id);   // "<id>.env"
 std::string data_name(const QueueId& id);  // "<id>.eml"
 
@@ -76,9 +78,10 @@ inline constexpr std::int64_t kRecycleMaxBytes = 1 << 20;
 // size). Returns the fd, or -1 when recycle/ has nothing (errors included:
 // the caller then creates a file as usual).
 int take_recycled(const Dirs& dirs, const std::string& tmp_name) noexcept;
-// Moves dir/name into recycle/ when `size` allows it, else unlinks it.
-// 0 or errno (ENOENT included).
-int retire(const Dirs& dirs, int dir, const std::string& name, std::int64_t size) noexcept;
+// Moves dir/rel (rel: "bucket/name" in a hashed directory) to
+// recycle/name when `size` allows it, else unlinks it. 0 or errno (ENOENT
+// included).
+int retire(const Dirs& dirs, int dir, const std::string& rel, const std::string& name, std::int64_t size) noexcept;
 
 // Write all bytes (retrying EINTR / short writes); 0 or errno.
 int write_all(int fd, std::string_view bytes) noexcept;
@@ -97,7 +100,7 @@ Status write_new_file(int dirfd, int label, const std::string& name, std::string
 // RENAME_NOREPLACE, falling back to renameat where unsupported); 0 or errno.
 int rename_noreplace(int from_dir, const std::string& from, int to_dir, const std::string& to) noexcept;
 
-// Opens data/<id>.eml read-only and takes flock(LOCK_EX|LOCK_NB).
+// Opens data/<bucket>/<id>.eml read-only and takes flock(LOCK_EX|LOCK_NB).
 // Returns 0 (fd set, lock held, file still linked), EWOULDBLOCK (someone
 // else holds it), ENOENT (no data file / unlinked meanwhile) or errno.
 int lock_data(const Dirs& dirs, const QueueId& id, Fd* out);
@@ -108,7 +111,7 @@ int list_names(int dirfd, std::vector<std::string>* out);
 // Ids of the `<id><suffix>` files in a directory, sorted (oldest first).
 std::vector<QueueId> list_ids(int dirfd, std::string_view suffix);
 
-// Replaces dir/<id>.env with `env` via tmp/<id>.upd (fdatasync, rename).
+// Replaces dir/<bucket>/<id>.env with `env` via tmp/<id>.upd (fdatasync, rename).
 // The caller holds the entry lock. `mtime` (unix s, 0 = leave as now) is
 // the sweeper's due-time hint for entries bound for deferred/.
 Status rewrite_envelope(const Dirs& dirs, State dir, const Envelope& env, std::int64_t mtime);

@@ -4,8 +4,10 @@
 //   tmp/<id>.eml  O_EXCL, written through a 256 KiB buffer
 //   tmp/<id>.env  O_EXCL, serialised envelope ending in `end <crc>`
 //   fdatasync both, close both (checked)
-//   batch: per entry rename data into data/, then the envelope into new/;
-//          then fsync(data/) and fsync(new/) once for the whole batch.
+//   batch: per entry rename data into data/<bucket>/, then the envelope
+//          into new/<bucket>/; then one fsync of each bucket the batch
+//          touched in data/ and in new/ (usually one each: the bucket
+//          follows the id's time, spool/layout.hpp).
 // SyncMode::Filesystem replaces the per-file fdatasyncs by one syncfs() of
 // the batch before its renames, and the directory fsyncs by one syncfs()
 // after them: same ordering guarantee (contents durable before any name in
@@ -16,9 +18,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <set>
 #include <utility>
 
 #include "spool/file_util.hpp"
+#include "spool/layout.hpp"
 #include "spool/spool.hpp"
 
 namespace relay::spool {
@@ -166,6 +170,31 @@ std::optional<NewEntry> Spool::create(Envelope env, Status* error) const {
   return NewEntry(dirs_, std::move(env), fd, reused);
 }
 
+namespace {
+
+// Makes a batch's renames durable: syncfs (filesystem mode) or one fsync of
+// every bucket the batch renamed into, data/ before new/. 0 or errno.
+int sync_names(const Dirs& dirs, const std::set<int>& buckets, std::string* what) {
+  if (dirs.sync_filesystem) {
+    if (::syncfs(dirs.fd[Dirs::New]) == 0) return 0;
+    int err = errno;
+    detail::note_sync_error();
+    *what = "syncfs after renames";
+    return err;
+  }
+  for (int d : {static_cast<int>(Dirs::Data), static_cast<int>(Dirs::New)}) {
+    for (int b : buckets) {
+      if (int err = detail::fsync_bucket(dirs.fd[static_cast<std::size_t>(d)], b)) {
+        *what = std::string("fsync ") + detail::dir_label(d) + "/" + detail::bucket_name(b) + "/";
+        return err;
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 std::vector<Status> Spool::commit(std::span<NewEntry* const> batch) const {
   std::vector<Status> out(batch.size());
   const int tmp = dirs_->fd[Dirs::Tmp], data = dirs_->fd[Dirs::Data], nw = dirs_->fd[Dirs::New];
@@ -175,6 +204,7 @@ std::vector<Status> Spool::commit(std::span<NewEntry* const> batch) const {
   int pre_err = fs && ::syncfs(tmp) != 0 ? errno : 0;
   if (pre_err != 0) detail::note_sync_error();
   std::size_t moved = 0;
+  std::set<int> buckets;  // the directories whose fsync makes this batch's names durable
   for (std::size_t i = 0; i < batch.size(); ++i) {
     NewEntry& e = *batch[i];
     if (!e.prepared_ || e.committed_ || !e.dirs_) {
@@ -186,26 +216,21 @@ std::vector<Status> Spool::commit(std::span<NewEntry* const> batch) const {
       continue;
     }
     std::string dname = detail::data_name(e.id()), ename = detail::env_name(e.id());
-    if (int err = detail::rename_noreplace(tmp, dname, data, dname); err != 0) {
-      out[i] = fail(err, "rename tmp/" + dname + " -> data/");
-    } else if (int err2 = detail::rename_noreplace(tmp, ename, nw, ename); err2 != 0) {
-      out[i] = fail(err2, "rename tmp/" + ename + " -> new/");
-      ::unlinkat(data, dname.c_str(), 0);
+    std::string drel = detail::data_rel(e.id()), erel = detail::env_rel(e.id());
+    if (int err = detail::rename_into(tmp, dname, data, drel); err != 0) {
+      out[i] = fail(err, "rename tmp/" + dname + " -> data/" + drel);
+    } else if (int err2 = detail::rename_into(tmp, ename, nw, erel); err2 != 0) {
+      out[i] = fail(err2, "rename tmp/" + ename + " -> new/" + erel);
+      ::unlinkat(data, drel.c_str(), 0);
     } else {
       ++moved;
+      buckets.insert(detail::bucket_index(e.id()));
     }
   }
   // One fsync per directory for the whole batch: this, not the renames, is
   // what a batch shares (each fsync costs about one device flush).
-  int sync_err = 0;
-  const char* sync_what = "";
-  if (fs) {
-    if (moved > 0 && ::syncfs(nw) != 0) sync_err = errno, sync_what = "syncfs after renames";
-    if (sync_err != 0) detail::note_sync_error();
-  } else {
-    if (moved > 0 && ::fsync(data) != 0) sync_err = errno, sync_what = "fsync data/";
-    if (moved > 0 && sync_err == 0 && ::fsync(nw) != 0) sync_err = errno, sync_what = "fsync new/";
-  }
+  std::string sync_what;
+  const int sync_err = moved > 0 ? sync_names(*dirs_, buckets, &sync_what) : 0;
   // syncfs(2) reports a writeback error to one caller only (the errseq
   // cursor of the shared directory fd), and maybe to the batch before ours
   // while our files were already written. So in filesystem mode an entry
@@ -215,15 +240,15 @@ std::vector<Status> Spool::commit(std::span<NewEntry* const> batch) const {
     NewEntry& e = *batch[i];
     if (out[i].ok() && sync_err == 0 && fs && e.sync_epoch_ != epoch) {
       out[i] = Status{EIO, "syncfs: a write error on the spool filesystem since this message was started"};
-      if (::unlinkat(nw, detail::env_name(e.id()).c_str(), 0) == 0)
-        ::unlinkat(data, detail::data_name(e.id()).c_str(), 0);
+      if (::unlinkat(nw, detail::env_rel(e.id()).c_str(), 0) == 0)
+        ::unlinkat(data, detail::data_rel(e.id()).c_str(), 0);
     }
     if (out[i].ok() && sync_err != 0) {
       // Not durable: withdraw it (unless a dispatcher already claimed it;
       // then it is delivered at least once and the client retries anyway).
       out[i] = fail(sync_err, sync_what);
-      if (::unlinkat(nw, detail::env_name(e.id()).c_str(), 0) == 0)
-        ::unlinkat(data, detail::data_name(e.id()).c_str(), 0);
+      if (::unlinkat(nw, detail::env_rel(e.id()).c_str(), 0) == 0)
+        ::unlinkat(data, detail::data_rel(e.id()).c_str(), 0);
     }
     if (out[i].ok()) {
       e.committed_ = true;

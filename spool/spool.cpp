@@ -5,10 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <ctime>
+#include <thread>
 
 #include "spool/file_util.hpp"
+#include "spool/layout.hpp"
 #include "spool/spool.hpp"
 
 namespace relay::spool {
@@ -18,13 +22,14 @@ using detail::fail;
 
 namespace {
 
+constexpr std::size_t kScanThreads = 3;  // besides the caller's
 constexpr State kStates[] = {State::New,  State::Active, State::Deferred,
                              State::Hold, State::Failed, State::Corrupt};
 
 Status lock_status(int err, const QueueId& id) {
   if (err == EWOULDBLOCK) return Status{EBUSY, id.str() + " is locked by a running delivery or operation"};
   if (err == ENOENT) return Status{ENOENT, id.str() + ": no such entry"};
-  return fail(err, "lock data/" + detail::data_name(id));
+  return fail(err, "lock data/" + detail::data_rel(id));
 }
 
 }  // namespace
@@ -82,31 +87,49 @@ std::optional<Spool> Spool::open(const std::filesystem::path& root, std::string*
       return std::nullopt;
     }
   }
+  // The hashed layout (spool/layout.hpp): buckets first, then whatever a
+  // flat spool of the previous version left directly in the directories.
+  if (Status st = detail::check_buckets(*dirs); !st.ok()) {
+    if (error) *error = root.string() + ": " + st.message;
+    return std::nullopt;
+  }
+  (void)detail::migrate_flat(*dirs, nullptr);
   return Spool(root, std::move(dirs));
 }
 
 std::filesystem::path Spool::path_of(State s, const QueueId& id) const {
-  return root_ / dir_name(s) / detail::env_name(id);
+  return root_ / dir_name(s) / detail::env_rel(id);
 }
 
 std::filesystem::path Spool::data_path(const QueueId& id) const {
-  return root_ / "data" / detail::data_name(id);
+  return root_ / "data" / detail::data_rel(id);
 }
 
-std::vector<QueueId> Spool::list(State s) const { return detail::list_ids(dirs_->of(s), ".env"); }
+std::vector<QueueId> Spool::list(State s) const { return detail::list_hashed(dirs_->of(s), ".env"); }
+
+std::vector<std::filesystem::path> Spool::watch_dirs(State s) const {
+  std::vector<std::filesystem::path> out;
+  for (int b = 0; b < detail::kBuckets; ++b) {
+    (void)detail::ensure_bucket(dirs_->of(s), b);  // a failure shows as the watcher's error
+    out.push_back(root_ / dir_name(s) / detail::bucket_name(b));
+  }
+  return out;
+}
 
 std::optional<State> Spool::locate(const QueueId& id) const {
-  std::string name = detail::env_name(id);
+  std::string name = detail::env_rel(id);
   struct stat st;
   for (State s : kStates)
     if (::fstatat(dirs_->of(s), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return s;
   return std::nullopt;
 }
 
-static EntryInfo read_info(const Dirs& dirs, State s, const QueueId& id) {
+// nullopt when the envelope is not (or no longer) in state `s`.
+static std::optional<EntryInfo> read_info(const Dirs& dirs, State s, const QueueId& id) {
   EntryInfo info{id, s, std::nullopt, {}, false};
   std::string bytes;
-  if (int err = detail::read_file(dirs.of(s), detail::env_name(id), &bytes)) {
+  if (int err = detail::read_file(dirs.of(s), detail::env_rel(id), &bytes)) {
+    if (err == ENOENT) return std::nullopt;
     info.error = detail::errstr(err);
   } else {
     ParseResult r = parse(bytes);
@@ -120,21 +143,60 @@ static EntryInfo read_info(const Dirs& dirs, State s, const QueueId& id) {
   return info;
 }
 
+// Reading 100,000 envelopes one after the other waits for each inode and
+// block in turn when they are not cached; a few readers keep the disk's
+// queue full (and use both cores when they are).
+std::vector<std::optional<EntryInfo>> Spool::read(State s, std::span<const QueueId> ids) const {
+  std::vector<std::optional<EntryInfo>> slots(ids.size());
+  std::vector<char> done(ids.size(), 0);
+  std::atomic<std::size_t> next{0};
+  auto work = [&]() noexcept {
+    try {
+      for (std::size_t i; (i = next++) < ids.size();) {
+        slots[i] = read_info(*dirs_, s, ids[i]);
+        done[i] = 1;
+      }
+    } catch (...) {  // allocation failure: the remaining slots are read below, serially
+    }
+  };
+  std::vector<std::thread> readers;
+  const std::size_t want = std::min<std::size_t>(kScanThreads, ids.size() / 512);
+  try {
+    for (std::size_t t = 0; t < want; ++t) readers.emplace_back(work);
+  } catch (...) {  // no thread: this one does all the work
+  }
+  work();
+  for (auto& r : readers) r.join();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (!done[i]) slots[i] = read_info(*dirs_, s, ids[i]);
+  return slots;
+}
+
 std::vector<EntryInfo> Spool::scan(State s) const {
+  const std::vector<QueueId> ids = list(s);
   std::vector<EntryInfo> out;
-  for (const QueueId& id : list(s)) out.push_back(read_info(*dirs_, s, id));
+  out.reserve(ids.size());
+  for (auto& e : read(s, ids))
+    if (e) out.push_back(std::move(*e));
   return out;
 }
 
 std::optional<EntryInfo> Spool::find(const QueueId& id) const {
+  // An entry that moved on between locate() and the read is looked for
+  // again (a claim, a hold): nullopt only when it is in no state at all.
+  for (int tries = 0; tries < 3; ++tries) {
+    auto s = locate(id);
+    if (!s) return std::nullopt;
+    if (auto info = read_info(*dirs_, *s, id)) return info;
+  }
   auto s = locate(id);
   if (!s) return std::nullopt;
-  return read_info(*dirs_, *s, id);
+  return EntryInfo{id, *s, std::nullopt, detail::errstr(ENOENT), false};  // still moving: its last place
 }
 
 Status Spool::move_locked(State from, State to, const QueueId& id) const {
-  std::string name = detail::env_name(id);
-  if (int err = detail::rename_noreplace(dirs_->of(from), name, dirs_->of(to), name))
+  std::string name = detail::env_rel(id);
+  if (int err = detail::rename_into(dirs_->of(from), name, dirs_->of(to), name))
     return fail(err, "rename " + std::string(dir_name(from)) + "/" + name + " -> " +
                          std::string(dir_name(to)) + "/");
   return Status::success();
@@ -165,8 +227,8 @@ Status Spool::requeue(const QueueId& id) const {
   if (s != State::Deferred && s != State::Failed)
     return Status{EINVAL, id.str() + " is not in deferred/ or failed/"};
   std::string bytes;
-  if (int err = detail::read_file(dirs_->of(*s), detail::env_name(id), &bytes))
-    return fail(err, "read " + std::string(dir_name(*s)) + "/" + detail::env_name(id));
+  if (int err = detail::read_file(dirs_->of(*s), detail::env_rel(id), &bytes))
+    return fail(err, "read " + std::string(dir_name(*s)) + "/" + detail::env_rel(id));
   ParseResult r = parse(bytes);
   if (!r.envelope) return Status{EINVAL, id.str() + " is unreadable: " + r.error.reason};
   // Attempt now; after a permanent failure, the failed recipients get
@@ -186,12 +248,12 @@ Status Spool::remove(const QueueId& id) const {
   auto s = locate(id);
   if (!s) return Status{ENOENT, id.str() + ": no such entry"};
   if (*s == State::Active) return Status{EBUSY, id.str() + " is active (the sweeper returns it to new/ if its owner is gone)"};
-  std::string name = detail::env_name(id);
+  std::string name = detail::env_rel(id);
   if (::unlinkat(dirs_->of(*s), name.c_str(), 0) != 0)
     return fail(errno, "unlink " + std::string(dir_name(*s)) + "/" + name);
-  ::unlinkat(dirs_->fd[Dirs::Corrupt], (id.str() + ".reason").c_str(), 0);
-  if (::unlinkat(dirs_->fd[Dirs::Data], detail::data_name(id).c_str(), 0) != 0 && errno != ENOENT)
-    return fail(errno, "unlink data/" + detail::data_name(id));
+  ::unlinkat(dirs_->fd[Dirs::Corrupt], detail::reason_rel(id).c_str(), 0);
+  if (::unlinkat(dirs_->fd[Dirs::Data], detail::data_rel(id).c_str(), 0) != 0 && errno != ENOENT)
+    return fail(errno, "unlink data/" + detail::data_rel(id));
   return Status::success();
 }
 
@@ -213,8 +275,7 @@ Status Spool::quarantine_locked(State from, const QueueId& id, std::string_view 
   const int tmp = dirs_->fd[Dirs::Tmp], corrupt = dirs_->fd[Dirs::Corrupt];
   ::unlinkat(tmp, rname.c_str(), 0);
   if (Status st = detail::write_new_file(tmp, Dirs::Tmp, rname, text); !st.ok()) return st;
-  if (::renameat(tmp, rname.c_str(), corrupt, rname.c_str()) != 0) {
-    int err = errno;
+  if (int err = detail::rename_into(tmp, rname, corrupt, detail::reason_rel(id)); err != 0) {
     ::unlinkat(tmp, rname.c_str(), 0);
     return fail(err, "rename tmp/" + rname + " -> corrupt/");
   }

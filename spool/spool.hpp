@@ -2,9 +2,11 @@
 //
 // Does: stores entries and moves them between states, each move one
 // rename(2). Layout under the root (see spool/README.md):
-//   tmp/ data/ new/ active/ deferred/ hold/ failed/ corrupt/
-// data/<id>.eml holds the immutable message bytes; the envelope <id>.env
-// sits in the directory that is its state.
+//   tmp/ data/ new/ active/ deferred/ hold/ failed/ corrupt/ recycle/
+// data/<bucket>/<id>.eml holds the immutable message bytes; the envelope
+// <bucket>/<id>.env sits in the directory that is its state. The bucket
+// ("00".."ff", spool/layout.hpp) follows from the id, so it is the same in
+// every directory and a move never changes it.
 //
 // Locking: whoever works on an entry holds flock(LOCK_EX) on data/<id>.eml
 // (the one file that is never replaced). A claim takes that lock
@@ -193,6 +195,7 @@ struct SweepReport {
   int quarantined = 0;
   int expired_failed = 0;
   int recycle_trimmed = 0;   // surplus recycle/ files unlinked (not logged: routine)
+  int migrated = 0;          // flat entries (previous layout) moved into their buckets
   std::vector<std::string> log;  // one key=value line per action, with reason
 };
 
@@ -217,15 +220,27 @@ class Spool {
   Status commit(NewEntry& entry) const;
 
   // --- dispatcher side
-  // Ids in a state directory, oldest first.
+  // Ids in a state directory (all its buckets), oldest first.
   std::vector<QueueId> list(State s) const;
+  // The directories an entry entering state `s` may appear in (one per
+  // bucket: root/new/00 .. root/new/ff), for inotify/uv_fs_event watchers;
+  // an event's file name is "<id>.env". Fixed for the life of the spool.
+  std::vector<std::filesystem::path> watch_dirs(State s) const;
   // nullopt when another process won, the entry is gone, or it was
   // unreadable (then it is quarantined; *error says why).
   std::optional<Claim> claim(const QueueId& id, std::string* error = nullptr) const;
   SweepReport sweep(const SweepOptions& opt) const;
 
   // --- operator side (relayctl); all take the entry lock first
+  // Every entry of `s` with its envelope: read(s, list(s)) without the
+  // entries gone since the listing.
   std::vector<EntryInfo> scan(State s) const;
+  // The envelopes of `ids` (a listing of `s`, or a part of one), in that
+  // order, read by a few threads (with a cold cache one reader would wait
+  // for every inode in turn). nullopt for an id no longer in `s` (moved or
+  // finished since it was listed); an unreadable envelope is an EntryInfo
+  // with its error.
+  std::vector<std::optional<EntryInfo>> read(State s, std::span<const QueueId> ids) const;
   std::optional<EntryInfo> find(const QueueId& id) const;
   Status hold(const QueueId& id) const;      // new/ or deferred/ -> hold/
   Status release(const QueueId& id) const;   // hold/ -> new/

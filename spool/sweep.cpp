@@ -17,6 +17,7 @@
 #include <unordered_set>
 
 #include "spool/file_util.hpp"
+#include "spool/layout.hpp"
 #include "spool/spool.hpp"
 
 namespace relay::spool {
@@ -58,6 +59,13 @@ bool exists(int dirfd, const std::string& name) {
 SweepReport Spool::sweep(const SweepOptions& opt) const {
   SweepReport r;
   std::int64_t now = opt.now != 0 ? opt.now : static_cast<std::int64_t>(::time(nullptr));
+  // A flat entry can still appear after open() migrated the spool: written
+  // by a process of the previous version that was still running.
+  std::size_t busy = 0;
+  r.migrated = static_cast<int>(detail::migrate_flat(*dirs_, &busy));
+  if (r.migrated > 0 || busy > 0)
+    r.log.push_back("- event=sweep action=migrate moved=" + std::to_string(r.migrated) + " left=" +
+                    std::to_string(busy) + " reason=\"flat entries (previous spool layout) moved into their buckets\"");
   sweep_active(r);
   sweep_deferred(now, r);
   sweep_tmp(now - opt.orphan_grace, r);  // before data/: a dead commit's env goes first
@@ -81,7 +89,7 @@ void Spool::sweep_active(SweepReport& r) const {
   for (const QueueId& id : list(State::Active)) {
     detail::Fd lock;
     int err = detail::lock_data(*dirs_, id, &lock);
-    if (err == ENOENT && exists(dirs_->of(State::Active), detail::env_name(id))) {
+    if (err == ENOENT && exists(dirs_->of(State::Active), detail::env_rel(id))) {
       if (quarantine_locked(State::Active, id, "data file missing").ok()) {
         ++r.quarantined;
         note(r, id, "quarantine", "data file missing");
@@ -99,7 +107,7 @@ void Spool::sweep_active(SweepReport& r) const {
 void Spool::sweep_deferred(std::int64_t now, SweepReport& r) const {
   const int dir = dirs_->of(State::Deferred);
   for (const QueueId& id : list(State::Deferred)) {
-    std::string name = detail::env_name(id);
+    std::string name = detail::env_rel(id);
     std::int64_t due = 0;
     if (!mtime_of(dir, name, &due) || due > now) continue;  // mtime = next attempt (hint)
     detail::Fd lock;
@@ -150,16 +158,16 @@ void Spool::sweep_data(std::int64_t cutoff, SweepReport& r) const {
   for (State s : {State::New, State::Active, State::Deferred, State::Hold, State::Failed, State::Corrupt})
     for (const QueueId& id : list(s)) named.insert(id.str());
   for (const QueueId& id : detail::list_ids(tmp, ".env")) named.insert(id.str());
-  for (const QueueId& id : detail::list_ids(data, ".eml")) {
+  for (const QueueId& id : detail::list_hashed(data, ".eml")) {
     if (named.count(id.str())) continue;
     std::int64_t m = 0;
-    if (!changed_at(data, detail::data_name(id), &m) || m > cutoff) continue;
+    if (!changed_at(data, detail::data_rel(id), &m) || m > cutoff) continue;
     detail::Fd lock;
     if (detail::lock_data(*dirs_, id, &lock) != 0) continue;
     // Re-check under the lock. tmp/ first: a commit renames tmp/ -> new/
     // without the lock, so looking in that order cannot miss it.
     if (exists(tmp, detail::env_name(id)) || locate(id)) continue;
-    if (::unlinkat(data, detail::data_name(id).c_str(), 0) == 0) {
+    if (::unlinkat(data, detail::data_rel(id).c_str(), 0) == 0) {
       ++r.orphans_removed;
       note(r, id, "remove", "orphan data file (no envelope) older than grace");
     }
@@ -169,13 +177,13 @@ void Spool::sweep_data(std::int64_t cutoff, SweepReport& r) const {
 void Spool::sweep_failed(std::int64_t cutoff, SweepReport& r) const {
   const int dir = dirs_->of(State::Failed);
   for (const QueueId& id : list(State::Failed)) {
-    std::string name = detail::env_name(id);
+    std::string name = detail::env_rel(id);
     std::int64_t m = 0;
     if (!mtime_of(dir, name, &m) || m > cutoff) continue;
     detail::Fd lock;
     if (detail::lock_data(*dirs_, id, &lock) != 0) continue;
     if (::unlinkat(dir, name.c_str(), 0) != 0) continue;
-    ::unlinkat(dirs_->fd[Dirs::Data], detail::data_name(id).c_str(), 0);
+    ::unlinkat(dirs_->fd[Dirs::Data], detail::data_rel(id).c_str(), 0);
     ++r.expired_failed;
     note(r, id, "expire", "failed entry older than failed_keep");
   }

@@ -15,6 +15,7 @@
 #include "admin-cli/metrics_exposition.hpp"
 #include "common/metrics_publisher.hpp"
 #include "common/metrics_registry.hpp"
+#include "spool/layout.hpp"
 #include "spool/queue_id.hpp"
 
 using namespace relay::admin;
@@ -130,9 +131,13 @@ TEST_CASE("exposition: HELP and TYPE for every family, escaped labels, ordered h
 TEST_CASE("queue figures come from the spool; journal lines and the pause marker are read") {
   TempSpool t;
   auto id = relay::spool::QueueId::generate();
-  t.write(t.root / "deferred" / (id.str() + ".env"), "x");
+  // Entries sit in buckets (spool/layout.hpp): deferred/<b>/<id>.env.
+  fs::create_directory(t.root / "deferred" / relay::spool::detail::bucket_name(relay::spool::detail::bucket_index(id)));
+  t.write(t.root / "deferred" / relay::spool::detail::env_rel(id), "x");
   t.write(t.root / "deferred" / "junk.env", "x");
   t.write(t.root / "new" / "notes.txt", "x");
+  fs::create_directory(t.root / "new" / "zz");  // not a bucket: not read
+  t.write(t.root / "new" / "zz" / (id.str() + ".env"), "x");
   t.write(t.root / "journal", "{}\n{}\n{}\n");
   Collected c = collect({t.root, {}, 1, id.millis() + 90000});
   std::string text = render_metrics(c);

@@ -60,7 +60,7 @@ def test_5xx_is_permanent():
             assert err.startswith("5") or " 5" in err, err
             assert scalar(r, f"SELECT count(*) FROM attempts WHERE queue_id='{qid}'") == "1"
             assert scalar(r, f"SELECT outcome FROM attempts WHERE queue_id='{qid}'") == "permanent"
-            with open(os.path.join(r.spool, "failed", qid + ".env")) as f:
+            with open(r.spool_path("failed", qid)) as f:
                 env = f.read()
             assert "5" in env and "failed" in env, env
         finally:

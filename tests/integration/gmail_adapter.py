@@ -64,7 +64,7 @@ class Pipeline:
         return self.fake.sent
 
     def spooled(self, qid):
-        with open(os.path.join(self.r.spool, "data", qid + ".eml"), "rb") as f:
+        with open(self.r.spool_path("data", qid, ".eml"), "rb") as f:
             return f.read()
 
     def attempts(self, qid):

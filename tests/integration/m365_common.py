@@ -65,7 +65,7 @@ class Pipeline:
 
     def spooled(self, qid):
         """The message bytes as the receiver spooled them."""
-        with open(os.path.join(self.r.spool, "data", qid + ".eml"), "rb") as f:
+        with open(self.r.spool_path("data", qid, ".eml"), "rb") as f:
             return f.read()
 
     def status(self, qid):

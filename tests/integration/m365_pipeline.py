@@ -35,7 +35,7 @@ def test_small_mail_is_the_spooled_message_plus_added_headers():
         assert [(a[0], a[1], a[2], a[3]) for a in att] == [(1, "sent", 202, "2.0.0")], att
         row = sql_row(p, qid, "provider, mail_from, header_from, subject, attempts, finished_at IS NOT NULL")
         assert row == ["m365", "scan@example.com", "scan@example.com", "scan 1", "1", "t"], row
-        wait_for(lambda: not os.listdir(os.path.join(p.r.spool, "data")), 10, what="spool data removed")
+        wait_for(lambda: not p.r.spool_data_files(), 10, what="spool data removed")
 
 
 def sql_row(p, qid, cols):

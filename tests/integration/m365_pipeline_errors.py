@@ -74,7 +74,7 @@ def test_permanent_errors_go_to_failed_with_a_clear_reason():
             assert reason in last_error and enhanced in last_error, last_error
             att = p.attempts(qid)
             assert [(a[1], a[3]) for a in att] == [("permanent", enhanced)], att
-            with open(os.path.join(p.r.spool, "failed", qid + ".env"), errors="replace") as f:
+            with open(p.r.spool_path("failed", qid), errors="replace") as f:
                 assert reason in f.read()
             wait_for(lambda: f"{qid} event=failed" in p.log(), 10, what=f"{qid} event=failed logged")
         # Only the bounces (DSNs) to the sender went out (docs/bounces.md), and no draft was left.
@@ -106,7 +106,7 @@ def test_wrong_or_expired_secret_keeps_mail_queued_without_hammering():
             # one alert for the state change, not one per held message
             assert sum("event=provider_config_error" in l for l in loud) == 1, log[-3000:]
             # deferred for the token backoff (5 min), not the 2 s max_backoff of this config
-            with open(os.path.join(p.r.spool, "deferred", ids[-1] + ".env")) as f:
+            with open(p.r.spool_path("deferred", ids[-1])) as f:
                 env = f.read()
             assert want in env, env
 

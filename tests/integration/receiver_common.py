@@ -312,8 +312,8 @@ def spool_ids(r, state="new"):
 
 def entry(r, qid, state="new"):
     """(envelope fields, data bytes) of a committed entry; asserts integrity."""
-    envp = os.path.join(r.spool, state, qid + ".env")
-    datap = os.path.join(r.spool, "data", qid + ".eml")
+    envp = r.spool_path(state, qid)
+    datap = r.spool_path("data", qid, ".eml")
     assert os.path.exists(envp), f"{qid}: no {state}/{qid}.env"
     assert os.path.exists(datap), f"{qid}: no data/{qid}.eml"
     with open(envp, "rb") as f:

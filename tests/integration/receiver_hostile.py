@@ -95,7 +95,7 @@ def test_refused_bdat_chunk_is_data():
         ids = spool_ids(r)
         assert len(ids) == 4, f"expected only the 4 legitimate messages, got {ids}"
         for q in ids:
-            with open(os.path.join(r.spool, "data", q + ".eml"), "rb") as f:
+            with open(r.spool_path("data", q, ".eml"), "rb") as f:
                 assert b"wire money" not in f.read(), f"{q}: smuggled message queued"
         assert log_count(r, "reason=bdat_out_of_sequence") == 4
         assert proc.poll() is None

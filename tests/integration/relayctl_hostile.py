@@ -17,6 +17,7 @@ and least privilege):
 Must run as root (skips otherwise).
 """
 import os
+import shutil
 import pwd
 import socket
 import stat
@@ -82,10 +83,10 @@ def test_daemons_drop_to_user_and_requeue_as_root_stays_readable():
         for d in ["", "tmp", "data", "new", "active", "deferred", "hold", "failed", "corrupt", "recycle"]:
             assert owned_by_nobody(os.path.join(r.spool, d)), f"spool/{d} is not nobody's"
         qid = send_mail_id(r.port, sender="app@example.com")
-        env = os.path.join(r.spool, "new", qid + ".env")
+        env = r.spool_path("new", qid)
         assert owned_by_nobody(env)
         # The entry failed once (as if the provider refused it): the operator requeues it as root.
-        os.rename(env, os.path.join(r.spool, "failed", qid + ".env"))
+        r.spool_move(qid, "new", "failed")
         out = r.relayctl("queue", "requeue", qid).stdout
         assert f"{qid}: requeued" in out, out
         st = os.lstat(env)
@@ -170,7 +171,7 @@ def test_planted_symlinks_are_not_followed_and_escapes_are_shown_escaped():
         assert "\x1b" not in listing
         # A local user who can write to the spool (here: nobody) swaps the
         # data file for a symlink to a root-only file.
-        data = os.path.join(r.spool, "data", plain + ".eml")
+        data = r.spool_path("data", plain, ".eml")
         os.unlink(data)
         os.symlink(victim, data)
         os.lchown(data, NOBODY.pw_uid, NOBODY.pw_gid)
@@ -178,14 +179,22 @@ def test_planted_symlinks_are_not_followed_and_escapes_are_shown_escaped():
         assert "ROOT-ONLY-SECRET" not in res.stdout + res.stderr, res.stdout
         assert "unreadable" in res.stdout, res.stdout
         # A symlinked envelope is not read either.
-        env = os.path.join(r.spool, "new", hostile + ".env")
+        env = r.spool_path("new", hostile)
         os.unlink(env)
         os.symlink(victim, env)
         res = r.relayctl("queue", "show", hostile, check=False)
         assert "ROOT-ONLY-SECRET" not in res.stdout + res.stderr
+        # A bucket of a spool folder replaced by a symlink is refused, not followed.
+        bucket = os.path.join(r.spool, "hold", "7f")
+        if os.path.isdir(bucket):
+            os.rmdir(bucket)
+        os.symlink(victim_dir, bucket)
+        res = r.relayctl("queue", "list", check=False)
+        assert res.returncode == 1 and "hold/7f" in res.stderr, res.stdout + res.stderr
+        os.unlink(bucket)
         # A spool folder replaced by a symlink is refused, not followed.
         hold = os.path.join(r.spool, "hold")
-        os.rmdir(hold)
+        shutil.rmtree(hold)
         os.symlink(victim_dir, hold)
         res = r.relayctl("queue", "list", check=False)
         assert res.returncode == 1 and "hold" in res.stderr, res.stdout + res.stderr

@@ -54,7 +54,7 @@ def test_hold_release_delete_one():
         assert sorted(r.spool_entries("new")) == sorted(i + ".env" for i in ids)
         r.relayctl("queue", "delete", ids[0])
         assert r.spool_entries("new") == [ids[1] + ".env"]
-        assert not os.path.exists(os.path.join(r.spool, "data", ids[0] + ".eml"))
+        assert not os.path.exists(r.spool_path("data", ids[0], ".eml"))
         # deleting it again fails with exit 1 and says why
         res = r.relayctl("queue", "delete", ids[0], check=False)
         assert res.returncode == 1 and ids[0] in res.stderr, res
@@ -76,14 +76,14 @@ def test_all_and_requeue():
         assert "deleted 3 entries" in res.stdout
         out = r.relayctl("queue", "list").stdout
         assert out.splitlines()[0] == "queue is empty" and "(local spool " in out.splitlines()[1], out
-        assert not [f for f in os.listdir(os.path.join(r.spool, "data")) if f.endswith(".eml")]
+        assert not r.spool_data_files()
 
 
 def test_requeue_failed_entry():
     # An entry in failed/ (as a dispatcher leaves it) goes back to new/ on requeue.
     with Relay(db=False) as r:
         ids = fill(r, 1)
-        os.rename(os.path.join(r.spool, "new", ids[0] + ".env"), os.path.join(r.spool, "failed", ids[0] + ".env"))
+        r.spool_move(ids[0], "new", "failed")
         assert [e["state"] for e in listing(r)] == ["failed"]
         res = r.relayctl("queue", "requeue", ids[0])
         assert f"{ids[0]}: requeued" in res.stdout

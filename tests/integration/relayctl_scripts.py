@@ -46,7 +46,7 @@ def test_all_skips_entries_a_dispatcher_works_on():
     with Relay(db=False) as r:
         r.start_receiver()
         ids = [send_mail_id(r.port) for _ in range(3)]
-        with open(os.path.join(r.spool, "data", ids[1] + ".eml"), "rb") as busy:
+        with open(r.spool_path("data", ids[1], ".eml"), "rb") as busy:
             fcntl.flock(busy, fcntl.LOCK_EX)
             res = r.relayctl("queue", "hold", "ALL", check=False)
             assert res.returncode == 0, res
@@ -59,7 +59,7 @@ def test_all_skips_entries_a_dispatcher_works_on():
             assert res.returncode == 0 and "deleted 2 entries, skipped 1" in res.stdout, res
             assert r.spool_entries("new") == [ids[1] + ".env"]
             # flush: a deferred entry being worked on is skipped too
-            os.rename(os.path.join(r.spool, "new", ids[1] + ".env"), os.path.join(r.spool, "deferred", ids[1] + ".env"))
+            r.spool_move(ids[1], "new", "deferred")
             res = r.relayctl("queue", "flush", check=False)
             assert res.returncode == 0 and "requeued 0 entries, skipped 1" in res.stdout, res
 
@@ -151,7 +151,7 @@ def test_pause_stops_every_dispatcher_and_resume_delivers_the_backlog():
             # the ones in flight were delivered (not released back to new/)
             delivered = [i for i in first if i not in waiting]
             assert delivered, (first, waiting)
-            assert not any(os.path.exists(os.path.join(r.spool, "data", i + ".eml")) for i in delivered)
+            assert not any(os.path.exists(r.spool_path("data", i, ".eml")) for i in delivered)
             time.sleep(1.5)
             assert set(e[:-4] for e in r.spool_entries("new")) == waiting, "a paused dispatcher claimed an entry"
             assert not r.spool_entries("active") and not r.spool_entries("failed")
@@ -299,14 +299,14 @@ def test_json_is_valid_utf8_whatever_the_bytes():
             b"From: <a@example.com>\r\nSubject: \xff\xfe " + bad + b" \x1b[31m\r\n\r\nbody\r\n.", b"QUIT"])
         print("  receiver replies to invalid UTF-8:", [x.split(b"\r\n")[0][:60] for x in replies[2:]])
         ids = [send_mail_id(r.port, subject="plain") for _ in range(2)]
-        env = os.path.join(r.spool, "new", ids[0] + ".env")
+        env = r.spool_path("new", ids[0])
         rewrite_envelope(env, {
             "mail-from": b"x" + bad + b"%00%1b[2J\xc2\x9b@example.com",
             "last-error": b"451 4.4.1 " + bad + b" %0d%0a%09 %00 \"quoted\" \\back",
             "provider": b"m\xe2\x82\xac",
             "rcpt": b"state=pending to=r" + bad + b"@example.org params= reply=4" + bad + b"%20%00"})
         # hand-made, unreadable envelope: its error text is listed too
-        env2 = os.path.join(r.spool, "new", ids[1] + ".env")
+        env2 = r.spool_path("new", ids[1])
         with open(env2, "wb") as f:
             f.write(b"relay-envelope 1\nid: " + ids[1].encode() + b"\nmail-from: " + bad + b"\n")
         for state_args in ((), ("--state", "new")):

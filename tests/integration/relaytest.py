@@ -26,6 +26,18 @@ DISPATCHER = os.path.join(BUILD, "dispatcher", "relay-dispatcher")
 RELAYCTL = os.path.join(BUILD, "admin-cli", "relayctl")
 
 
+_B32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def spool_bucket(qid):
+    """The spool bucket ("00".."ff") of a queue id: its milliseconds >> 10,
+    modulo 256 (spool/layout.hpp). Entries sit in <state>/<bucket>/."""
+    n = 0
+    for c in qid[:10]:
+        n = n * 32 + _B32.index(c)
+    return "%02x" % (((n >> 2) >> 10) % 256)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -200,8 +212,33 @@ class Relay:
             return ""
 
     def spool_entries(self, state):
+        """Envelope file names in a state directory, all buckets."""
         d = os.path.join(self.spool, state)
-        return sorted(f for f in os.listdir(d) if f.endswith(".env")) if os.path.isdir(d) else []
+        out = []
+        for _, _, files in os.walk(d):
+            out += [f for f in files if f.endswith(".env")]
+        return sorted(out)
+
+    def spool_path(self, state, qid, ext=".env"):
+        """Where an entry's file sits: <spool>/<state>/<bucket>/<qid><ext>."""
+        return os.path.join(self.spool, state, spool_bucket(qid), qid + ext)
+
+    def spool_move(self, qid, src, dst):
+        """Moves an entry's envelope between state directories behind the
+        spool's back (as a crashed or foreign process might), making the
+        target bucket (owned like its state directory) when needed."""
+        d = os.path.dirname(self.spool_path(dst, qid))
+        if not os.path.isdir(d):
+            os.mkdir(d, 0o750)
+            st = os.stat(os.path.dirname(d))
+            os.chown(d, st.st_uid, st.st_gid)
+        os.rename(self.spool_path(src, qid), self.spool_path(dst, qid))
+
+    def spool_data_files(self):
+        out = []
+        for _, _, files in os.walk(os.path.join(self.spool, "data")):
+            out += [f for f in files if f.endswith(".eml")]
+        return out
 
     def outbox_files(self):
         if not os.path.isdir(self.outbox):

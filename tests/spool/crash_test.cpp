@@ -151,7 +151,8 @@ TEST_CASE("crash: SIGKILLed writers and claimers lose nothing and expose nothing
   std::vector<std::string> committed = read_lines(logs, "w"), finished = read_lines(logs, "c");
   std::set<std::string> in_new, fin(finished.begin(), finished.end()), in_data;
   for (const QueueId& id : t->list(State::New)) in_new.insert(id.str());
-  for (auto& e : fs::directory_iterator(t.dir("data"))) in_data.insert(e.path().stem().string());
+  for (auto& e : fs::recursive_directory_iterator(t.dir("data")))
+    if (!e.is_directory()) in_data.insert(e.path().stem().string());
   MESSAGE(committed.size() << " committed, " << finished.size() << " finished, " << in_new.size() << " still queued");
   CHECK(committed.size() > 0);
   for (const auto& id : committed)

@@ -12,7 +12,7 @@ using namespace relay::spool;
 using namespace relay::spool::test;
 
 static std::string reason_of(TempSpool& t, const QueueId& id) {
-  return slurp(t.dir("corrupt") / (id.str() + ".reason"));
+  return slurp(t.in("corrupt", id, ".reason"));
 }
 
 TEST_CASE("sweep recovers abandoned claims and leaves live ones") {
@@ -60,14 +60,15 @@ TEST_CASE("orphans are removed only after the grace period") {
   spit(t.dir("tmp") / "0123456789ABCDEFGHJK.eml", "half-written");
   spit(t.dir("tmp") / "junk", "x");
   QueueId orphan = QueueId::generate();
-  spit(t.dir("data") / (orphan.str() + ".eml"), "no envelope anywhere");
+  fs::create_directories(t->data_path(orphan).parent_path());
+  spit(t->data_path(orphan), "no envelope anywhere");
   SweepReport r = t->sweep({.orphan_grace = 3600});
   CHECK(r.orphans_removed == 0);
   CHECK(t.count("tmp") == 2);
   // An old mtime alone does not make a file an orphan: its ctime (set by
   // the rename that put it there, or by this utime) must be old too.
   age_file(t.dir("tmp") / "junk", 7200);
-  age_file(t.dir("data") / (orphan.str() + ".eml"), 7200);
+  age_file(t->data_path(orphan), 7200);
   CHECK(t->sweep({.orphan_grace = 3600}).orphans_removed == 0);
   const std::int64_t now = time(nullptr);
   r = t->sweep({.now = now + 1800, .orphan_grace = 3600});
@@ -75,7 +76,7 @@ TEST_CASE("orphans are removed only after the grace period") {
   r = t->sweep({.now = now + 7200, .orphan_grace = 3600});
   CHECK(r.orphans_removed == 3);
   CHECK(t.count("tmp") == 0);
-  CHECK_FALSE(fs::exists(t.dir("data") / (orphan.str() + ".eml")));
+  CHECK_FALSE(fs::exists(t->data_path(orphan)));
   // Committed entries are never orphans, whatever their age.
   age_file(t->data_path(keep), 7200);
   CHECK(t->sweep({.orphan_grace = 0}).orphans_removed == 0);
@@ -106,7 +107,8 @@ TEST_CASE("a recycled file just renamed into tmp/ is not an orphan, however old 
   CHECK(fs::exists(in_tmp));
   // The same for a data file a commit has just renamed into data/.
   QueueId id = QueueId::generate();
-  const fs::path d = t.dir("data") / (id.str() + ".eml");
+  const fs::path d = t->data_path(id);
+  fs::create_directories(d.parent_path());
   std::ofstream(t.dir("tmp") / "x") << "data";
   REQUIRE(::utimensat(AT_FDCWD, (t.dir("tmp") / "x").c_str(), old_times, 0) == 0);
   fs::rename(t.dir("tmp") / "x", d);
@@ -185,7 +187,7 @@ TEST_CASE("unreadable envelopes are quarantined with a reason, never deleted") {
   // An operator can still remove one explicitly.
   QueueId first = t->list(State::Corrupt).front();
   CHECK(t->remove(first).ok());
-  CHECK_FALSE(fs::exists(t.dir("corrupt") / (first.str() + ".reason")));
+  CHECK_FALSE(fs::exists(t.in("corrupt", first, ".reason")));
 }
 
 TEST_CASE("envelope/data mismatches and missing data are quarantined") {

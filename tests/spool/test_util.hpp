@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "spool/layout.hpp"
 #include "spool/spool.hpp"
 
 namespace relay::spool::test {
@@ -38,10 +39,17 @@ struct TempSpool {
   Spool& operator*() { return *spool; }
   Spool* operator->() { return &*spool; }
   fs::path dir(std::string_view d) const { return root / "spool" / d; }
+  // Files in a spool directory, its buckets included (the buckets
+  // themselves are not counted).
   std::size_t count(std::string_view d) const {
     std::size_t n = 0;
-    for ([[maybe_unused]] auto& e : fs::directory_iterator(dir(d))) ++n;
+    for (auto& e : fs::recursive_directory_iterator(dir(d)))
+      if (!e.is_directory()) ++n;
     return n;
+  }
+  // Where <id><ext> sits in a hashed directory: dir/<bucket>/<id><ext>.
+  fs::path in(std::string_view d, const QueueId& id, std::string_view ext) const {
+    return dir(d) / detail::bucket_name(detail::bucket_index(id)) / (id.str() + std::string(ext));
   }
 };
 

@@ -10,6 +10,8 @@
 // shared machine hits them alike; the ratios are what to compare.
 // Usage: spool-bench [--dir D] [--seconds S per phase] [--count N per phase]
 //                    [--size B] [--threads T] [--rounds R] [--only PHASE]
+//        spool-bench backlog fill|accept|drain|scan --spool D ...  (backlog.cpp,
+//                    driven by backlog-bench: a spool after a large backlog)
 #include <fcntl.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -185,7 +187,10 @@ Options parse_args(int argc, char** argv) {
 
 }  // namespace
 
+int backlog_main(int argc, char** argv);  // backlog.cpp
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "backlog") return backlog_main(argc, argv);
   Options o = parse_args(argc, argv);
   std::string base = o.dir.empty() ? (std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/var/tmp") : o.dir.string();
   std::string tmpl = base + "/spool-bench.XXXXXX";

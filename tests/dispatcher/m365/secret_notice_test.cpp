@@ -54,7 +54,7 @@ TEST_CASE("secret notice text and once-only enqueue") {
   CHECK(enqueue_secret_notice(*spool, "m365.2026-11-23.warn7", "ops@example.com", text, &id, &already).ok());
   CHECK_FALSE(already);
   CHECK_FALSE(id.empty());
-  CHECK(std::filesystem::exists(dir / "new" / (id + ".env")));
+  CHECK(std::filesystem::exists(spool->path_of(relay::spool::State::New, *relay::spool::QueueId::parse(id))));
   std::string id2;
   CHECK(enqueue_secret_notice(*spool, "m365.2026-11-23.warn7", "ops@example.com", text, &id2, &already).ok());
   CHECK(already);
