@@ -212,6 +212,12 @@ constexpr Key kKeys[] = {
     {S::Top, "supervisor", K::Section},
     {S::Top, "supervisor.max_start_failures", K::Int, "5", 1, 1000, R, false, "",
      FLD(Config, supervisor.max_start_failures)},
+    // ---- limits (docs/mailbox-limits.md) ----------------------------------
+    {S::Top, "limits", K::Section},
+    {S::Top, "limits.coordination", K::Choice, "database", kNoMin, kNoMax, NR, false, "database|local",
+     FLD(Config, limits.coordination)},
+    {S::Top, "limits.lease_ttl", K::Duration, "30s", 2, 600, NR, false, "", FLD(Config, limits.lease_ttl)},
+    {S::Top, "limits.hosts", K::Int, "1", 1, 64, NR, false, "", FLD(Config, limits.hosts)},
 };
 #undef FLD
 

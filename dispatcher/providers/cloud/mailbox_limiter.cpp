@@ -43,6 +43,13 @@ void MailboxLimiter::acquire(const std::string& mailbox, Clock::time_point now, 
   pump(now);
 }
 
+void MailboxLimiter::adopt(const std::string& mailbox, Clock::time_point now) {
+  Box& b = box(mailbox);
+  ++b.in_flight;
+  if (rate_ > 0) b.starts.push_back(now);
+  b.running.push_back(now);
+}
+
 void MailboxLimiter::release(const std::string& mailbox, Clock::time_point now, bool ok) {
   auto it = boxes_.find(mailbox);
   if (it != boxes_.end() && it->second.in_flight > 0) {
