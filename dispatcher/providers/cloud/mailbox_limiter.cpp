@@ -79,6 +79,11 @@ void MailboxLimiter::slow_down(const std::string& mailbox, Clock::time_point now
   b.next_shrink = now + std::max<Clock::duration>(seconds(1), b.mean);
 }
 
+void MailboxLimiter::hold_until(const std::string& mailbox, Clock::time_point until) {
+  Box& b = box(mailbox);
+  b.slowed_until = std::max(b.slowed_until, until);
+}
+
 void MailboxLimiter::refuse_long_waits(Box& b, Clock::time_point now, std::optional<Clock::time_point> at,
                                        std::vector<std::pair<Grant, Clock::time_point>>* refused) {
   // Waiter k (0 = first in line) expects to start after first + k * pace.

@@ -54,6 +54,8 @@ class MailboxLimiter {
   void release(const std::string& mailbox, Clock::time_point now, bool ok = true);
   // Nothing starts for `mailbox` before `until`; adaptive: also lowers its cap.
   void slow_down(const std::string& mailbox, Clock::time_point now, Clock::time_point until);
+  // Nothing starts for `mailbox` before `until`; no adaptive effect (unlike slow_down).
+  void hold_until(const std::string& mailbox, Clock::time_point until);
   // Grants or refuses everything it can now; returns when something may
   // next change by time alone (nullopt: only a release can help, or nothing waits).
   std::optional<Clock::time_point> pump(Clock::time_point now);

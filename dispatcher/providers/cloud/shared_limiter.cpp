@@ -93,7 +93,12 @@ int SharedLimiter::cap(const std::string& mailbox) const {
 }
 
 void SharedLimiter::acquire(const std::string& mailbox, Clock::time_point now, Grant grant) {
-  if (mode_ != Mode::Database) return local_.acquire(mailbox, now, std::move(grant));
+  if (mode_ != Mode::Database) {
+    // Just fallen back: other hosts' requests granted by the database may
+    // still run; the share starts once they are likely done.
+    if (now < quiet_until_) local_.hold_until(mailbox, quiet_until_);
+    return local_.acquire(mailbox, now, std::move(grant));
+  }
   Box& b = boxes_[mailbox];
   b.waiting.push_back({std::move(grant), now});
   hand_out(mailbox, b, now);

@@ -26,7 +26,9 @@
 // Fallback: with coordination "local", no database.conninfo, or while the
 // database is unreachable (connect or statement failure or no answer
 // within the deadline), it is a MailboxLimiter with this process's static
-// share (limit / fallback_divisor). The switch logs event=limiter_fallback
+// share (limit / fallback_divisor). Other hosts' requests that the
+// database granted are not visible then: for twice the mean request time
+// (0.5 s .. TTL) after the switch nothing new starts. The switch logs event=limiter_fallback
 // reason=... once; requests granted by the database keep counting against
 // the share until they finish; leases held then simply expire. Every 5 s it
 // reconnects; once the database answers it logs event=limiter_coordinated
@@ -138,6 +140,7 @@ class SharedLimiter {
   std::map<std::string, Box> boxes_;
   std::set<std::string> dirty_;  // boxes with something to tell the database
   Clock::time_point renew_at_{};
+  Clock::time_point quiet_until_{};  // fallback: the share waits for other hosts' requests until then
   std::string last_reason_;      // fallback reason last logged (logged once per change)
   uv_timer_t* retry_timer_ = nullptr;  // reconnect in Fallback; freed in its close callback
   std::function<void()> wake_;

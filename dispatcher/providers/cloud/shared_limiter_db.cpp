@@ -159,7 +159,11 @@ void SharedLimiter::fall_back(const std::string& reason) {
   // Requests the database granted keep counting against the share until
   // they finish; their leases expire. Waiters queue for the share.
   std::vector<std::pair<std::string, Grant>> waiting;
+  Clock::duration quiet = std::chrono::milliseconds(500);
+  for (const auto& [_, b] : boxes_) quiet = std::max<Clock::duration>(quiet, 2 * b.mean);
+  quiet_until_ = now + std::min<Clock::duration>(quiet, std::chrono::milliseconds(limits_.ttl_ms));
   for (auto& [mailbox, b] : boxes_) {
+    local_.hold_until(mailbox, quiet_until_);
     for (std::size_t i = 0; i < b.busy.size(); ++i) local_.adopt(mailbox, now);
     for (auto& w : b.waiting) waiting.emplace_back(mailbox, std::move(w.grant));
   }
