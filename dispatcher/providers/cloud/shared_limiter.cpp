@@ -168,15 +168,19 @@ SharedLimiter::Clock::duration SharedLimiter::pace(const Box& b) const {
 // As MailboxLimiter::refuse_long_waits, with the database's answer (retry_at)
 // standing for the rate window and Retry-After, and a waiter's own age
 // bounding its wait (other hosts' requests are not seen here).
-void SharedLimiter::refuse_long_waits(Box& b, Clock::time_point now) {
+void SharedLimiter::refuse_long_waits(const std::string& mailbox, Box& b, Clock::time_point now) {
   const bool by_time = b.retry_at > now;
   const Clock::duration step = pace(b);
+  // Up to the free slots may start at once (one statement away); the rest
+  // one pace after another behind them.
+  const int free = by_time ? 0 : std::max(0, slots_for(mailbox) - static_cast<int>(b.busy.size() + b.spare.size()));
   const Clock::duration first = by_time ? b.retry_at - now : step;
   std::vector<std::pair<Grant, Clock::time_point>> refused;
   std::deque<Waiter> keep;
   for (std::size_t k = 0; k < b.waiting.size(); ++k) {
     Waiter& w = b.waiting[k];
-    const Clock::duration expect = first + step * static_cast<long>(keep.size());
+    const long behind = static_cast<long>(keep.size()) - free;
+    const Clock::duration expect = behind < 0 ? Clock::duration::zero() : first + step * behind;
     if (expect <= max_wait_ && now - w.since < max_wait_) {
       keep.push_back(std::move(w));
       continue;
@@ -202,7 +206,7 @@ std::optional<SharedLimiter::Clock::time_point> SharedLimiter::pump(Clock::time_
     const std::string& mailbox = it->first;
     Box& b = it->second;
     if (!b.waiting.empty()) {
-      refuse_long_waits(b, now);
+      refuse_long_waits(mailbox, b, now);
       if (!b.waiting.empty()) {
         if ((b.retry_at <= now && b.poll_at <= now) && !b.in_query) schedule(mailbox);
         sooner(std::max(b.retry_at, b.poll_at));

@@ -124,7 +124,7 @@ class SharedLimiter {
   void start_retry_timer();
   // shared_limiter.cpp
   void hand_out(const std::string& mailbox, Box& b, Clock::time_point now);
-  void refuse_long_waits(Box& b, Clock::time_point now);
+  void refuse_long_waits(const std::string& mailbox, Box& b, Clock::time_point now);
   Clock::duration pace(const Box& b) const;
   int slots_for(const std::string& mailbox) const;
   void changed();
