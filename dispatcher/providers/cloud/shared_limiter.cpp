@@ -59,7 +59,8 @@ SharedLimiter::SharedLimiter(uv_loop_t* loop, SharedLimits limits, Clock::durati
       holder_(make_holder()) {
   if (mode_ == Mode::Local) return;
   // The statement deadline: long enough for a busy server, short next to the TTL.
-  const std::int64_t deadline = std::clamp<std::int64_t>(limits_.ttl_ms / 3, 1000, 5000);
+  // (1 s fell back under a loaded test machine; past the TTL our leases lapse anyway.)
+  const std::int64_t deadline = std::clamp<std::int64_t>(limits_.ttl_ms / 2, 1500, 10000);
   pg_ = std::make_unique<AsyncPg>(
       loop_, limits_.conninfo, deadline,
       [this](const std::string&, const std::string& key) {
@@ -93,7 +94,9 @@ int SharedLimiter::cap(const std::string& mailbox) const {
 }
 
 void SharedLimiter::acquire(const std::string& mailbox, Clock::time_point now, Grant grant) {
-  if (mode_ != Mode::Database) {
+  // Requests granted under the share (before the database came back) are
+  // unknown to it: the share serves this mailbox until they are done.
+  if (mode_ != Mode::Database || local_.in_flight(mailbox) > 0) {
     // Just fallen back: other hosts' requests granted by the database may
     // still run; the share starts once they are likely done.
     if (now < quiet_until_) local_.hold_until(mailbox, quiet_until_);
