@@ -149,6 +149,16 @@ struct DatabaseConfig {
   std::int64_t retention_batch = 1000;
 };
 
+// Per-mailbox limits across hosts (docs/mailbox-limits.md).
+struct LimitsConfig {
+  // "database": m365/gmail per-mailbox limits are coordinated through
+  // PostgreSQL (when database.conninfo is set); "local": each process keeps
+  // its static share (limit / (dispatcher.processes x hosts)).
+  std::string coordination = "database";
+  std::int64_t lease_ttl = 30;  // seconds a dead holder's lease outlives it
+  int hosts = 1;                // relay hosts sharing the mailboxes: divides the fallback share
+};
+
 struct OutboxProvider {
   std::filesystem::path directory;
   std::uint64_t max_message_size = 0;       // 0 = no limit of its own (routing: common/route_table.hpp)
@@ -281,6 +291,7 @@ struct Config {
   SpoolConfig spool;
   DispatcherConfig dispatcher;
   DatabaseConfig database;
+  LimitsConfig limits;
   std::vector<ProviderConfig> providers;   // YAML: map name -> {type: ..., ...}
   std::vector<Route> routes;
   std::string default_provider;            // "" = the only provider, if exactly one

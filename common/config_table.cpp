@@ -247,6 +247,12 @@ constexpr Key kKeys[] = {
     {S::Top, "cluster.host_name", K::String, "", kNoMin, kNoMax, NR, false, "", FLD(Config, cluster.host_name)},
     {S::Top, "cluster.heartbeat_interval", K::Duration, "15s", 1, 3600, NR, false, "",
      FLD(Config, cluster.heartbeat_interval)},
+    // ---- limits (docs/mailbox-limits.md) ----------------------------------
+    {S::Top, "limits", K::Section},
+    {S::Top, "limits.coordination", K::Choice, "database", kNoMin, kNoMax, NR, false, "database|local",
+     FLD(Config, limits.coordination)},
+    {S::Top, "limits.lease_ttl", K::Duration, "30s", 2, 600, NR, false, "", FLD(Config, limits.lease_ttl)},
+    {S::Top, "limits.hosts", K::Int, "1", 1, 64, NR, false, "", FLD(Config, limits.hosts)},
 };
 #undef FLD
 

@@ -43,6 +43,13 @@ void MailboxLimiter::acquire(const std::string& mailbox, Clock::time_point now, 
   pump(now);
 }
 
+void MailboxLimiter::adopt(const std::string& mailbox, Clock::time_point now) {
+  Box& b = box(mailbox);
+  ++b.in_flight;
+  if (rate_ > 0) b.starts.push_back(now);
+  b.running.push_back(now);
+}
+
 void MailboxLimiter::release(const std::string& mailbox, Clock::time_point now, bool ok) {
   auto it = boxes_.find(mailbox);
   if (it != boxes_.end() && it->second.in_flight > 0) {
@@ -70,6 +77,11 @@ void MailboxLimiter::slow_down(const std::string& mailbox, Clock::time_point now
   b.cap = std::max(1, b.cap / 2);
   b.successes = 0;
   b.next_shrink = now + std::max<Clock::duration>(seconds(1), b.mean);
+}
+
+void MailboxLimiter::hold_until(const std::string& mailbox, Clock::time_point until) {
+  Box& b = box(mailbox);
+  b.slowed_until = std::max(b.slowed_until, until);
 }
 
 void MailboxLimiter::refuse_long_waits(Box& b, Clock::time_point now, std::optional<Clock::time_point> at,

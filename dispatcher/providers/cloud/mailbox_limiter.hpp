@@ -22,7 +22,8 @@
 // Does: FIFO per mailbox; pump(now) grants or refuses what it can and says
 // when to look again. Time is passed in: unit-tested without a loop; the
 // adapters drive pump() from a uv timer.
-// Does not: limit across processes (adapters give it their share of the
+// Does not: limit across processes (SharedLimiter does, through
+// PostgreSQL, and falls back to this one with each process's share of the
 // limits); know about HTTP.
 // Runs on: the loop thread; not thread-safe. Grants run inside
 // acquire()/release()/pump(). Fails: nothing to fail.
@@ -53,9 +54,14 @@ class MailboxLimiter {
   void release(const std::string& mailbox, Clock::time_point now, bool ok = true);
   // Nothing starts for `mailbox` before `until`; adaptive: also lowers its cap.
   void slow_down(const std::string& mailbox, Clock::time_point now, Clock::time_point until);
+  // Nothing starts for `mailbox` before `until`; no adaptive effect (unlike slow_down).
+  void hold_until(const std::string& mailbox, Clock::time_point until);
   // Grants or refuses everything it can now; returns when something may
   // next change by time alone (nullopt: only a release can help, or nothing waits).
   std::optional<Clock::time_point> pump(Clock::time_point now);
+  // Counts a request granted elsewhere (by the database: SharedLimiter) as
+  // in flight here, with no grant; release() it as usual.
+  void adopt(const std::string& mailbox, Clock::time_point now);
 
   int in_flight(const std::string& mailbox) const;
   int cap(const std::string& mailbox) const;  // current in-flight cap

@@ -39,10 +39,10 @@ void validate(const config::ProviderConfig& cfg, const Context& ctx) {
 Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
     : name_(cfg.name),
       cfg_(cfg.gmail),
-      // each dispatcher process gets its share of the per-user cap
-      limiter_(std::max(1, cfg.gmail.max_concurrent_per_user /
-                               (ctx.config ? std::max(1, ctx.config->dispatcher.processes) : 1)),
-               0, /*adaptive=*/true) {
+      // the per-user cap holds for every dispatcher of every host
+      // (SharedLimiter), else each process gets its share
+      limiter_(ctx.loop, cloud::shared_limits(ctx, "gmail", cfg.name, cfg.gmail.max_concurrent_per_user, 0,
+                                              /*adaptive=*/true)) {
   validate(cfg, ctx);
   if (ctx.config) {
     senders_ = std::make_shared<const config::SenderConfig>(ctx.config->senders);
@@ -67,9 +67,13 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
   timer_ = new uv_timer_t;
   uv_timer_init(loop_, timer_);
   timer_->data = this;
+  limiter_.on_wake([this] { kick(); });
 }
 
 Adapter::~Adapter() {
+  if (limiter_.statements() > 0)
+    log::info("provider={} event=limiter_stats statements={} granted={}", name_, limiter_.statements(),
+              limiter_.granted());
   cloud::cancel_all(*curl_, *tracker_);
   uv_timer_stop(timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });

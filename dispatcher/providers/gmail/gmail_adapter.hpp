@@ -13,10 +13,11 @@
 // (userId "me"). One token per impersonated user per process, cached until
 // shortly before expiry, single flight, config errors backed off
 // (cloud::TokenCache, one per subject). test() is in gmail_check.cpp.
-// Per user at most max_concurrent_per_user requests in flight (divided among
-// dispatcher.processes); a 429 pauses the user for its Retry-After (1 s
-// without one) and halves that cap, successes raise it back (adaptive
-// cloud::MailboxLimiter); a user busy for longer than a moment hands the
+// Per user at most max_concurrent_per_user requests in flight across every
+// dispatcher of every host (cloud::SharedLimiter through PostgreSQL; each
+// process's share without it); a 429 pauses the user for its Retry-After
+// (1 s without one, shared by all hosts) and halves this process's cap,
+// successes raise it back (adaptive); a user busy for longer than a moment hands the
 // message back unsent (Result::held), so it holds no dispatcher slot.
 // Does not: retry (the dispatcher does, with Result::retry_after), route.
 // Runs on: the loop thread of ctx.loop / ctx.curl. Destroying it cancels
@@ -30,7 +31,7 @@
 #include <string>
 
 #include "common/config.hpp"
-#include "dispatcher/providers/cloud/mailbox_limiter.hpp"
+#include "dispatcher/providers/cloud/shared_limiter.hpp"
 #include "dispatcher/providers/cloud/mime_prepare.hpp"
 #include "dispatcher/providers/cloud/token_cache.hpp"
 #include "dispatcher/providers/gmail/gmail_send.hpp"
@@ -77,7 +78,7 @@ class Adapter final : public Provider {
   std::map<std::string, std::unique_ptr<cloud::TokenCache>> caches_;
   std::map<std::string, bool> preparing_;  // id -> cancelled, until its first request starts
   Api api_;
-  cloud::MailboxLimiter limiter_;    // per user (Target::user_id)
+  cloud::SharedLimiter limiter_;    // per user (Target::user_id)
   uv_timer_t* timer_ = nullptr;      // limiter wake-up; freed in its close callback
 };
 

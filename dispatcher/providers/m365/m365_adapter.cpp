@@ -40,25 +40,15 @@ void validate(const config::ProviderConfig& cfg, const Context& ctx) {
   if (!cert && m.client_secret.empty()) fail("client_secret or certificate_file+private_key_file is required");
 }
 
-// Graph's per-mailbox limits hold for the whole app, but each
-// relay-dispatcher process paces on its own: give each process its share of
-// dispatcher.processes (at least 1 request / 1 message a minute), so N
-// processes together stay within max_concurrent_per_mailbox and
-// rate_per_minute (0 = unlimited stays unlimited).
-int share(int limit, int processes, bool zero_is_unlimited) {
-  if (processes <= 1 || (zero_is_unlimited && limit <= 0)) return limit;
-  return std::max(1, limit / processes);
-}
-
-int processes_of(const Context& ctx) { return ctx.config ? std::max(1, ctx.config->dispatcher.processes) : 1; }
-
 }  // namespace
 
 Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
     : name_(cfg.name),
       cfg_(cfg.m365),
-      limiter_(share(cfg.m365.max_concurrent_per_mailbox, processes_of(ctx), false),
-               share(cfg.m365.rate_per_minute, processes_of(ctx), true)) {
+      // Graph's per-mailbox limits hold for the whole app: coordinated
+      // across processes and hosts (SharedLimiter), else each process's share.
+      limiter_(ctx.loop, cloud::shared_limits(ctx, "m365", cfg.name, cfg.m365.max_concurrent_per_mailbox,
+                                              cfg.m365.rate_per_minute, false)) {
   validate(cfg, ctx);
   if (ctx.config) {
     senders_ = std::make_shared<const config::SenderConfig>(ctx.config->senders);
@@ -90,13 +80,13 @@ Adapter::Adapter(const config::ProviderConfig& cfg, const Context& ctx)
   timer_->data = this;
   set_expiry(cfg_.client_secret_expires, "config");
   start_expiry_timer();
-  if (processes_of(ctx) > 1)
-    log::debug("provider={} event=m365_limits processes={} per_process_concurrency={} per_process_rate={}", name_,
-               processes_of(ctx), share(cfg_.max_concurrent_per_mailbox, processes_of(ctx), false),
-               share(cfg_.rate_per_minute, processes_of(ctx), true));
+  limiter_.on_wake([this] { kick(); });
 }
 
 Adapter::~Adapter() {
+  if (limiter_.statements() > 0)
+    log::info("provider={} event=limiter_stats statements={} granted={}", name_, limiter_.statements(),
+              limiter_.granted());
   // Transfers still running (a delivery released at shutdown, an expiry
   // look-up) must never complete into this destroyed object.
   cancel_all(*graph_.curl, *tracker_);

@@ -2,10 +2,10 @@
 //
 // Does: per message: read the spooled bytes and prepare them (mime_prepare:
 // sender policy, Bcc for envelope-only recipients, Message-ID/Date) on the
-// threadpool, wait for a slot of the sending mailbox (MailboxLimiter; each
-// of the dispatcher.processes processes gets its share of
-// max_concurrent_per_mailbox and rate_per_minute, so together they stay
-// within Graph's limits; a mailbox busy for longer than a moment hands the
+// threadpool, wait for a slot of the sending mailbox (SharedLimiter:
+// max_concurrent_per_mailbox and rate_per_minute hold for every dispatcher
+// of every host through PostgreSQL, or each process's static share without
+// it; a mailbox busy for longer than a moment hands the
 // message back unsent, Result::held, so waiting for it holds no dispatcher
 // slot), then the request send_plan chose on the threadpool: JSON sendMail
 // with saveToSentItems false (save_to_sent_items false), MIME sendMail
@@ -40,7 +40,7 @@
 #include "dispatcher/providers/m365/jwt_assertion.hpp"
 #include "dispatcher/providers/m365/large_send.hpp"
 #include "dispatcher/providers/m365/send_plan.hpp"
-#include "dispatcher/providers/cloud/mailbox_limiter.hpp"
+#include "dispatcher/providers/cloud/shared_limiter.hpp"
 #include "dispatcher/providers/provider.hpp"
 
 namespace relay::provider::m365 {
@@ -89,7 +89,7 @@ class Adapter final : public Provider {
   std::shared_ptr<const JwtSigner> signer_;
   std::unique_ptr<TokenCache> tokens_;
   Graph graph_;
-  cloud::MailboxLimiter limiter_;
+  cloud::SharedLimiter limiter_;
   uv_timer_t* timer_ = nullptr;     // limiter wake-up; freed in its close callback
   uv_timer_t* expiry_timer_ = nullptr;  // Graph expiry look-up at start and every 12 h
   SecretStatus secret_;
