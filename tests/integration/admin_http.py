@@ -146,7 +146,10 @@ def test_pipeline_counters_and_promtool():
                 s.ehlo("client.test")
                 code, _ = s.mail("evil@elsewhere.test")
                 assert code == 550, code
-            wait_for(lambda: len(r.outbox_files()) == 2 and len(r.spool_entries("failed")) == 1, 20, what="delivered+failed")
+            # 2 delivered + the bounce (RFC 3464 DSN) to bad@example.com for the 5xx
+            wait_for(lambda: len(r.outbox_files()) == 3 and len(r.spool_entries("failed")) == 1, 20, what="delivered+failed")
+            dsns = [f for f in r.outbox_files() if b"report-type=delivery-status" in open(f, "rb").read()]
+            assert len(dsns) == 1, r.outbox_files()
 
             def delta(key):
                 return samples(scrape(r.http_port)).get(key, 0) - before.get(key, 0)
@@ -154,10 +157,10 @@ def test_pipeline_counters_and_promtool():
                 'relay_smtp_messages_total{result="accepted",reason="ok"}': 3,
                 'relay_smtp_messages_total{result="refused",reason="sender_not_allowed"}': 1,
                 'relay_smtp_connections_total{result="accepted",reason="ok"}': 4,
-                'relay_deliveries_total{provider="outbox",outcome="sent"}': 2,
+                'relay_deliveries_total{provider="outbox",outcome="sent"}': 3,
                 'relay_deliveries_total{provider="sink",outcome="permanent"}': 1,
-                'relay_delivery_duration_seconds_count{provider="outbox"}': 2,
-                'relay_delivery_duration_seconds_bucket{provider="outbox",le="+Inf"}': 2,
+                'relay_delivery_duration_seconds_count{provider="outbox"}': 3,
+                'relay_delivery_duration_seconds_bucket{provider="outbox",le="+Inf"}': 3,
             }
             wait_for(lambda: all(delta(k) == v for k, v in want.items()), 10, interval=0.3,
                      what="counters: " + str({k: delta(k) for k in want}))

@@ -76,7 +76,10 @@ def test_log_level_debug_after_sighup():
 
 
 def test_processes_change_recomputes_graph_share():
-    with Pipeline(prov={"max_concurrent_per_mailbox": 4}) as p:
+    # The per-process share is what `limits.coordination: local` uses (and
+    # the fallback while PostgreSQL is unreachable); with the default
+    # (database) the limit holds for the cluster: tests/integration/mailbox_limits.py.
+    with Pipeline(prov={"max_concurrent_per_mailbox": 4}, overrides={"limits": {"coordination": "local"}}) as p:
         p.fg.add_fault(r"sendMail$", count=1000, delay=1)
         p.start()
 

@@ -159,8 +159,11 @@ def test_database_black_hole_falls_back_to_journal():
     parts = dict(kv.split("=", 1) for kv in db.split())
     proxy = BlackHoleProxy(parts["host"], int(parts.get("port", 5432)))
     conninfo = f"host=127.0.0.1 port={proxy.port} user={parts.get('user', 'postgres')} dbname={parts['dbname']}"
+    # The per-mailbox limiter talks to the same (black-holed) database: it
+    # falls back to the per-process share after lease_ttl/2 (2 s here).
     with Pipeline(overrides={"database": {"conninfo": conninfo, "connect_timeout": "2s"},
-                             "dispatcher": {"drain_timeout": "1s", "in_flight_grace": "5s"}}) as p:
+                             "dispatcher": {"drain_timeout": "1s", "in_flight_grace": "5s"},
+                             "limits": {"lease_ttl": "4s"}}) as p:
         p.r.conninfo = db  # the test reads through the socket, not the proxy
         p.start()
         subjects, ids = submit(p, 2, "before")
@@ -173,7 +176,9 @@ def test_database_black_hole_falls_back_to_journal():
         wait_for(lambda: os.path.exists(journal) and os.path.getsize(journal) > 0, 30,
                  what="outcomes journaled while the database black-holes")
         to_journal = time.time() - t0
-        wait_for(lambda: not p.r.spool_entries("active") and not p.r.spool_entries("new"), 20, what="spool drained")
+        wait_for(lambda: sum(per_subject(p.fg).values()) >= 5, 30, what="5 messages at the fake")
+        wait_for(lambda: not any(p.r.spool_entries(st) for st in ("active", "new", "deferred")), 20,
+                 what="spool drained")
         assert sum(per_subject(p.fg).values()) == 5
         d0 = p.r.procs[-1]
         t1 = time.time()

@@ -104,7 +104,7 @@ def test_too_big_for_every_route_is_refused_and_held():
                   [{"max_size": "10KB", "provider": "small"}])
         r.start_dispatcher()
         wait_for(lambda: r.spool_entries("hold") == [qid + ".env"], 15, what="the entry in hold/")
-        with open(os.path.join(r.spool, "hold", qid + ".env")) as f:
+        with open(r.spool_path("hold", qid)) as f:
             env = f.read()
         assert "no route carries a message of" in env, env
         assert f"{qid} event=held_no_route" in r.read_log("dispatcher0")
