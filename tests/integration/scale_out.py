@@ -122,6 +122,10 @@ def test_two_hosts_behind_haproxy():
     conninfo = pg_database()
     ca = tempfile.mkdtemp(prefix="relay-scale-ca-")
     fg = FakeGraph(ca, mailboxes=(MAILBOX,)).start()
+    # Each answer takes 10 ms, as real ones take time: requests pile up, so
+    # the mailbox limit is exercised (without it the peak is 1-2 and "never
+    # above 4" proves nothing).
+    fg.latency = 0.01
     prov = fg.provider_config(rate_per_minute=0, timeout="20s")
     cfg = {"providers": {"m365": prov}, "default_provider": "m365", "senders": SENDERS,
            "receiver": {"client_networks": ["127.0.0.0/8"]}, "log": {"level": "info"}}
@@ -167,6 +171,7 @@ def test_two_hosts_behind_haproxy():
         assert per_host.get("host-a", 0) > 0 and per_host.get("host-b", 0) > 0, per_host
         # Cluster-wide Graph limit (needs the PostgreSQL-coordinated per-mailbox limits).
         assert peak <= 4, f"fake Graph saw {peak} concurrent requests for {MAILBOX} (limit 4)"
+        assert peak >= 2, f"peak {peak}: requests never overlapped, the limit was not exercised"
         assert throttled == 0, f"fake Graph answered 429 {throttled} times"
         ok = True
     finally:
