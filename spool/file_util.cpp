@@ -221,16 +221,20 @@ int list_names(int dirfd, std::vector<std::string>* out) {
   return err;
 }
 
-std::vector<QueueId> list_ids(int dirfd, std::string_view suffix) {
+void append_ids(int dirfd, std::string_view suffix, std::vector<QueueId>* ids) {
   std::vector<std::string> names;
-  std::vector<QueueId> ids;
   (void)list_names(dirfd, &names);
-  ids.reserve(names.size());
+  ids->reserve(ids->size() + names.size());
   for (const auto& n : names) {
     if (n.size() != QueueId::kLength + suffix.size()) continue;
     if (std::string_view(n).substr(QueueId::kLength) != suffix) continue;
-    if (auto id = QueueId::parse(std::string_view(n).substr(0, QueueId::kLength))) ids.push_back(*id);
+    if (auto id = QueueId::parse(std::string_view(n).substr(0, QueueId::kLength))) ids->push_back(*id);
   }
+}
+
+std::vector<QueueId> list_ids(int dirfd, std::string_view suffix) {
+  std::vector<QueueId> ids;
+  append_ids(dirfd, suffix, &ids);
   std::sort(ids.begin(), ids.end());
   return ids;
 }

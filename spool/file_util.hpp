@@ -110,6 +110,8 @@ int lock_data(const Dirs& dirs, const QueueId& id, Fd* out);
 int list_names(int dirfd, std::vector<std::string>* out);
 // Ids of the `<id><suffix>` files in a directory, sorted (oldest first).
 std::vector<QueueId> list_ids(int dirfd, std::string_view suffix);
+// The same, unsorted, appended to *ids (one bucket of a hashed state).
+void append_ids(int dirfd, std::string_view suffix, std::vector<QueueId>* ids);
 
 // Replaces dir/<bucket>/<id>.env with `env` via tmp/<id>.upd (fdatasync, rename).
 // The caller holds the entry lock. `mtime` (unix s, 0 = leave as now) is

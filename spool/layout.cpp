@@ -94,16 +94,10 @@ int rename_into(int from_dir, const std::string& from, int to_dir, const std::st
 
 std::vector<QueueId> list_hashed(int dirfd, std::string_view suffix) {
   std::vector<QueueId> ids;
-  std::vector<std::string> names;
   for (int b = 0; b < kBuckets; ++b) {
     Fd sub(::openat(dirfd, bucket_name(b).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
     if (!sub) continue;  // removed by an operator: nothing to list (the next open recreates it)
-    (void)list_names(sub.get(), &names);
-    for (const auto& n : names) {
-      if (n.size() != QueueId::kLength + suffix.size()) continue;
-      if (std::string_view(n).substr(QueueId::kLength) != suffix) continue;
-      if (auto id = QueueId::parse(std::string_view(n).substr(0, QueueId::kLength))) ids.push_back(*id);
-    }
+    append_ids(sub.get(), suffix, &ids);
   }
   std::sort(ids.begin(), ids.end());
   return ids;
