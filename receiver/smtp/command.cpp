@@ -30,6 +30,37 @@ bool has_non_ascii(std::string_view s) noexcept {
   return false;
 }
 
+// RFC 3629 well-formed UTF-8: no overlong forms, surrogates or code
+// points above U+10FFFF (RFC 6531 addresses are UTF-8; the dispatcher puts
+// them into JSON and MIME headers, where anything else breaks).
+bool valid_utf8(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second octet
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c == 0xe0) n = 2, lo = 0xa0;
+    else if (c == 0xed) n = 2, hi = 0x9f;
+    else if (c >= 0xe1 && c <= 0xef) n = 2;
+    else if (c == 0xf0) n = 3, lo = 0x90;
+    else if (c == 0xf4) n = 3, hi = 0x8f;
+    else if (c >= 0xf1 && c <= 0xf3) n = 3;
+    else return false;
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xbf)) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
 PathError check_address(std::string_view address, bool utf8_ok) {
   if (address.size() > kMaxAddress) return PathError::BadAddress;
   bool quoted = false;
@@ -43,7 +74,10 @@ PathError check_address(std::string_view address, bool utf8_ok) {
     auto at = address.rfind('@');
     if (at == 0 || (at != std::string_view::npos && at + 1 == address.size())) return PathError::BadAddress;
   }
-  if (!utf8_ok && has_non_ascii(address)) return PathError::NeedSmtpUtf8;
+  if (has_non_ascii(address)) {
+    if (!utf8_ok) return PathError::NeedSmtpUtf8;
+    if (!valid_utf8(address)) return PathError::BadAddress;
+  }
   return PathError::None;
 }
 
