@@ -130,19 +130,20 @@ std::size_t Session::process(std::string_view in) {
 }
 
 std::size_t Session::process_line_input(std::string_view in) {
-  bool auth = mode_ == Mode::AuthLine || istarts_with(in, "AUTH ");
+  bool auth = mode_ == Mode::AuthLine || istarts_with(in, "AUTH ") || (discard_long_ && discard_auth_);
   std::size_t limit = auth ? kMaxAuthLine : kMaxCommandLine;
   auto nl = in.find('\n');
   if (nl == std::string_view::npos) {
     if (in.size() <= limit) return 0;
     discard_long_ = true;  // drop what we have; reply when the line finally ends
+    discard_auth_ = auth;  // (the rest no longer starts with "AUTH ")
     return in.size();
   }
   std::string_view line = in.substr(0, nl);
   bool crlf = !line.empty() && line.back() == '\r';
   if (crlf) line.remove_suffix(1);
   if (discard_long_ || line.size() + 2 > limit) {
-    discard_long_ = false;
+    discard_long_ = discard_auth_ = false;
     if (mode_ == Mode::AuthLine) {
       mode_ = Mode::Command;
       auth_step_ = AuthStep::None;

@@ -195,6 +195,7 @@ class Session {
   bool greeted_ = false;   // EHLO/HELO seen
   bool esmtp_ = false;
   bool discard_long_ = false;  // dropping the rest of an over-long line
+  bool discard_auth_ = false;  // ... of an AUTH line (500 5.5.6 at its end)
   int bad_commands_ = 0;
   std::size_t junk_commands_ = 0;  // since the last accepted message
   bool input_ended_ = false;       // end_of_input() seen

@@ -52,6 +52,14 @@ TEST_CASE("AUTH: no mechanism is a syntax error; an over-long response is 500 5.
   CHECK(h.talk("AUTH PLAIN\r\n") == "334 \r\n");
   std::string out = h.talk(std::string(Session::kMaxAuthLine + 10, 'A') + "\r\nNOOP\r\n");
   CHECK(out == "500 5.5.6 Authentication Exchange line is too long\r\n250 2.0.0 Ok\r\n");
+  // an over-long AUTH command line (initial response), however the reads split it
+  std::string line = "AUTH PLAIN " + std::string(Session::kMaxAuthLine + 10, 'A') + "\r\n";
+  for (std::size_t step : {std::size_t{1}, std::size_t{1000}, line.size()}) {
+    CAPTURE(step);
+    h.host.out.clear();
+    for (std::size_t i = 0; i < line.size(); i += step) h.s->feed(std::string_view(line).substr(i, step));
+    CHECK(h.host.out == "500 5.5.6 Authentication Exchange line is too long\r\n");
+  }
 }
 
 TEST_CASE("MAIL SIZE corners (RFC 1870) and duplicate parameters") {
