@@ -64,9 +64,16 @@ bool valid_utf8(std::string_view s) noexcept {
 PathError check_address(std::string_view address, bool utf8_ok) {
   if (address.size() > kMaxAddress) return PathError::BadAddress;
   bool quoted = false;
-  for (unsigned char ch : address) {
-    if (ch == '"') quoted = !quoted;
+  for (std::size_t i = 0; i < address.size(); ++i) {
+    auto ch = static_cast<unsigned char>(address[i]);
     if (ch < 0x20 || ch == 0x7f) return PathError::BadAddress;
+    if (quoted && ch == '\\') {  // quoted-pair: the next octet is literal (still no controls)
+      if (++i == address.size()) return PathError::BadAddress;
+      ch = static_cast<unsigned char>(address[i]);
+      if (ch < 0x20 || ch == 0x7f) return PathError::BadAddress;
+      continue;
+    }
+    if (ch == '"') quoted = !quoted;
     if (!quoted && (ch == ' ' || ch == '<' || ch == '>' || ch == ',')) return PathError::BadAddress;
   }
   if (quoted) return PathError::BadAddress;
@@ -100,15 +107,33 @@ void split_params(std::string_view text, std::vector<Param>& out) {
 }
 }  // namespace
 
+namespace {
+// The '>' that closes a path ("<...>" without its '<'): one inside a
+// quoted local part ("a>b"@x, with quoted pairs) does not count.
+std::size_t path_end(std::string_view s) noexcept {
+  bool quoted = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (quoted && s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      quoted = !quoted;
+    } else if (!quoted && s[i] == '>') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+}  // namespace
+
 PathError parse_path(std::string_view arg, std::string_view keyword, Path& out) {
   if (!istarts_with(arg, keyword)) return PathError::Syntax;
   std::string_view rest = trim(arg.substr(keyword.size()));
   std::string_view addr;
   if (!rest.empty() && rest.front() == '<') {
-    auto close = rest.find('>');
+    auto close = path_end(rest.substr(1));
     if (close == std::string_view::npos) return PathError::Syntax;
-    addr = rest.substr(1, close - 1);
-    rest = rest.substr(close + 1);
+    addr = rest.substr(1, close);
+    rest = rest.substr(close + 2);
     if (!rest.empty() && rest.front() != ' ') return PathError::Syntax;
   } else {
     // Lenient: "MAIL FROM:user@example.com" (no brackets, as old clients send).

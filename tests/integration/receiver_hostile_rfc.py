@@ -12,7 +12,8 @@ client does that an earlier receiver got wrong:
 - an endless NOOP/RSET loop is closed with 421 4.7.0 (junk-command limit);
 - RFC 4954 / 1870 / 6531 reply codes: AUTH without mechanism (501 5.5.4),
   over-long SASL line (500 5.5.6), SIZE beyond any integer (552 5.3.4),
-  duplicate MAIL parameters (501 5.5.4), malformed UTF-8 address (501 5.1.7).
+  duplicate MAIL parameters (501 5.5.4), malformed UTF-8 address (501 5.1.7);
+- quoted local parts with a quoted pair or a '>' are accepted.
 """
 import base64
 import os
@@ -110,6 +111,10 @@ def test_reply_codes(r):
         expect(c.reply(), 250, "2.1.0", "UTF-8 sender")
         c.send(b"RCPT TO:<r\xc3@example.org>\r\n")
         expect(c.reply(), 501, "5.1.3", "malformed UTF-8 recipient")
+        expect(c.cmd("RSET"), 250)
+        # RFC 5321 Quoted-string local parts: a quoted pair, a '>' inside the quotes
+        expect(c.cmd('MAIL FROM:<"john\\"q"@example.com>'), 250, "2.1.0", "quoted pair in the local part")
+        expect(c.cmd('RCPT TO:<"x>y"@example.org>'), 250, "2.1.5", "'>' in a quoted local part")
 
 
 def main():

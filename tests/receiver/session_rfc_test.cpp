@@ -6,6 +6,7 @@
 // client's input (half-close) while a commit is pending.
 #include <doctest/doctest.h>
 
+#include "receiver/smtp/command.hpp"
 #include "tests/receiver/fake_host.hpp"
 
 using namespace relay::smtp;
@@ -135,4 +136,21 @@ TEST_CASE("end of input: a pending commit still answers, pipelined QUIT too; a p
   CHECK(p.host.committed.empty());
   CHECK(p.host.discarded == 1);
   CHECK(p.host.close_reason == "client disconnected");
+}
+
+TEST_CASE("quoted local parts with quoted pairs and '>' (RFC 5321 4.1.2 Quoted-string)") {
+  Path p;
+  CHECK(parse_path("FROM:<\"a>b\"@example.com> SIZE=5", "FROM:", p) == PathError::None);
+  CHECK(p.address == "\"a>b\"@example.com");
+  CHECK(p.params_text == "SIZE=5");
+  CHECK(parse_path("FROM:<\"a\\\">\"@example.com>", "FROM:", p) == PathError::None);
+  CHECK(p.address == "\"a\\\">\"@example.com");
+  CHECK(check_address("\"a\\\"b\"@example.com", false) == PathError::None);
+  CHECK(check_address("\"a\\\\\"@example.com", false) == PathError::None);
+  CHECK(check_address("\"a\\\"@example.com", false) == PathError::BadAddress);  // the quote never closes
+  CHECK(check_address("\"a\\\x01\"@example.com", false) == PathError::BadAddress);
+  Harness h;
+  h.ehlo();
+  CHECK(h.talk("MAIL FROM:<\"john\\\"q\"@example.com>\r\n") == "250 2.1.0 Ok\r\n");
+  CHECK(h.talk("RCPT TO:<\"x>y\"@example.org>\r\n") == "250 2.1.5 Ok\r\n");
 }
