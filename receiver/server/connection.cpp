@@ -164,6 +164,12 @@ void Connection::input(std::string_view wire) {
     session_->tls_established(transport_->description());
   }
   if (!plain->empty()) session_->feed(*plain);
+  if (transport_->peer_closed() && !peer_eof_) {  // TLS close_notify: a clean half-close
+    peer_eof_ = true;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+    session_->end_of_input();
+  }
 }
 
 void Connection::after_session() {

@@ -6,6 +6,7 @@ client does that an earlier receiver got wrong:
 - half-close (shutdown(SHUT_WR)) right after the end of data (DATA and
   BDAT LAST, with and without a pipelined QUIT): the 250 still comes and
   the message is spooled exactly once; a half-close mid-DATA spools nothing;
+  the same with a TLS close_notify right after the end of data;
 - a BDAT whose size cannot be read: the chunk is never parsed as commands
   (501 then 421 and close); a BDAT with a size but a bad rest of the line
   consumes its chunk (501) and the session goes on;
@@ -15,13 +16,14 @@ client does that an earlier receiver got wrong:
   duplicate MAIL parameters (501 5.5.4), malformed UTF-8 address (501 5.1.7);
 - quoted local parts with a quoted pair or a '>' are accepted.
 """
-import base64
 import os
 import socket
+import ssl
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from receiver_common import Smtp, assert_serves, expect, hash_password, make_relay, spool_ids, start  # noqa: E402
+from receiver_common import Smtp, assert_serves, ctx, expect, hash_password, make_relay, spool_ids, start  # noqa: E402
 from relaytest import run_tests  # noqa: E402
 
 USERS = [{"name": "u1", "password_hash": hash_password("pw1"), "allowed_senders": []}]
@@ -65,6 +67,66 @@ def test_half_close_after_end_of_data(r):
     codes, new = half_close(r, ENV + b"DATA\r\n" + MSG, "mid-DATA")
     assert codes == [250, 250, 250, 354], f"half-close mid-DATA: replies {codes}"
     assert not new, f"half-close mid-DATA spooled {new}"
+
+
+def tls_close_notify_after(r, wire):
+    """Implicit TLS; sends wire and at once a close_notify (TLS half-close),
+    then reads every reply. Returns (reply codes, new spool entries)."""
+    before = set(spool_ids(r))
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx(r, verify=False).wrap_bio(inc, out, server_hostname="localhost")
+    sock = socket.create_connection(("127.0.0.1", r.ports["implicit"]), 5)
+
+    def pump(until):
+        deadline = time.time() + 5
+        data = b""
+        while time.time() < deadline:
+            if out.pending:
+                sock.sendall(out.read())
+            try:
+                return data + until()
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLZeroReturnError:
+                return data
+            if out.pending:
+                sock.sendall(out.read())
+            sock.settimeout(max(0.05, deadline - time.time()))
+            chunk = sock.recv(65536)
+            if not chunk:
+                inc.write_eof()
+            else:
+                inc.write(chunk)
+        raise AssertionError("TLS peer silent")
+
+    pump(lambda: obj.do_handshake() or b"")
+    greeting = pump(lambda: obj.read(65536))
+    assert greeting.startswith(b"220"), greeting
+    obj.write(EHLO + wire)
+    try:
+        obj.unwrap()  # queues our close_notify
+    except ssl.SSLWantReadError:
+        pass
+    sock.sendall(out.read())
+    text = b""
+    while True:
+        try:
+            piece = pump(lambda: obj.read(65536))
+        except (ssl.SSLError, OSError):
+            break
+        if not piece:
+            break
+        text += piece
+    sock.close()
+    codes = [int(ln[:3]) for ln in text.split(b"\r\n") if ln[:3].isdigit() and ln[3:4] == b" "]
+    return codes, [q for q in spool_ids(r) if q not in before]
+
+
+def test_tls_close_notify_after_end_of_data(r):
+    for extra, want in [(b"", [250, 250, 250, 354, 250]), (b"QUIT\r\n", [250, 250, 250, 354, 250, 221])]:
+        codes, new = tls_close_notify_after(r, ENV + b"DATA\r\n" + MSG + b".\r\n" + extra)
+        assert codes == want, f"close_notify after end of data {extra!r}: replies {codes}, want {want}"
+        assert len(new) == 1, f"close_notify after end of data {extra!r}: {len(new)} entries spooled"
 
 
 def test_bdat_malformed(r):
@@ -119,7 +181,8 @@ def test_reply_codes(r):
 
 def main():
     r = make_relay({"receiver": {"auth": "optional", "users": USERS,
-                                 "limits": {"max_auth_failures_per_ip": 1000}}})
+                                 "limits": {"max_auth_failures_per_ip": 1000}}},
+                   extra_listeners=("implicit",))
     proc = start(r)
 
     def bind(f):
@@ -134,7 +197,8 @@ def main():
 
     code = 1
     try:
-        run_tests([bind(test_half_close_after_end_of_data), bind(test_bdat_malformed), bind(test_junk_loop_closed),
+        run_tests([bind(test_half_close_after_end_of_data), bind(test_tls_close_notify_after_end_of_data),
+                   bind(test_bdat_malformed), bind(test_junk_loop_closed),
                    bind(test_reply_codes), test_receiver_alive])
     except SystemExit as e:  # run_tests exits with the verdict
         code = e.code
