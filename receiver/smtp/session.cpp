@@ -96,8 +96,11 @@ void Session::end_of_input() {
 void Session::close_if_input_ended() {
   if (!input_ended_ || closed_ || processing_ || (wait_ != Wait::None && wait_ != Wait::Tls)) return;
   if (host_.output_blocked()) return;  // resume() comes back here once the replies drained
-  log::info("{} event=client_eof client={} pending_octets={}{}", id_, client_ip_, in_.size(),
-            message_open_ || mode_ != Mode::Command ? " reason=unfinished_transfer_dropped" : "");
+  const bool transfer = message_open_ || mode_ == Mode::Data || mode_ == Mode::Bdat;
+  if (transfer || !in_.empty() || mode_ == Mode::AuthLine) {  // a plain hang-up is logged by the host
+    log::info("{} event=client_eof client={} pending_octets={} reason={}", id_, client_ip_, in_.size(),
+              transfer ? "unfinished_transfer_dropped" : "incomplete_command");
+  }
   if (message_open_) {
     host_.discard_message();
     message_open_ = false;
