@@ -132,6 +132,16 @@ void Connection::on_alloc(uv_handle_t*, std::size_t, uv_buf_t* buf) {
 void Connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(s->data);
   if (n == 0 || c->closing_) return;
+  if (n == UV_EOF && c->session_ && !c->session_->closed() && !c->tls_handshaking()) {
+    // A half-close (shutdown(SHUT_WR) after the end of data): the client
+    // still reads. Its complete commands are answered, a pending commit
+    // too, before we close; an unfinished message is dropped.
+    c->peer_eof_ = true;
+    uv_read_stop(s);
+    c->reading_ = false;
+    c->guarded([c] { c->session_->end_of_input(); });
+    return;
+  }
   if (n < 0) {
     c->abort(n == UV_EOF ? "client disconnected" : uv_strerror(static_cast<int>(n)));
     return;
@@ -154,6 +164,12 @@ void Connection::input(std::string_view wire) {
     session_->tls_established(transport_->description());
   }
   if (!plain->empty()) session_->feed(*plain);
+  if (transport_->peer_closed() && !peer_eof_) {  // TLS close_notify: a clean half-close
+    peer_eof_ = true;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+    session_->end_of_input();
+  }
 }
 
 void Connection::after_session() {
@@ -179,7 +195,7 @@ void Connection::after_session() {
   std::uint64_t now = uv_now(server_.loop());
   track_deadlines(now);
   bool transfer = session_->in_transfer();
-  bool want = session_->wants_input() && !output_blocked();
+  bool want = session_->wants_input() && !output_blocked() && !peer_eof_;
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   if (want && !reading_) uv_read_start(stream, on_alloc, on_read);
   if (!want && reading_) uv_read_stop(stream);

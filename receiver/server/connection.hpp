@@ -131,6 +131,8 @@ class Connection final : public smtp::SessionHost {
   bool reading_ = false;
   bool tls_pending_ = false;
   bool close_after_flush_ = false;
+  bool peer_eof_ = false;  // the client half-closed: read no more, answer what it sent
+  bool tls_handshaking() const noexcept { return tls_since_ != 0 || tls_pending_; }
   bool closing_ = false;
 };
 

@@ -112,7 +112,7 @@ void Connection::job_done(Job* job) {
 }
 
 void Connection::reap_if_disconnected() {
-  if (closing_) return;
+  if (closing_ || peer_eof_) return;  // a half-closed client is answered, then closed
   uv_os_fd_t fd;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) != 0) return;
   char b;

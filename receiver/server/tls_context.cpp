@@ -103,8 +103,15 @@ std::optional<std::string_view> TlsTransport::decode(std::string_view wire, std:
   }
   if (established_) {
     char buf[16384];
-    for (;;) {
+    while (!peer_closed_) {
       int n = SSL_read(ssl_.get(), buf, sizeof buf);
+      if (n <= 0 && SSL_get_error(ssl_.get(), n) == SSL_ERROR_ZERO_RETURN) {
+        // close_notify after the client's last data: hand that data on and
+        // let the connection answer it (receiver half-close rule).
+        peer_closed_ = true;
+        ERR_clear_error();
+        break;
+      }
       if (n <= 0) {
         if (!fail(n, "TLS read")) {
           drain(wire_out);

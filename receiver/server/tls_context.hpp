@@ -45,6 +45,7 @@ class TlsTransport final : public Transport {
   bool take_established() override;
   std::string description() const override;
   std::string error() const override { return error_; }
+  bool peer_closed() const override { return peer_closed_; }
   bool ok() const noexcept { return ssl_ != nullptr; }
 
  private:
@@ -56,6 +57,7 @@ class TlsTransport final : public Transport {
   BIO* wbio_ = nullptr;  // owned by ssl_
   bool established_ = false;
   bool announce_ = false;
+  bool peer_closed_ = false;  // close_notify received
   std::string plain_;    // decoded plaintext of the last decode()
   std::string pending_;  // plaintext written before the handshake finished
   std::string error_;

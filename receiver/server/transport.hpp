@@ -26,6 +26,9 @@ class Transport {
   virtual bool take_established() = 0;
   virtual std::string description() const = 0;  // "TLSv1.3 TLS_AES_256_GCM_SHA384"
   virtual std::string error() const = 0;        // why decode/encode failed
+  // The peer ended its side cleanly (TLS close_notify): no more input, but
+  // replies can still be sent (a half-close at the TLS level).
+  virtual bool peer_closed() const { return false; }
 };
 
 }  // namespace relay::receiver

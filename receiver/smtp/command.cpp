@@ -30,12 +30,50 @@ bool has_non_ascii(std::string_view s) noexcept {
   return false;
 }
 
+// RFC 3629 well-formed UTF-8: no overlong forms, surrogates or code
+// points above U+10FFFF (RFC 6531 addresses are UTF-8; the dispatcher puts
+// them into JSON and MIME headers, where anything else breaks).
+bool valid_utf8(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second octet
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c == 0xe0) n = 2, lo = 0xa0;
+    else if (c == 0xed) n = 2, hi = 0x9f;
+    else if (c >= 0xe1 && c <= 0xef) n = 2;
+    else if (c == 0xf0) n = 3, lo = 0x90;
+    else if (c == 0xf4) n = 3, hi = 0x8f;
+    else if (c >= 0xf1 && c <= 0xf3) n = 3;
+    else return false;
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xbf)) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
 PathError check_address(std::string_view address, bool utf8_ok) {
   if (address.size() > kMaxAddress) return PathError::BadAddress;
   bool quoted = false;
-  for (unsigned char ch : address) {
-    if (ch == '"') quoted = !quoted;
+  for (std::size_t i = 0; i < address.size(); ++i) {
+    auto ch = static_cast<unsigned char>(address[i]);
     if (ch < 0x20 || ch == 0x7f) return PathError::BadAddress;
+    if (quoted && ch == '\\') {  // quoted-pair: the next octet is literal (still no controls)
+      if (++i == address.size()) return PathError::BadAddress;
+      ch = static_cast<unsigned char>(address[i]);
+      if (ch < 0x20 || ch == 0x7f) return PathError::BadAddress;
+      continue;
+    }
+    if (ch == '"') quoted = !quoted;
     if (!quoted && (ch == ' ' || ch == '<' || ch == '>' || ch == ',')) return PathError::BadAddress;
   }
   if (quoted) return PathError::BadAddress;
@@ -43,7 +81,10 @@ PathError check_address(std::string_view address, bool utf8_ok) {
     auto at = address.rfind('@');
     if (at == 0 || (at != std::string_view::npos && at + 1 == address.size())) return PathError::BadAddress;
   }
-  if (!utf8_ok && has_non_ascii(address)) return PathError::NeedSmtpUtf8;
+  if (has_non_ascii(address)) {
+    if (!utf8_ok) return PathError::NeedSmtpUtf8;
+    if (!valid_utf8(address)) return PathError::BadAddress;
+  }
   return PathError::None;
 }
 
@@ -66,15 +107,33 @@ void split_params(std::string_view text, std::vector<Param>& out) {
 }
 }  // namespace
 
+namespace {
+// The '>' that closes a path ("<...>" without its '<'): one inside a
+// quoted local part ("a>b"@x, with quoted pairs) does not count.
+std::size_t path_end(std::string_view s) noexcept {
+  bool quoted = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (quoted && s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      quoted = !quoted;
+    } else if (!quoted && s[i] == '>') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+}  // namespace
+
 PathError parse_path(std::string_view arg, std::string_view keyword, Path& out) {
   if (!istarts_with(arg, keyword)) return PathError::Syntax;
   std::string_view rest = trim(arg.substr(keyword.size()));
   std::string_view addr;
   if (!rest.empty() && rest.front() == '<') {
-    auto close = rest.find('>');
+    auto close = path_end(rest.substr(1));
     if (close == std::string_view::npos) return PathError::Syntax;
-    addr = rest.substr(1, close - 1);
-    rest = rest.substr(close + 1);
+    addr = rest.substr(1, close);
+    rest = rest.substr(close + 2);
     if (!rest.empty() && rest.front() != ' ') return PathError::Syntax;
   } else {
     // Lenient: "MAIL FROM:user@example.com" (no brackets, as old clients send).

@@ -50,5 +50,6 @@ PathError parse_path(std::string_view arg, std::string_view keyword, Path& out);
 // when utf8_ok. Empty is valid (null path) only where the caller allows it.
 PathError check_address(std::string_view address, bool utf8_ok);
 bool has_non_ascii(std::string_view s) noexcept;
+bool valid_utf8(std::string_view s) noexcept;  // RFC 3629 well-formed
 
 }  // namespace relay::smtp

@@ -60,7 +60,7 @@ void Session::shutdown() {
 }
 
 void Session::feed(std::string_view bytes) {
-  if (closed_ || wait_ == Wait::Tls) return;  // input pipelined before the TLS handshake is discarded
+  if (closed_ || wait_ == Wait::Tls || input_ended_) return;  // input pipelined before the TLS handshake is discarded
   if (in_.empty()) {
     std::size_t n = process(bytes);
     if (!closed_ && wait_ != Wait::Tls) in_.assign(bytes.substr(n));
@@ -71,13 +71,43 @@ void Session::feed(std::string_view bytes) {
 }
 
 void Session::pump() {
-  if (closed_ || in_.empty() || processing_) return;
-  std::size_t n = process(in_);
-  if (closed_ || wait_ == Wait::Tls) {
-    in_.clear();
-  } else {
-    in_.erase(0, n);
+  if (closed_ || processing_) return;
+  if (!in_.empty()) {
+    std::size_t n = process(in_);
+    if (closed_ || wait_ == Wait::Tls) {
+      in_.clear();
+    } else {
+      in_.erase(0, n);
+    }
   }
+  close_if_input_ended();
+}
+
+void Session::end_of_input() {
+  input_ended_ = true;
+  close_if_input_ended();
+}
+
+// After the client's end of input (a half-close) every complete command it
+// sent is still answered — above all the end of data whose commit may be
+// pending — and only then is the session closed; what is left is an
+// unfinished command or message (discarded, never committed). No reply:
+// nothing the client sent asks for one.
+void Session::close_if_input_ended() {
+  if (!input_ended_ || closed_ || processing_ || (wait_ != Wait::None && wait_ != Wait::Tls)) return;
+  if (host_.output_blocked()) return;  // resume() comes back here once the replies drained
+  const bool transfer = message_open_ || mode_ == Mode::Data || mode_ == Mode::Bdat;
+  if (transfer || !in_.empty() || mode_ == Mode::AuthLine) {  // a plain hang-up is logged by the host
+    log::info("{} event=client_eof client={} pending_octets={} reason={}", id_, client_ip_, in_.size(),
+              transfer ? "unfinished_transfer_dropped" : "incomplete_command");
+  }
+  if (message_open_) {
+    host_.discard_message();
+    message_open_ = false;
+  }
+  in_.clear();
+  closed_ = true;
+  host_.close("client disconnected");
 }
 
 std::size_t Session::process(std::string_view in) {
@@ -103,25 +133,27 @@ std::size_t Session::process(std::string_view in) {
 }
 
 std::size_t Session::process_line_input(std::string_view in) {
-  bool auth = mode_ == Mode::AuthLine || istarts_with(in, "AUTH ");
+  bool auth = mode_ == Mode::AuthLine || istarts_with(in, "AUTH ") || (discard_long_ && discard_auth_);
   std::size_t limit = auth ? kMaxAuthLine : kMaxCommandLine;
   auto nl = in.find('\n');
   if (nl == std::string_view::npos) {
     if (in.size() <= limit) return 0;
     discard_long_ = true;  // drop what we have; reply when the line finally ends
+    discard_auth_ = auth;  // (the rest no longer starts with "AUTH ")
     return in.size();
   }
   std::string_view line = in.substr(0, nl);
   bool crlf = !line.empty() && line.back() == '\r';
   if (crlf) line.remove_suffix(1);
   if (discard_long_ || line.size() + 2 > limit) {
-    discard_long_ = false;
+    discard_long_ = discard_auth_ = false;
     if (mode_ == Mode::AuthLine) {
       mode_ = Mode::Command;
       auth_step_ = AuthStep::None;
     }
     log::info("{} event=refused reason=line_too_long", id_);
-    error_reply("500 5.5.2 Error: line too long");
+    // RFC 4954 4: an over-long SASL line (the AUTH command's initial response too) has its own code
+    error_reply(auth ? "500 5.5.6 Authentication Exchange line is too long" : "500 5.5.2 Error: line too long");
     return nl + 1;
   }
   if (!crlf || line.find('\r') != std::string_view::npos) {
@@ -171,8 +203,14 @@ void Session::handle_command(std::string_view line) {
     error_reply("500 5.5.2 Error: NUL character in command");
     return;
   }
+  if (istarts_with(line, "BDAT") && line.size() > 4 && line[4] != ' ') {
+    // "BDAT\t5": a front end that splits on any white space sees a chunk
+    // here; we cannot tell where it ends, so nothing after it is read.
+    return bdat_unreadable();
+  }
   CommandLine c = split_command(line);
   const std::string_view v = c.verb;
+  count_junk(v);
   if (iequals(v, "EHLO")) return cmd_ehlo(c.arg, true);
   if (iequals(v, "HELO")) return cmd_ehlo(c.arg, false);
   if (iequals(v, "MAIL")) return cmd_mail(c.arg);
@@ -193,6 +231,25 @@ void Session::handle_command(std::string_view line) {
     return error_reply("502 5.5.1 Error: command not implemented");
   }
   error_reply("500 5.5.2 Error: command not recognized");
+}
+
+// NOOP, RSET, VRFY, HELP, EHLO and HELO move no mail forward. Past
+// kMaxJunkCommands of them without an accepted message each also counts as
+// an error (Postfix smtpd_junk_command_limit): a client that loops on them
+// reaches max_bad_commands and is closed instead of holding its slot
+// forever (every answer would otherwise reset the idle timer).
+void Session::count_junk(std::string_view verb) {
+  static constexpr std::string_view kJunk[] = {"NOOP", "RSET", "VRFY", "HELP", "EHLO", "HELO"};
+  for (auto j : kJunk) {
+    if (!iequals(verb, j)) continue;
+    if (++junk_commands_ > kMaxJunkCommands) {
+      if (junk_commands_ == kMaxJunkCommands + 1) {
+        log::info("{} event=junk_limit client={} limit={}", id_, client_ip_, kMaxJunkCommands);
+      }
+      ++bad_commands_;
+    }
+    return;
+  }
 }
 
 }  // namespace relay::smtp

@@ -88,6 +88,9 @@ class Session {
   static constexpr std::size_t kMaxCommandLine = 512;   // RFC 5321 4.5.3.1.4, incl. CRLF
   static constexpr std::size_t kMaxAuthLine = 12288;    // RFC 4954 4
   static constexpr std::size_t kMaxPausedInput = 65536; // host stops reading beyond this
+  // NOOP/RSET/VRFY/HELP/EHLO/HELO allowed between accepted messages before
+  // each one also counts toward max_bad_commands (docs/smtp-receiver.md).
+  static constexpr std::size_t kMaxJunkCommands = 100;
 
   Session(SessionHost& host, std::shared_ptr<const Policy> policy, ListenerInfo listener, std::string client_ip,
           std::string id);
@@ -102,6 +105,10 @@ class Session {
   // exceeded", "data rate too low") names another deadline in the reply.
   void timeout(std::string_view why = {});
   void shutdown();  // SIGTERM: 421 4.3.2 and close (host calls it only when !busy())
+  // The client sent its last octet (EOF, e.g. shutdown(SHUT_WR) right after
+  // the end of data): complete commands already fed are still answered (a
+  // pending commit too), then the session closes; no more feed() is taken.
+  void end_of_input();
 
   bool closed() const noexcept { return closed_; }
   // In a DATA/BDAT transfer or waiting for its commit (shutdown lets these finish).
@@ -137,6 +144,9 @@ class Session {
   void reply(std::string_view text);
   void error_reply(std::string_view text);  // counts toward max_bad_commands
   void close_with(std::string_view text, std::string_view reason);
+  void close_if_input_ended();
+  void count_junk(std::string_view verb);
+  void bdat_unreadable();  // a BDAT whose size cannot be read: 501, then 421 and close
 
   // session_commands.cpp
   void cmd_ehlo(std::string_view arg, bool extended);
@@ -185,7 +195,10 @@ class Session {
   bool greeted_ = false;   // EHLO/HELO seen
   bool esmtp_ = false;
   bool discard_long_ = false;  // dropping the rest of an over-long line
+  bool discard_auth_ = false;  // ... of an AUTH line (500 5.5.6 at its end)
   int bad_commands_ = 0;
+  std::size_t junk_commands_ = 0;  // since the last accepted message
+  bool input_ended_ = false;       // end_of_input() seen
   std::string helo_;
   std::string tls_;
   std::string auth_user_;

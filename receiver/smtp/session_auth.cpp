@@ -33,6 +33,7 @@ void Session::cmd_auth(std::string_view arg) {
     return close_with("421 4.7.0 " + p.hostname + " Error: too many failed authentications", "auth throttled");
   }
   CommandLine c = split_command(arg);
+  if (c.verb.empty()) return error_reply("501 5.5.4 Syntax: AUTH mechanism");
   std::string_view initial = c.arg;
   bool has_initial = !initial.empty();
   if (initial == "=") initial = {};  // RFC 4954: "=" is an empty initial response

@@ -32,11 +32,30 @@ void Session::cmd_ehlo(std::string_view arg, bool extended) {
   reply(r);
 }
 
+namespace {
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+}  // namespace
+
 bool Session::mail_params_ok(const std::vector<Param>& params) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (iequals(params[j].key, params[i].key)) {
+        error_reply("501 5.5.4 Error: duplicate MAIL parameter " + std::string(params[i].key.substr(0, 32)));
+        return false;
+      }
+    }
+  }
   for (const auto& prm : params) {
-    if (iequals(prm.key, "SIZE") && prm.has_value) {
+    if (iequals(prm.key, "SIZE")) {
       auto n = parse_decimal(prm.value);
-      if (!n) {
+      if (!n && all_digits(prm.value)) n = ~std::uint64_t{0};  // too many digits: more than any limit
+      if (!n || !prm.has_value) {
         error_reply("501 5.5.4 Error: bad SIZE parameter");
         return false;
       }
@@ -134,15 +153,28 @@ void Session::cmd_data(std::string_view arg) {
   reply("354 End data with <CR><LF>.<CR><LF>");
 }
 
+void Session::bdat_unreadable() {
+  log::info("{} event=refused reason=bdat_size_unreadable client={}", id_, client_ip_);
+  error_reply("501 5.5.4 Syntax: BDAT size [LAST]");
+  close_with("421 4.7.0 " + policy_->hostname + " Error: BDAT chunk size unreadable, closing connection",
+             "BDAT size unreadable");
+}
+
 void Session::cmd_bdat(std::string_view arg) {
   CommandLine c = split_command(arg);  // "<size> [LAST]"
   auto size = parse_decimal(c.verb);
+  // RFC 3030: the chunk follows without waiting for our answer. Without a
+  // size its end is unknown and any byte of it could be read as a command:
+  // close. With a size, a bad rest of the line still consumes the chunk.
+  if (!size) return bdat_unreadable();
   bool last = iequals(c.arg, "LAST");
-  if (!size || (!c.arg.empty() && !last)) return error_reply("501 5.5.4 Syntax: BDAT size [LAST]");
   bdat_remaining_ = *size;
   bdat_last_ = last;
   chunk_error_.clear();
-  if (!has_mail_) {
+  if (!c.arg.empty() && !last) {
+    chunk_error_ = "501 5.5.4 Syntax: BDAT size [LAST]";
+    bdat_last_ = false;  // the transaction (if any) goes on; this chunk is not part of it
+  } else if (!has_mail_) {
     chunk_error_ = "503 5.5.1 Error: need MAIL command";
   } else if (rcpts_.empty()) {
     chunk_error_ = "503 5.5.1 Error: need RCPT command";

@@ -193,6 +193,7 @@ void Session::commit_result(const CommitResult& result, const std::string& queue
               client_ip_, log::quote(helo_), log::quote(tls_), log::quote(auth_user_), log::quote(mail_from_),
               rcpts_.size(), scan_.size());
     reply("250 2.0.0 Ok: queued as " + queue_id);
+    junk_commands_ = 0;  // progress: NOOP/RSET between messages are not junk
     metrics::registry().add("relay_smtp_messages_total", {{"result", "accepted"}, {"reason", "ok"}});
   } else {
     log_refused("451 4.3.0 spool commit failed: " + result.error);

@@ -163,6 +163,10 @@ void act(FuzzHost& h, Session& s, std::uint8_t a) {
     case 4: h.fail_write = !h.fail_write; break;
     case 5: h.fail_open = !h.fail_open; break;
     case 6: h.sync_answers = !h.sync_answers; break;  // (no caller uses set_policy: reloads are for new sessions)
+    case 7:  // the client half-closed: once nothing is pending the session must be closed
+      s.end_of_input();
+      if (!h.auth_pending && !h.commit_pending && !s.closed()) finding("end of input left the session open");
+      break;
     default: break;
   }
 }

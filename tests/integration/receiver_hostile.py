@@ -161,7 +161,11 @@ def test_replies_never_read():
         proc = start(r)
         time.sleep(0.3)
         base = rss_kb(proc.pid)
-        payload = b"EHLO x\r\n" + b"HELP\r\n" * ((6 << 20) // 6)  # 6 MB of pipelined HELP, replies never read
+        # 6 MB of pipelined RCPTs past max_recipients, replies never read (each
+        # one a 452, neither an error nor a junk command such as HELP/NOOP,
+        # which the junk-command limit would close first)
+        rcpt = b"RCPT TO:<b@example.org>\r\n"
+        payload = b"EHLO x\r\nMAIL FROM:<a@example.com>\r\n" + rcpt * ((6 << 20) // len(rcpt))
         result = []
         t = threading.Thread(target=_flood_no_read, args=(r.port, payload, result))
         t.start()
@@ -172,7 +176,7 @@ def test_replies_never_read():
             time.sleep(0.05)
         t.join(5)
         growth = (peak - base) / 1024
-        print(f"  never-read HELP pipeline: RSS {base / 1024:.1f} MB -> peak {peak / 1024:.1f} MB "
+        print(f"  never-read RCPT pipeline: RSS {base / 1024:.1f} MB -> peak {peak / 1024:.1f} MB "
               f"(+{growth:.1f} MB), client sent {result[0][1] if result else '?'} bytes", flush=True)
         assert result and result[0][0] == "closed", f"never-reading client not closed: {result}"
         assert result[0][1] < len(payload), "the server read all 6 MB of a client that reads nothing"
@@ -182,9 +186,9 @@ def test_replies_never_read():
         with Smtp(r.port, timeout=20) as c:
             c.ehlo()
             n = 3000
-            c.send(b"NOOP\r\n" * n)
-            got = [c.reply().code for _ in range(n)]
-            assert got == [250] * n, "pipelined NOOPs not all answered"
+            c.send(b"MAIL FROM:<a@example.com>\r\n" + b"RCPT TO:<b@example.org>\r\n" * n + b"RSET\r\n")
+            got = [c.reply().code for _ in range(n + 2)]
+            assert got == [250] * 101 + [452] * (n - 100) + [250], "pipelined RCPTs not all answered"
             rep = c.send_mail("a@example.com", ["b@example.org"], simple_message("reader"))
             expect(rep, 250, what="mail after a 3000-command pipeline")
         assert proc.poll() is None

@@ -236,7 +236,7 @@ TEST_CASE("BDAT split across reads and out of sequence") {
   CHECK(h.talk("lo") == "");
   CHECK(h.talk("BDAT 10 LAST\r\n") == "503 5.5.1 Error: need MAIL command\r\n");
   CHECK(h.talk("0123456789NOOP\r\n") == "250 2.0.0 Ok\r\n");
-  CHECK(h.talk("BDAT x\r\n").rfind("501 5.5.4", 0) == 0);
+  CHECK(h.talk("BDAT 3 x\r\nabcNOOP\r\n") == "501 5.5.4 Syntax: BDAT size [LAST]\r\n250 2.0.0 Ok\r\n");
   h.envelope();
   CHECK(h.trickle("BDAT 4 LAST\r\nab\r\n") == "250 2.0.0 Ok: queued as QID1\r\n");
   CHECK(body_of(h.host.committed.at(0)) == "ab\r\n");

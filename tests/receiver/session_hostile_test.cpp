@@ -120,8 +120,11 @@ TEST_CASE("replies that are never read stop the session until the output drains 
   Harness h;
   h.ehlo();
   h.host.out_limit = 1000;
+  // RCPT past max_recipients: answered 452 each time, neither an error nor
+  // a junk command (NOOP/HELP would reach the junk-command limit).
+  REQUIRE(h.talk("MAIL FROM:<a@example.com>\r\n") == "250 2.1.0 Ok\r\n");
   std::string wire;
-  for (int i = 0; i < 2000; ++i) wire += "HELP\r\n";
+  for (int i = 0; i < 2000; ++i) wire += "RCPT TO:<b@example.org>\r\n";
   h.host.out.clear();
   h.s->feed(wire);
   CHECK(h.host.out.size() >= 1000);
@@ -135,6 +138,7 @@ TEST_CASE("replies that are never read stop the session until the output drains 
   }
   CHECK(answered == 2000);  // every command answered once, in order, none lost
   h.host.out_limit = std::string::npos;
+  h.talk("RSET\r\n");
   legit_mail_passes(h);
 }
 
