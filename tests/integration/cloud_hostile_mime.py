@@ -5,7 +5,7 @@ request bodies as strictly as Graph: UTF-8 only, no raw control characters)
 and fake_gmail.py (raw media upload).
 
 For every message (broken charsets, raw 8-bit and invalid UTF-8 headers,
-RFC 2047/2231 abuse, no boundary, damaged base64, 3,000 nested multiparts,
+RFC 2047/2231 abuse, an empty file name, no boundary, damaged base64, 3,000 nested multiparts,
 10,000 header fields, Bcc, message/rfc822, no header at all, ...):
   - it is delivered (nothing crashes, hangs or bounces);
   - the recipients are the envelope's, nothing else (Bcc never leaks);
@@ -110,6 +110,7 @@ def corpus():
         "binary_cte": (mixed(b"binary", [text(b"body"), b"Content-Type: application/octet-stream\r\nContent-"
                                          b"Disposition: attachment; filename=\"b.bin\"\r\nContent-Transfer-Encoding: "
                                          b"binary\r\n\r\n" + bytes(range(14, 256)) + b"\r\n"]), "json", "body"),
+        "empty_filename": (mixed(b"empty name", [text(b"body"), att(R(300), b"")]), "json", "body"),
         "no_close_boundary": (mixed(b"open", [text(b"body"), att(R(700))], close=False), "json", "body"),
         "boundary_in_base64": (mixed(b"b64", [text(b"body"), att(b"AAAA" * 300)], boundary=b"AAAA"), "json", "body"),
         "bcc_header": (FROM + b"To: <TO>\r\nBcc: <TO>, hidden@elsewhere.org\r\nSubject: bcc\r\n\r\nbody\r\n", "json",
@@ -189,6 +190,7 @@ def test_graph_json_path():
         assert j["raw_latin1_headers"]["from"]["emailAddress"]["name"] == "\u00c9milie"
         assert j["raw_latin1_headers"]["internetMessageHeaders"] == [{"name": "X-Note", "value": "caf\u00e9"}]
         assert j["dup_subject"]["subject"] == "one"
+        assert [a["name"] for a in by_rcpt[sent["empty_filename"][0]]["attachments"]] == ["attachment"]
         assert "hidden@elsewhere.org" not in str(j["bcc_header"]), j["bcc_header"]
         names = [a["name"] for a in by_rcpt[sent["rfc2231_names"][0]]["attachments"]]
         assert names[:2] == ["\u20ac rate.pdf", "part\u00e9two.txt"] and names[3] == "../../etc/passwd", names

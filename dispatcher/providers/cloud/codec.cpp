@@ -71,18 +71,22 @@ bool base64_decode(std::string_view text, std::string* out) {
   return bits < 6;
 }
 
-bool base64_strict(std::string_view text) {
-  std::size_t n = 0, pad = 0;
+void Base64Check::feed(std::string_view text) {
   for (char c : text) {
     if (c == '\r' || c == '\n' || c == ' ' || c == '\t') continue;
     if (c == '=') {
-      ++pad;
-    } else if (c == '-' || c == '_' || value_of(c) < 0 || pad > 0) {
-      return false;  // outside the alphabet, or data after the padding
+      ++pad_;
+    } else if (c == '-' || c == '_' || value_of(c) < 0 || pad_ > 0) {
+      bad_ = true;  // outside the alphabet, or data after the padding
     }
-    ++n;
+    ++n_;
   }
-  return n % 4 == 0 && pad <= 2;
+}
+
+bool base64_strict(std::string_view text) {
+  Base64Check check;
+  check.feed(text);
+  return check.ok();
 }
 
 namespace {

@@ -19,6 +19,16 @@ bool base64_decode(std::string_view text, std::string* out);
 // spaces or tabs at a line's end) only, a length that is a multiple of 4,
 // and padding only at the very end.
 bool base64_strict(std::string_view text);
+// The same check fed piece by piece (a large part's content is never copied whole).
+class Base64Check {
+ public:
+  void feed(std::string_view text);
+  bool ok() const { return !bad_ && n_ % 4 == 0 && pad_ <= 2; }
+
+ private:
+  std::size_t n_ = 0, pad_ = 0;
+  bool bad_ = false;
+};
 
 // UTF-8 as RFC 3629 defines it (no overlong forms, no surrogates, nothing
 // above U+10FFFF).

@@ -157,3 +157,17 @@ TEST_CASE("cloud codec: UTF-8 check and repair, strict base64") {
   CHECK_FALSE(base64_strict("QUJDR"));  // not a whole group
   CHECK_FALSE(base64_strict("QU-_"));   // the URL alphabet is not MIME's
 }
+
+TEST_CASE("an empty file name never becomes an attachment without a name (Graph refuses those)") {
+  const std::string m = kHead + "Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
+                        "body\r\n--B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"\"\r\n"
+                        "Content-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--B--\r\n";
+  JsonMessage j = to_json_message(m);
+  REQUIRE(j.unfaithful == "");
+  REQUIRE(j.attachments.size() == 1);
+  CHECK(j.attachments[0].name == "attachment");
+  auto s = split_attachments(m);
+  REQUIRE(s);
+  REQUIRE(s->attachments.size() == 1);
+  CHECK(s->attachments[0].name == "attachment");
+}
