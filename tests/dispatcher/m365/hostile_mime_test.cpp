@@ -171,3 +171,38 @@ TEST_CASE("an empty file name never becomes an attachment without a name (Graph 
   REQUIRE(s->attachments.size() == 1);
   CHECK(s->attachments[0].name == "attachment");
 }
+
+TEST_CASE("mutated messages: the plan never throws, a JSON body is always valid UTF-8 JSON") {
+  const std::string base =
+      "From: =?utf-8?B?w4k=?= <scan@example.com>\r\nTo: a@x.org\r\nSubject: =?iso-8859-1?Q?caf=E9?=\r\n"
+      "X-A: v\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"M\"\r\n\r\n--M\r\n"
+      "Content-Type: multipart/related; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/html; charset=iso-8859-1\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\n<p>=E9<img src=3D\"cid:i@x\"></p>\r\n--R\r\n"
+      "Content-Type: image/png\r\nContent-ID: <i@x>\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAwQF\r\n--R--\r\n"
+      "--M\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename*=UTF-8''%E2%82%AC.pdf\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--M--\r\n";
+  std::uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u, seed >> 8; };
+  const char bytes[] = {'\0', '\x01', '\r', '\n', '=', '?', '-', '"', ';', ':', '\x80', '\xc3', '\xe9', '\xff'};
+  int json_plans = 0;
+  for (int i = 0; i < 1500; ++i) {
+    std::string m = base;
+    for (int k = 1 + static_cast<int>(next() % 4); k > 0; --k) {
+      const std::size_t at = next() % m.size();
+      switch (next() % 3) {
+        case 0: m[at] = bytes[next() % sizeof bytes]; break;
+        case 1: m.erase(at, 1 + next() % 8); break;
+        default: m.insert(at, 1, bytes[next() % sizeof bytes]);
+      }
+    }
+    SendPlan p;
+    REQUIRE_NOTHROW(p = plan_send(m, PlanOptions{}));
+    if (p.kind == SendPlan::Json) {
+      ++json_plans;
+      REQUIRE(is_utf8(p.body));
+      REQUIRE_NOTHROW((void)json::parse(p.body));
+    }
+    REQUIRE_NOTHROW((void)split_attachments(m));
+  }
+  CHECK(json_plans > 500);  // most mutations still have a JSON form
+}
