@@ -41,6 +41,7 @@ Use in-process (FakeGraph(dir).start()) or as a CLI:
 import base64
 import binascii
 import email
+import email.parser
 import email.policy
 import email.utils
 import hashlib
@@ -58,6 +59,22 @@ from fake_https import FakeHttps, b64url, b64url_decode
 SCOPE = "https://graph.microsoft.com/.default"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_BODY = 4 * 1024 * 1024
+
+
+def strict_json(data):
+    """A JSON request body as Graph reads it: UTF-8 only (json.loads on bytes
+    would let encoded surrogates through) and no raw control characters in
+    strings (RFC 8259 sections 7 and 8.1). None when it is not valid JSON."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def header_fields(mime):
+    """The header block only: the fake reads recipients and From from it, and
+    a hostile body (thousands of nested multiparts) cannot break the fake."""
+    return email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(mime)
 
 
 class FakeGraph(FakeHttps):
@@ -405,7 +422,7 @@ def _handler(fg):
                 return None
 
         def check_message(self, mailbox, mime):
-            msg = email.message_from_bytes(mime, policy=email.policy.default)
+            msg = header_fields(mime)
             rcpts = [a for _, a in email.utils.getaddresses(msg.get_all("To", []) + msg.get_all("Cc", []) +
                                                              msg.get_all("Bcc", [])) if a]
             if not rcpts:
@@ -487,9 +504,8 @@ def _handler(fg):
                     "isInline": bool(a.get("isInline")), "contentId": a.get("contentId")}
 
         def send_mail_json(self, mailbox, data):
-            try:
-                req = json.loads(data)
-            except ValueError:
+            req = strict_json(data)
+            if not isinstance(req, dict):
                 return self.graph_error(400, "BadRequest", "Unable to read JSON request payload.")
             msg = req.get("message")
             rcpts = self.check_json_message(mailbox, msg)
@@ -509,9 +525,8 @@ def _handler(fg):
         def create_draft(self, mailbox, data):
             did = "AAMk" + b64url(os.urandom(24)) + "="
             if self.headers.get("Content-Type", "").split(";")[0].strip() == "application/json":
-                try:
-                    msg = json.loads(data)
-                except ValueError:
+                msg = strict_json(data)
+                if msg is None:
                     return self.graph_error(400, "BadRequest", "Unable to read JSON request payload.")
                 if not isinstance(msg, dict) or "attachments" in msg:
                     return self.graph_error(400, "ErrorInvalidRequest", "Invalid message.")
@@ -534,13 +549,17 @@ def _handler(fg):
                     fg.drafts.pop(did, None)
                 return self.reply(204)
             if method == "POST" and rest == "/attachments":
-                rec = self.json_attachment(json.loads(data))
+                a = strict_json(data)
+                if not isinstance(a, dict):
+                    return self.graph_error(400, "BadRequest", "Unable to read JSON request payload.")
+                rec = self.json_attachment(a)
                 if rec is None:
                     return
                 d["attachments"].append(rec)
                 return self.reply(201, {"id": str(uuid.uuid4())})
             if method == "POST" and rest == "/attachments/createUploadSession":
-                item = json.loads(data).get("AttachmentItem") or {}
+                req = strict_json(data)
+                item = (req.get("AttachmentItem") if isinstance(req, dict) else None) or {}
                 if item.get("attachmentType") != "file" or not isinstance(item.get("size"), int):
                     return self.graph_error(400, "ErrorInvalidRequest", "AttachmentItem is required.")
                 sid = uuid.uuid4().hex

@@ -71,4 +71,68 @@ bool base64_decode(std::string_view text, std::string* out) {
   return bits < 6;
 }
 
+void Base64Check::feed(std::string_view text) {
+  for (char c : text) {
+    if (c == '\r' || c == '\n' || c == ' ' || c == '\t') continue;
+    if (c == '=') {
+      ++pad_;
+    } else if (c == '-' || c == '_' || value_of(c) < 0 || pad_ > 0) {
+      bad_ = true;  // outside the alphabet, or data after the padding
+    }
+    ++n_;
+  }
+}
+
+bool base64_strict(std::string_view text) {
+  Base64Check check;
+  check.feed(text);
+  return check.ok();
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence at the start of `s`, 0 when there is none.
+std::size_t sequence(std::string_view s) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  std::size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (len == 0 || s.size() < len) return 0;
+  for (std::size_t i = 1; i < len; ++i)
+    if ((b(i) & 0xC0) != 0x80) return 0;
+  if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
+  if (c == 0xED && b(1) > 0x9F) return 0;   // UTF-16 surrogate
+  if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
+  if (c == 0xF4 && b(1) > 0x8F) return 0;   // above U+10FFFF
+  return len;
+}
+
+}  // namespace
+
+bool is_utf8(std::string_view text) {
+  while (!text.empty()) {
+    const std::size_t n = sequence(text);
+    if (n == 0) return false;
+    text.remove_prefix(n);
+  }
+  return true;
+}
+
+std::string utf8_valid(std::string_view text) {
+  if (is_utf8(text)) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + 16);
+  while (!text.empty()) {
+    const std::size_t n = sequence(text);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      text.remove_prefix(1);
+    } else {
+      out.append(text.substr(0, n));
+      text.remove_prefix(n);
+    }
+  }
+  return out;
+}
+
 }  // namespace relay::provider::cloud

@@ -1,9 +1,14 @@
 // See gmime_util.hpp.
 #include "dispatcher/providers/m365/gmime_util.hpp"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <mutex>
+
+#include "dispatcher/providers/cloud/codec.hpp"
 
 namespace relay::provider::m365::gm {
 
@@ -77,7 +82,77 @@ std::string unfolded(const char* value) {
 
 std::string content_type_value(GMimeObject* obj) {
   std::string v = unfolded(g_mime_object_get_header(obj, "Content-Type"));
-  return v.empty() ? mime_type(obj) : v;
+  return v.empty() ? mime_type(obj) : header_utf8(v);
+}
+
+bool intact(GMimePart* part) {
+  GMimeDataWrapper* w = g_mime_part_get_content(part);
+  if (!w || g_mime_data_wrapper_get_encoding(w) != GMIME_CONTENT_ENCODING_BASE64) return true;
+  GMimeStream* raw = g_mime_data_wrapper_get_stream(w);
+  if (!raw) return true;
+  cloud::Base64Check check;  // a chunk at a time: a 25 MB attachment is not copied to be checked
+  char buf[16 * 1024];
+  g_mime_stream_reset(raw);
+  for (ssize_t n; (n = g_mime_stream_read(raw, buf, sizeof buf)) > 0;)
+    check.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+  g_mime_stream_reset(raw);
+  return check.ok();
+}
+
+namespace {
+
+bool utf8_family(const char* charset) {
+  return !charset || !*charset || !strcasecmp(charset, "utf-8") || !strcasecmp(charset, "utf8") ||
+         !strcasecmp(charset, "us-ascii") || !strcasecmp(charset, "ascii");
+}
+
+// `in` converted by `cd`; a byte iconv refuses (EILSEQ, or a sequence cut
+// at the end: EINVAL) becomes U+FFFD and conversion goes on after it.
+std::string convert(iconv_t cd, std::string_view in) {
+  std::string out;
+  char buf[4096];
+  char* ip = const_cast<char*>(in.data());
+  std::size_t il = in.size();
+  while (il > 0) {
+    char* op = buf;
+    std::size_t ol = sizeof buf;
+    const std::size_t r = iconv(cd, &ip, &il, &op, &ol);
+    out.append(buf, static_cast<std::size_t>(op - buf));
+    if (r == static_cast<std::size_t>(-1) && errno != E2BIG) {  // a byte it cannot take: skip it
+      out += "\xEF\xBF\xBD";
+      ++ip;
+      --il;
+    }
+  }
+  char* op = buf;
+  std::size_t ol = sizeof buf;
+  iconv(cd, nullptr, nullptr, &op, &ol);  // a stateful charset's closing bytes
+  out.append(buf, static_cast<std::size_t>(op - buf));
+  return out;
+}
+
+}  // namespace
+
+bool text_utf8(GMimePart* part, std::string* out) {
+  const char* charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+  const std::string bytes = decoded(part);
+  if (utf8_family(charset)) {
+    *out = cloud::utf8_valid(bytes);
+    return true;
+  }
+  iconv_t cd = g_mime_iconv_open("UTF-8", charset);
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  std::string text = convert(cd, bytes);
+  g_mime_iconv_close(cd);
+  *out = cloud::utf8_valid(text);
+  return true;
+}
+
+std::string header_utf8(std::string_view text) {
+  if (cloud::is_utf8(text)) return std::string(text);
+  init();
+  GStr d(g_mime_utils_decode_8bit(nullptr, text.data(), text.size()));
+  return cloud::utf8_valid(d ? std::string_view(d.get()) : text);
 }
 
 }  // namespace relay::provider::m365::gm

@@ -29,8 +29,11 @@ std::string unsupported(GMimeObject* o) {
   if (t.find("pkcs7") != std::string::npos) return "S/MIME message (" + t + "): re-encoding would break it";
   if (t == "text/calendar") return "calendar part (text/calendar): its method and charset have no JSON place";
   if (GMIME_IS_MESSAGE_PART(o) || t.rfind("message/", 0) == 0) return "attached message (" + t + ")";
+  if (GMIME_IS_PART(o) && !gm::intact(GMIME_PART(o)))
+    return "damaged base64 in a " + t + " part: decoders disagree on its bytes";
   if (GMIME_IS_MULTIPART(o)) {
     GMimeMultipart* mp = GMIME_MULTIPART(o);
+    if (g_mime_multipart_get_count(mp) == 0) return t + " without parts (no boundary, or none found)";
     for (int i = 0; i < g_mime_multipart_get_count(mp); ++i) {
       std::string w = unsupported(g_mime_multipart_get_part(mp, i));
       if (!w.empty()) return w;
@@ -42,27 +45,31 @@ std::string unsupported(GMimeObject* o) {
 Attachment attachment_of(GMimeObject* o, bool inl) {
   Attachment a;
   GMimePart* p = GMIME_PART(o);
-  a.content_type = gm::mime_type(o);
+  a.content_type = gm::header_utf8(gm::mime_type(o));
   if (a.content_type.rfind("text/", 0) == 0) {
-    if (const char* cs = g_mime_object_get_content_type_parameter(o, "charset")) a.content_type += fmt::format("; charset={}", cs);
+    if (const char* cs = g_mime_object_get_content_type_parameter(o, "charset"))
+      a.content_type += gm::header_utf8(fmt::format("; charset={}", cs));
   }
   const char* cid = g_mime_object_get_content_id(o);
-  if (inl && cid) a.content_id = cid;
+  if (inl && cid) a.content_id = gm::header_utf8(cid);
   a.is_inline = inl;
   const char* fn = g_mime_part_get_filename(p);
-  a.name = fn ? fn : (cid ? cid : "attachment");
+  a.name = gm::header_utf8(fn && *fn ? fn : (cid ? cid : "attachment"));
   a.bytes = gm::decoded(p);
   return a;
 }
 
-void set_body(JsonMessage* out, GMimeObject* o) {
+// The body in UTF-8 (gm::text_utf8: invalid bytes become U+FFFD); "" or
+// why it cannot be carried (a charset iconv does not know: MIME keeps it).
+std::string set_body(JsonMessage* out, GMimeObject* o) {
   std::string text;
-  if (o) {
-    gm::GStr t(g_mime_text_part_get_text(GMIME_TEXT_PART(o)));
-    if (t) text = t.get();
+  if (o && !gm::text_utf8(GMIME_PART(o), &text)) {
+    const char* cs = g_mime_object_get_content_type_parameter(o, "charset");
+    return fmt::format("text body in unknown charset '{}'", gm::header_utf8(cs ? cs : ""));
   }
   const bool html = o && gm::mime_type(o) == "text/html";
   out->message["body"] = json{{"contentType", html ? "html" : "text"}, {"content", text}};
+  return {};
 }
 
 // multipart/related: an HTML root and inline parts named by Content-ID.
@@ -71,7 +78,7 @@ std::string related(GMimeObject* o, JsonMessage* out) {
   GMimeMultipart* mp = GMIME_MULTIPART(o);
   if (g_mime_multipart_get_count(mp) < 1 || !is_text_body(g_mime_multipart_get_part(mp, 0)))
     return "multipart/related without a text root";
-  set_body(out, g_mime_multipart_get_part(mp, 0));
+  if (auto w = set_body(out, g_mime_multipart_get_part(mp, 0)); !w.empty()) return w;
   for (int i = 1; i < g_mime_multipart_get_count(mp); ++i) {
     GMimeObject* p = g_mime_multipart_get_part(mp, i);
     if (!GMIME_IS_PART(p) || !g_mime_object_get_content_id(p)) return "multipart/related part without a Content-ID";
@@ -82,10 +89,7 @@ std::string related(GMimeObject* o, JsonMessage* out) {
 
 std::string body_from(GMimeObject* o, JsonMessage* out) {
   const std::string t = gm::mime_type(o);
-  if (is_text_body(o)) {
-    set_body(out, o);
-    return {};
-  }
+  if (is_text_body(o)) return set_body(out, o);
   if (t == "multipart/related") return related(o, out);
   if (t != "multipart/alternative") return "body of type " + t + " has no JSON form";
   GMimeMultipart* mp = GMIME_MULTIPART(o);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/header_reader.hpp"
+#include "dispatcher/providers/cloud/codec.hpp"
 #include "dispatcher/providers/m365/cloud_names.hpp"
 #include "dispatcher/providers/m365/gmime_util.hpp"
 
@@ -25,16 +26,31 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// Header text decoded (RFC 2047 encoded-words, raw 8-bit) and always valid
+// UTF-8 (gm::header_utf8): a broken encoded-word stays as written.
 std::string decode_phrase(const std::string& s) {
   if (s.empty()) return s;
-  gm::GStr d(g_mime_utils_header_decode_phrase(nullptr, s.c_str()));
-  return d ? std::string(d.get()) : s;
+  const std::string in = gm::header_utf8(s);
+  gm::GStr d(g_mime_utils_header_decode_phrase(nullptr, in.c_str()));
+  return gm::header_utf8(d ? std::string_view(d.get()) : std::string_view(in));
+}
+
+std::string decode_text(const std::string& s) {
+  const std::string in = gm::header_utf8(s);
+  gm::GStr d(g_mime_utils_header_decode_text(nullptr, in.c_str()));
+  return gm::header_utf8(d ? std::string_view(d.get()) : std::string_view(in));
 }
 
 json recipient(const mail::Mailbox& m) {
   json e = {{"address", m.address}};
   if (!m.display.empty()) e["name"] = decode_phrase(m.display);
   return json{{"emailAddress", e}};
+}
+
+bool utf8_addresses(const mail::AddressList& l) {
+  for (const auto& m : l.mailboxes)
+    if (!cloud::is_utf8(m.address)) return false;
+  return true;
 }
 
 // Fields Exchange writes itself or that the JSON structure carries.
@@ -48,6 +64,7 @@ struct HeaderMap {
   JsonMessage* out;
   std::string why;  // first reason the header cannot be carried
   json custom = json::array();
+  std::set<std::string> once;  // single fields seen: a repeated Subject etc. keeps the first, as readers show it
 
   void fail(std::string w) {
     if (why.empty()) why = std::move(w);
@@ -55,6 +72,7 @@ struct HeaderMap {
   void list(const char* prop, std::string_view value, mail::ListKind kind) {
     auto l = mail::parse_addresses(value, kind);
     if (!l.error.empty()) return fail(fmt::format("{} cannot be read: {}", prop, l.error));
+    if (!utf8_addresses(l)) return fail(fmt::format("{} names an address that is not UTF-8", prop));
     json& a = out->message[prop];
     if (!a.is_array()) a = json::array();
     for (const auto& m : l.mailboxes) a.push_back(recipient(m));
@@ -62,6 +80,7 @@ struct HeaderMap {
   void one(const char* prop, std::string_view value, mail::ListKind kind) {
     auto l = mail::parse_addresses(value, kind);
     if (!l.error.empty() || l.mailboxes.size() != 1) return fail(fmt::format("{} must name one mailbox", prop));
+    if (!utf8_addresses(l)) return fail(fmt::format("{} names an address that is not UTF-8", prop));
     out->message[prop] = recipient(l.mailboxes[0]);
   }
   void field(const mail::Field& f) {
@@ -73,12 +92,9 @@ struct HeaderMap {
     if (n == "cc") return list("ccRecipients", f.value, mail::ListKind::AddressList);
     if (n == "bcc") return list("bccRecipients", f.value, mail::ListKind::AddressList);
     if (n == "reply-to") return list("replyTo", f.value, mail::ListKind::AddressList);
-    if (n == "subject") {
-      gm::GStr d(g_mime_utils_header_decode_text(nullptr, v.c_str()));
-      out->message["subject"] = d ? std::string(d.get()) : v;
-      return;
-    }
-    if (n == "message-id") return void(out->message["internetMessageId"] = v);
+    if ((n == "subject" || n == "message-id" || n == "importance") && !once.insert(n).second) return;
+    if (n == "subject") return void(out->message["subject"] = decode_text(v));
+    if (n == "message-id") return void(out->message["internetMessageId"] = gm::header_utf8(v));
     if (n == "importance") {
       const std::string l = lower(v);
       if (l != "high" && l != "normal" && l != "low") return fail("Importance '" + v + "' is not high, normal or low");
@@ -86,7 +102,7 @@ struct HeaderMap {
       return;
     }
     if (n.size() > 2 && n[0] == 'x' && n[1] == '-') {
-      custom.push_back({{"name", std::string(f.name)}, {"value", v}});
+      custom.push_back({{"name", gm::header_utf8(f.name)}, {"value", gm::header_utf8(v)}});
       return;
     }
     if (dropped(n)) return;
@@ -105,7 +121,7 @@ JsonMessage to_json_message(const std::string& mime) {
     out.unfaithful = "header section cannot be read: " + h.error;
     return out;
   }
-  HeaderMap map{&out, {}};
+  HeaderMap map{&out, {}, json::array(), {}};
   for (const auto& f : h.fields) map.field(f);
   if (map.custom.size() > kMaxCustomHeaders) {
     map.fail(fmt::format("{} X- header fields (Graph's JSON message takes at most {})", map.custom.size(),

@@ -20,7 +20,13 @@
 //   Dropped as carried by Exchange itself: Received, Return-Path, Date
 //   (Exchange stamps its send time), MIME-Version, Content-*,
 //   DKIM-Signature (it could not verify after Exchange re-encodes), User-Agent.
+//   Every string is valid UTF-8 (Graph refuses anything else): the body is
+//     decoded from its charset with each invalid byte as U+FFFD, raw 8-bit
+//     header text is decoded as GMime guesses its charset; a repeated
+//     Subject keeps the first. docs/cloud-mime.md lists the hostile cases.
 // Everything else makes the message unfaithful (`unfaithful` says why):
+// a text body in a charset iconv does not know, damaged base64 (decoders
+// disagree on its bytes), a multipart without parts (no boundary),
 // multipart/signed, multipart/encrypted, S/MIME (application/pkcs7-*),
 // text/calendar parts (the method parameter has no JSON place),
 // message/rfc822 parts, other structures, more than 5 X- fields, and any

@@ -10,7 +10,11 @@
 //    + contentId, which Exchange links back into the HTML);
 //  - an attachment keeps its whole Content-Type value (charset, method=...);
 //  - a message that is one non-text part (the payload itself) becomes a
-//    draft with an empty text body and that part as its one attachment.
+//    draft with an empty text body and that part as its one attachment;
+//  - a part whose base64 is damaged (decoders disagree on its bytes) stays
+//    in the draft's MIME as written, and so do the parts before it;
+//  - names, types and Content-IDs are made valid UTF-8 (the JSON requests
+//    that carry them must be).
 #include "dispatcher/providers/m365/gmime_util.hpp"
 #include "dispatcher/providers/m365/large_send.hpp"
 
@@ -24,18 +28,18 @@ bool sealed(GMimeObject* o) {
 
 bool splits_out(GMimeObject* obj) {
   if (GMIME_IS_MESSAGE_PART(obj)) return true;
-  if (!GMIME_IS_PART(obj)) return false;
+  if (!GMIME_IS_PART(obj) || !gm::intact(GMIME_PART(obj))) return false;
   return g_mime_part_is_attachment(GMIME_PART(obj)) || g_mime_part_get_filename(GMIME_PART(obj)) != nullptr;
 }
 
 Attachment to_attachment(GMimeObject* obj, bool inl, GMimeFormatOptions* fmt) {
   Attachment a;
   a.content_type = gm::content_type_value(obj);
-  if (const char* cid = g_mime_object_get_content_id(obj); cid && inl) a.content_id = cid;
+  if (const char* cid = g_mime_object_get_content_id(obj); cid && inl) a.content_id = gm::header_utf8(cid);
   a.is_inline = inl;
   if (GMIME_IS_PART(obj)) {
     const char* fn = g_mime_part_get_filename(GMIME_PART(obj));
-    a.name = fn ? fn : (a.content_id.empty() ? "attachment" : a.content_id);
+    a.name = fn && *fn ? gm::header_utf8(fn) : (a.content_id.empty() ? "attachment" : a.content_id);
     a.bytes = gm::decoded(GMIME_PART(obj));
   } else {  // message/rfc822
     a.name = "message.eml";
@@ -55,7 +59,7 @@ void take_inline(GMimeObject* o, std::vector<Attachment>* out, GMimeFormatOption
   const bool rel = gm::mime_type(o) == "multipart/related";
   for (int i = 0; i < g_mime_multipart_get_count(mp); ++i) {
     GMimeObject* p = g_mime_multipart_get_part(mp, i);
-    if (rel && i > 0 && GMIME_IS_PART(p) && g_mime_object_get_content_id(p)) {
+    if (rel && i > 0 && GMIME_IS_PART(p) && g_mime_object_get_content_id(p) && gm::intact(GMIME_PART(p))) {
       out->push_back(to_attachment(p, true, fmt));
       gm::GPtr<GMimeObject> removed(g_mime_multipart_remove_at(mp, i--));
     } else {
