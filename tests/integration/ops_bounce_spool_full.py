@@ -13,6 +13,11 @@ queued before the entry is failed; a spool error leaves the entry claimed
 in active/ (event=spool_retry, reason names the bounce) and, once inodes
 are free again, the DSN is queued and delivered, exactly once, and the
 entry is in failed/.
+
+The configuration-error notice (a wrong SMTP password upstream) is raised
+once per state change; when the spool cannot take it, it is kept and
+retried once space returns (before: event=config_notice result=error, and
+never sent).
 """
 import os
 import subprocess
@@ -97,5 +102,48 @@ def test_dsn_not_lost_when_spool_is_out_of_inodes():
         os.rmdir(mnt)
 
 
+def test_config_notice_retried_when_spool_is_out_of_inodes():
+    """The configuration-error notice (wrong SMTP password upstream) is
+    raised once per state change; when the spool cannot take it, it is
+    retried after space returns (old code: event=config_notice
+    result=error, never sent)."""
+    if os.geteuid() != 0:
+        skip("needs root to mount a tmpfs")
+    mnt = tempfile.mkdtemp(prefix="relay-ops-tmpfs-")
+    subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=16m,nr_inodes=4096", "tmpfs", mnt])
+    up = Upstream(args=["--require-auth", "u:right"]).start()
+    spool = os.path.join(mnt, "spool")
+    try:
+        over = {"spool": {"directory": spool},
+                "providers": {"up": smtp_provider(up.port, username="u", password="wrong")},
+                "default_provider": "up",
+                "dispatcher": {"journal": os.path.join(tempfile.mkdtemp(), "journal"),
+                               "failure_notice_to": "ops@example.org"}}
+        with make_relay(over, db=False) as r:
+            del r.cfg["providers"]["outbox"]
+            r.write_config()
+            r.spool = spool
+            r.start_receiver()
+            r.relayctl("dispatch", "pause")
+            r.start_dispatcher()
+            wait_for(lambda: "event=dispatch_paused" in r.read_log("dispatcher0"), 10, what="dispatcher paused")
+            send(r.port, SENDER, ["to@example.org"], message(SENDER, ["to@example.org"], "held"))
+            make_buckets(spool, ["data", "active", "failed", "deferred"])
+            fill_inodes(os.path.join(mnt, "fill"))
+            r.relayctl("dispatch", "resume")
+            wait_for(lambda: "event=config_notice" in r.read_log("dispatcher0"), 15, what="the notice tried")
+            log = r.read_log("dispatcher0")
+            assert "result=error" in log, log[-3000:]
+            subprocess.check_call(["rm", "-rf", os.path.join(mnt, "fill")])
+            wait_for(lambda: "event=config_notice provider=up" in r.read_log("dispatcher0")
+                     and "result=queued to=<ops@example.org>" in r.read_log("dispatcher0"), 15,
+                     what="the notice queued after space came back")
+            assert r.read_log("dispatcher0").count("result=queued") == 1
+    finally:
+        up.stop()
+        subprocess.call(["umount", "-l", mnt])
+        os.rmdir(mnt)
+
+
 if __name__ == "__main__":
-    run_tests([test_dsn_not_lost_when_spool_is_out_of_inodes])
+    run_tests([test_dsn_not_lost_when_spool_is_out_of_inodes, test_config_notice_retried_when_spool_is_out_of_inodes])
