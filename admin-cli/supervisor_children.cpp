@@ -120,7 +120,7 @@ void Supervisor::Impl::on_child_message(pid_t pid, std::string_view text) {
 // failure and the back-off decides what follows.
 void Supervisor::Impl::check_start_timeouts(std::int64_t now) {
   for (auto& c : children) {
-    if (c.pid <= 0 || c.ready_ms != 0 || c.start_killed || c.retired) continue;
+    if (c.pid <= 0 || c.ready_ms != 0 || c.start_killed) continue;  // retired ones too: poll_timeout counts them
     if (now - c.started_ms < opt.plan.start_timeout_ms) continue;
     c.start_killed = true;
     log::error("supervisor event=child-start-timeout child={} pid={} waited={}ms reason={}", c.name, c.pid,
