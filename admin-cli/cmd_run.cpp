@@ -34,6 +34,7 @@ SupervisorPlan plan_of(const config::Config& cfg, std::string bytes) {
   // The dispatchers' own bound plus time to release what is left.
   p.dispatcher_stop_ms = (cfg.dispatcher.drain_timeout + cfg.dispatcher.in_flight_grace + 5) * 1000;
   p.max_start_failures = cfg.supervisor.max_start_failures;
+  p.start_timeout_ms = cfg.supervisor.start_timeout * 1000;
   p.config_bytes = std::move(bytes);
   return p;
 }

@@ -79,10 +79,16 @@ void Supervisor::Impl::on_hup() {
   } else {
     int forwarded = 0;
     for (auto& c : children) {
-      if (c.pid > 0 && !c.retired) {
-        kill(c.pid, SIGHUP);
-        ++forwarded;
+      if (c.pid <= 0 || c.retired) continue;
+      // Before READY=1 a child may not have its handler yet: SIGHUP's
+      // default action would kill it (a start-up failure). It gets the
+      // SIGHUP when it reports ready, in case it read the old snapshot.
+      if (c.ready_ms == 0) {
+        c.hup_pending = true;
+        continue;
       }
+      kill(c.pid, SIGHUP);
+      ++forwarded;
     }
     log::info("supervisor event=reload forwarded_to={} dispatchers={} generation={}", forwarded, opt.plan.dispatchers,
               v.generation);
@@ -125,6 +131,7 @@ void Supervisor::Impl::on_timers() {
   if (phase == Phase::Running) {
     for (auto& c : children)
       if (c.pid == 0 && c.restart_at && now >= c.restart_at) start(c);
+    check_start_timeouts(now);
     return;
   }
   if (phase == Phase::Done || now < deadline) return;
@@ -154,8 +161,10 @@ int Supervisor::Impl::poll_timeout() const {
     if (t > 0 && (next < 0 || t < next)) next = t;
   };
   if (phase == Phase::Running) {
-    for (const auto& c : children)
+    for (const auto& c : children) {
       if (c.pid == 0) consider(c.restart_at);
+      else if (c.ready_ms == 0 && !c.start_killed) consider(c.started_ms + opt.plan.start_timeout_ms);
+    }
   } else {
     consider(deadline);
   }

@@ -9,14 +9,18 @@
 // private notify socket (ChildNotify). A child that was ready and died is
 // restarted at once; one that dies during start-up is retried with
 // RestartBackoff, and after `max_start_failures` such failures in a row
-// the supervisor stops everything and run() returns 1.
+// the supervisor stops everything and run() returns 1. A child that has
+// not reported READY=1 within `start_timeout_ms` of its start is SIGKILLed
+// and counts as a start-up failure (a hang must not stall relay, nor
+// systemd's start job, forever).
 // Towards systemd (Type=notify, all through $NOTIFY_SOCKET when set):
 // READY=1 once the receiver and every dispatcher are ready, STATUS= lines,
 // RELOADING=1 / READY=1 around a reload, STOPPING=1, and WATCHDOG=1 from
 // this loop every WATCHDOG_USEC/2 (no loop, no ping).
 // On SIGHUP: reload_check() loads the file; accepted, the bytes become the
-// snapshot, SIGHUP goes to every child, the dispatcher count and the stop
-// bounds follow; refused, nothing changes. Either way the verdict goes to
+// snapshot, SIGHUP goes to every ready child (one still starting gets it
+// when it reports READY=1: before that SIGHUP could kill it), the
+// dispatcher count and the stop bounds follow; refused, nothing changes. Either way the verdict goes to
 // RunDir's reload.status (for `relayctl reload`). On SIGTERM/SIGINT:
 // on_stop(), SIGTERM to the receiver (stop accepting), wait (bounded), then the
 // dispatchers, SIGKILL whoever outlives the bound, return 0. A second
@@ -44,6 +48,7 @@ struct SupervisorPlan {
   std::int64_t receiver_stop_ms = 35000;
   std::int64_t dispatcher_stop_ms = 30000;
   int max_start_failures = 5;
+  std::int64_t start_timeout_ms = 30000;  // READY=1 within this, or SIGKILL
   std::string config_bytes;  // the accepted file: written to the snapshot
 };
 

@@ -29,6 +29,8 @@ void Supervisor::Impl::start(Child& c) {
   const auto& prog = c.role == Role::Receiver ? opt.receiver : opt.dispatcher;
   c.restart_at = 0;
   c.ready_ms = 0;
+  c.start_killed = false;
+  c.hup_pending = false;  // it reads the snapshot as it is now
   pid_t pid = spawn_process(prog, opt.child_args, child_mask, /*keep_ambient_caps=*/c.role == Role::Receiver,
                             child_env);
   if (pid < 0) {
@@ -50,6 +52,8 @@ void Supervisor::Impl::on_exit(std::size_t i, int status) {
   std::int64_t now = now_ms();
   std::int64_t ran = now - c.started_ms;
   bool was_ready = c.ready_ms > 0;
+  const bool timed_out = c.start_killed;
+  c.start_killed = false;
   std::int64_t ready_for = was_ready ? now - c.ready_ms : -1;
   c.pid = 0;
   c.ready_ms = 0;
@@ -63,7 +67,9 @@ void Supervisor::Impl::on_exit(std::size_t i, int status) {
   if (!was_ready && failures >= opt.plan.max_start_failures) {
     log::error("supervisor event=child-failed child={} {} start_failures={} reason={}", c.name,
                describe_status(status), failures,
-               log::quote("exited before it was ready supervisor.max_start_failures times in a row"));
+               log::quote(timed_out ? "last start-up hung past supervisor.start_timeout; failed to become ready "
+                                      "supervisor.max_start_failures times in a row"
+                                    : "exited before it was ready supervisor.max_start_failures times in a row"));
     tell(fmt::format("STATUS={} failed to start {} times ({}); stopping", c.name, failures, describe_status(status)));
     exit_code = 1;
     begin_stop("reason=start-failures");
@@ -72,7 +78,7 @@ void Supervisor::Impl::on_exit(std::size_t i, int status) {
   c.restart_at = now + delay;
   log::warn("supervisor event=child-exited child={} {} ran={}ms ready={} restart_in={}ms reason={}", c.name,
             describe_status(status), ran, was_ready ? "yes" : "no", delay,
-            was_ready ? "unexpected-exit" : "start-up-failed");
+            was_ready ? "unexpected-exit" : timed_out ? "start-up-timeout" : "start-up-failed");
   tell(fmt::format("STATUS={} exited ({}), restarting; {}", c.name, describe_status(status), summary()));
 }
 
@@ -97,11 +103,33 @@ void Supervisor::Impl::on_child_message(pid_t pid, std::string_view text) {
     if (ready && c.ready_ms == 0) {
       c.ready_ms = now_ms();
       log::info("supervisor event=child-ready child={} pid={} after={}ms", c.name, pid, c.ready_ms - c.started_ms);
+      if (c.hup_pending && !c.retired) {
+        c.hup_pending = false;
+        log::info("supervisor event=reload-forwarded child={} pid={} reason=reloaded-during-start-up", c.name, pid);
+        kill(pid, SIGHUP);
+      }
       check_ready();
     }
     return;
   }
   log::debug("supervisor event=notify-ignored pid={} reason=not-a-child", pid);
+}
+
+// A child still not ready start_timeout after its start is hung (a dead
+// NFS spool, a stuck lookup): SIGKILL it; on_exit() counts the start-up
+// failure and the back-off decides what follows.
+void Supervisor::Impl::check_start_timeouts(std::int64_t now) {
+  for (auto& c : children) {
+    if (c.pid <= 0 || c.ready_ms != 0 || c.start_killed) continue;  // retired ones too: poll_timeout counts them
+    if (now - c.started_ms < opt.plan.start_timeout_ms) continue;
+    c.start_killed = true;
+    log::error("supervisor event=child-start-timeout child={} pid={} waited={}ms reason={}", c.name, c.pid,
+               now - c.started_ms,
+               log::quote("no READY=1 within supervisor.start_timeout; killed, counts as a start-up failure"));
+    tell(fmt::format("STATUS={} hung during start-up (no READY=1 after {}s), killed; {}", c.name,
+                     opt.plan.start_timeout_ms / 1000, summary()));
+    kill(c.pid, SIGKILL);
+  }
 }
 
 // READY=1 to the service manager once every child serves; later changes

@@ -32,6 +32,8 @@ struct Child {
   std::int64_t restart_at = 0;  // monotonic ms; 0 = none scheduled
   RestartBackoff backoff;
   bool retired = false;         // removed by a reload: do not restart
+  bool start_killed = false;    // SIGKILLed for start_timeout: waiting to reap it
+  bool hup_pending = false;     // a reload came before READY=1: SIGHUP it once ready
 };
 
 struct Supervisor::Impl {
@@ -57,6 +59,7 @@ struct Supervisor::Impl {
   void reap();
   void on_child_message(pid_t pid, std::string_view text);
   void check_ready();
+  void check_start_timeouts(std::int64_t now);
   void resize_dispatchers(int want);
   void signal_children(Role role, int sig);
   bool any_running(Role role) const;

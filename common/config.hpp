@@ -264,6 +264,10 @@ struct SupervisorConfig {
   // A child that exits this many times in a row before it reports ready
   // (port taken, certificate unreadable) makes `relayctl run` stop and exit 1.
   int max_start_failures = 5;
+  // A child that has not reported ready this many seconds after it was
+  // started (hung on a dead NFS spool, a stuck name lookup) is SIGKILLed
+  // and counted as a start-up failure.
+  std::int64_t start_timeout = 30;
 };
 
 // Scale-out (docs/scale-out.md): how this host names itself in the shared

@@ -242,6 +242,8 @@ constexpr Key kKeys[] = {
     {S::Top, "supervisor", K::Section},
     {S::Top, "supervisor.max_start_failures", K::Int, "5", 1, 1000, R, false, "",
      FLD(Config, supervisor.max_start_failures)},
+    {S::Top, "supervisor.start_timeout", K::Duration, "30s", 1, 3600, R, false, "",
+     FLD(Config, supervisor.start_timeout)},
     // ---- cluster (docs/scale-out.md) --------------------------------------
     {S::Top, "cluster", K::Section},
     {S::Top, "cluster.host_name", K::String, "", kNoMin, kNoMax, NR, false, "", FLD(Config, cluster.host_name)},

@@ -1,11 +1,15 @@
 // See dispatcher.hpp / bounce.hpp. This file: the Dispatcher's side of
 // bounces: whether a failed entry gets a DSN, what the DSN says about its
 // provider, and the log line of the outcome (queued, skipped with its
-// reason, or the spool error). Dispatcher::finish queues it on the
-// threadpool right after Claim::fail (dispatcher_send.cpp).
+// reason). Dispatcher::finish runs fail_with_notices on the threadpool:
+// the notice and the DSN are committed to the spool before Claim::fail, so
+// a full or unwritable spool keeps the failed entry claimed and retried
+// (retry_finish) instead of moving it to failed/ with its DSN lost. A crash
+// between the two may queue a DSN twice (at-least-once, like delivery).
 #include "common/log.hpp"
 #include "dispatcher/dispatcher.hpp"
 #include "dispatcher/job.hpp"
+#include "dispatcher/notice.hpp"
 
 namespace relay::dispatch {
 
@@ -24,20 +28,31 @@ BounceContext Dispatcher::bounce_context(const Job& job) const {
   return ctx;
 }
 
+spool::Status Dispatcher::fail_with_notices(Job& job, const std::string* notice_to, const std::string& notice_from,
+                                            const std::string& hostname, const BounceContext* bounce,
+                                            const std::string& headers) {
+  if (notice_to && job.notice_id.empty()) {
+    spool::Status ns = enqueue_failure_notice(spool_, job.env, job.info, *notice_to, notice_from, hostname,
+                                              &job.notice_id);
+    if (!ns.ok()) return {ns.err, "failure notice not queued: " + ns.message};
+  }
+  if (bounce && job.bounce_id.empty()) {
+    spool::Status bs = enqueue_bounce(spool_, job.env, job.info, headers, *bounce, &job.bounce_id);
+    if (!bs.ok()) return {bs.err, "bounce not queued: " + bs.message};
+  }
+  return job.claim->fail(job.env);
+}
+
 // A bounce that is not sent is logged with its reason too: a failed DSN
 // (null sender) shows event=bounce_skipped reason="null sender".
 void Dispatcher::log_bounce(const Job& job) {
   const std::string id = job.id.str();
   int failed = 0;
   for (const auto& r : job.env.rcpts) failed += r.state == spool::RcptState::Failed;
-  if (!job.bounce_id.empty() && job.bounce_error.empty()) {
+  if (!job.bounce_id.empty()) {
     ++counters_.bounces;
     log::info("{} event=bounce_queued bounce_id={} to=<{}> failed_rcpts={}", id, job.bounce_id, job.env.mail_from,
               failed);
-    return;
-  }
-  if (!job.bounce_error.empty()) {
-    log::error("{} event=bounce_error to=<{}> reason={}", id, job.env.mail_from, log::quote(job.bounce_error));
     return;
   }
   std::string why = bounce_reason(settings_.bounces, job.env, job.info);

@@ -188,6 +188,12 @@ class Dispatcher {
   bool wants_bounce(const Job& job) const;
   BounceContext bounce_context(const Job& job) const;
   void log_bounce(const Job& job);
+  // Worker thread: queues the failure notice and the DSN (each once per
+  // job), and only then moves the entry to failed/; a spool error leaves it
+  // claimed in active/ for retry_finish (nothing generated is ever dropped).
+  spool::Status fail_with_notices(Job& job, const std::string* notice_to, const std::string& notice_from,
+                                  const std::string& hostname, const BounceContext* bounce,
+                                  const std::string& headers);
   // dispatcher_timers.cpp: housekeeping, signals, shutdown
   void start_timers();
   void sweep();
@@ -205,6 +211,7 @@ class Dispatcher {
   void config_notice(const std::string& provider, const std::string& reason);  // config_notice_hook.cpp
   void queue_notice(const char* event, const std::string& provider, const std::string& key, const std::string& to,
                     const std::string& text);  // secret_notice_hook.cpp
+  void retry_notices();  // secret_notice_hook.cpp: from sweep(), the notices whose spool write failed
   void on_signal(int signum);              // dispatcher_reload.cpp
   void retire(std::unique_ptr<ProviderSet> set);
   void collect_retired();
@@ -237,6 +244,11 @@ class Dispatcher {
   bool sweep_running_ = false;
   bool sweep_again_ = false;             // a wake-up came while a sweep ran
   std::set<std::int64_t> wake_times_;    // unix seconds of short deferrals (wake_at), earliest first
+  struct PendingNotice {  // a secret/config notice the spool refused (ENOSPC, EACCES): tried again
+    std::string event, provider, to, text;
+    std::uint64_t due_ms = 0, delay_ms = 0;  // loop time of the next try; 0 due = being tried
+  };
+  std::map<std::string, PendingNotice, std::less<>> notice_retry_;  // by once-only key
   bool stopping_ = false;
   bool schema_hold_ = true;  // see on_schema
   bool closed_ = false;

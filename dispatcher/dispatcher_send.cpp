@@ -247,17 +247,9 @@ void Dispatcher::finish(const std::string& id, bool durable) {
         else if (job->decision.action == Action::Done) st = job->claim->done();
         else if (job->decision.action == Action::Defer) st = job->claim->defer(job->env);
         else if (job->decision.action == Action::Hold) st = job->claim->hold(job->env);
-        else st = job->claim->fail(job->env);
+        else st = fail_with_notices(*job, notice ? &notice_to : nullptr, notice_from, hostname,
+                                    bounce ? &bctx : nullptr, headers);
         if (!st.ok()) job->finish_error = st.message;
-        if (st.ok() && notice) {
-          spool::Status ns = enqueue_failure_notice(spool_, job->env, job->info, notice_to, notice_from, hostname,
-                                                    &job->notice_id);
-          if (!ns.ok()) job->finish_error = "notice: " + ns.message;
-        }
-        if (st.ok() && bounce) {
-          spool::Status bs = enqueue_bounce(spool_, job->env, job->info, headers, bctx, &job->bounce_id);
-          if (!bs.ok()) job->bounce_error = bs.message;
-        }
       },
       [this, job] { on_finished(*job); });
 }
@@ -320,9 +312,7 @@ bool Dispatcher::retry_finish(Job& job) {
       job.finish_timer.get(),
       [](uv_timer_t* t) {
         auto* j = static_cast<Job*>(t->data);
-        j->finish_error.clear();
-        j->notice_id.clear();
-        j->bounce_id.clear();
+        j->finish_error.clear();  // notice_id/bounce_id stay: those are queued, not again
         j->bounce_error.clear();
         j->stage = Job::Stage::Recording;  // finish() runs again with the same decision and envelope
         j->owner->finish(j->id.str(), true);

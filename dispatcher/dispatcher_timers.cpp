@@ -42,6 +42,7 @@ void Dispatcher::start_timers() {
 }
 
 void Dispatcher::sweep() {
+  retry_notices();
   if (sweep_running_ || stopping_) return;
   sweep_running_ = true;
   ++background_work_;

@@ -17,9 +17,9 @@ spool::Status enqueue_generated(const spool::Spool& spool, const std::string& to
   auto entry = spool.create(std::move(env), &st);
   if (!entry) return st;
   *id = entry->id().str();
-  if (st = entry->append(text); !st.ok()) return st;
-  if (st = entry->prepare(); !st.ok()) return st;
-  return spool.commit(*entry);
+  if (st = entry->append(text); st.ok() && (st = entry->prepare()).ok()) st = spool.commit(*entry);
+  if (!st.ok()) id->clear();  // rolled back: no entry of that id exists
+  return st;
 }
 
 }  // namespace relay::dispatch

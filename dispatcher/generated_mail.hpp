@@ -10,8 +10,9 @@
 // routed, attempted, retried and recorded in the delivery log.
 // Does not: build the text, decide whether a mail is due, or send anything.
 // Runs on: a worker thread (blocking spool I/O).
-// Fails: returns the spool's Status; nothing half-written is left in new/
-// (the NewEntry rolls back).
+// Fails: returns the spool's Status (ENOSPC, EACCES, ...); nothing
+// half-written is left in new/ (the NewEntry rolls back). Callers keep what
+// caused the mail until it is queued (bounce_hook.cpp, secret_notice_hook.cpp).
 #pragma once
 #include <string>
 
@@ -20,7 +21,8 @@
 namespace relay::dispatch {
 
 // `text` is the whole message (header block, empty line, body; CRLF).
-// *id gets the new entry's queue id as soon as it exists.
+// *id gets the new entry's queue id as soon as it exists, and is cleared
+// again when the entry is rolled back (a non-ok Status).
 spool::Status enqueue_generated(const spool::Spool& spool, const std::string& to, const std::string& text,
                                 std::string* id);
 

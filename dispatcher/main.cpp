@@ -87,6 +87,12 @@ int main(int argc, char** argv) {
 
   std::string error;
   auto spool = spool::Spool::open(cfg.spool.directory, &error);
+  if (spool) {  // a spool it cannot write to would only loop on rename errors
+    if (spool::Status st = spool->check_writable(); !st.ok()) {
+      error = st.message;
+      spool.reset();
+    }
+  }
   if (!spool) {
     log::error("- event=start_failed reason={}", log::quote("spool: " + error));
     return 1;

@@ -107,6 +107,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     spool = spool::Spool::open(cfg.spool.directory, &err, sync);
+    if (spool) {  // not writable (owner, mode, read-only mount): refuse to start, not 451 every message
+      if (spool::Status st = spool->check_writable(); !st.ok()) {
+        err = st.message;
+        spool.reset();
+      }
+    }
   }
   const std::string sync_note = fmt::format("spool_sync={} setting={}",
                                             sync == spool::SyncMode::Filesystem ? "filesystem" : "files",

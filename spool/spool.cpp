@@ -97,6 +97,25 @@ std::optional<Spool> Spool::open(const std::filesystem::path& root, std::string*
   return Spool(root, std::move(dirs));
 }
 
+Status Spool::check_writable() const {
+  for (int i = 0; i < static_cast<int>(Dirs::kCount); ++i) {
+    const int fd = dirs_->fd[static_cast<std::size_t>(i)];
+    const std::filesystem::path dir = root_ / detail::dir_label(i);
+    if (::faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) != 0) {
+      const int err = errno;
+      return fail(err, dir.string() + " is not writable");
+    }
+    if (!detail::hashed(i)) continue;
+    for (int b = 0; b < detail::kBuckets; ++b) {
+      const std::string name = detail::bucket_name(b);
+      if (::faccessat(fd, name.c_str(), W_OK | X_OK, AT_EACCESS) == 0 || errno == ENOENT) continue;
+      const int err = errno;
+      return fail(err, (dir / name).string() + " is not writable");
+    }
+  }
+  return {};
+}
+
 std::filesystem::path Spool::path_of(State s, const QueueId& id) const {
   return root_ / dir_name(s) / detail::env_rel(id);
 }

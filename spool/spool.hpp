@@ -206,6 +206,14 @@ class Spool {
   static std::optional<Spool> open(const std::filesystem::path& root, std::string* error,
                                    SyncMode sync = SyncMode::Files);
 
+  // For the daemons, right after open(): every spool directory (and each
+  // bucket that exists) must be writable by this process's effective user
+  // on a writable filesystem. Wrong ownership or mode, a read-only mount or
+  // an immutable directory otherwise starts a receiver that answers 451 to
+  // every message. The Status names the first directory that is not
+  // (EACCES, EROFS, EPERM). relayctl's read-only commands do not call it.
+  Status check_writable() const;
+
   const std::filesystem::path& root() const noexcept { return root_; }
   std::filesystem::path path_of(State s, const QueueId& id) const;
   std::filesystem::path data_path(const QueueId& id) const;
