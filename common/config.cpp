@@ -180,6 +180,7 @@ Config load_string(const std::string& yaml, const std::filesystem::path& file_na
     loader.fail(e.mark.line >= 0 ? e.mark.line + 1 : 1, "", std::string("YAML error: ") + e.msg);
   }
   loader.validate(cfg);
+  cfg.warnings.insert(cfg.warnings.begin(), loader.warnings().begin(), loader.warnings().end());
   cfg.secrets_expanded = opt.expand_secrets;
   return cfg;
 }

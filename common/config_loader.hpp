@@ -34,6 +34,8 @@ class Loader {
   // One more key or list item walked; fails past kMaxConfigValues (an
   // alias bomb: yaml-cpp shares aliased nodes, the loader would copy them).
   void count_value(int line);
+  // Warnings found while walking (a world-readable ${file:} secret).
+  const std::vector<std::string>& warnings() const noexcept { return warnings_; }
 
  private:
   void walk(const YAML::Node& map, Scope scope, std::string_view rel, const std::string& disp, void* obj, int line);
@@ -65,6 +67,8 @@ class Loader {
   mutable std::vector<std::pair<std::string, std::string>> expanded_;  // {value, "${...}"} seen so far
   std::unordered_map<std::string, int> lines_;
   std::size_t values_ = 0;
+  mutable std::vector<std::string> warnings_;  // filled by the const scalar()
+  void warn_if_world_readable(const std::string& ref, const std::string& disp, int line) const;
 };
 
 int node_line(const YAML::Node& node, int fallback);

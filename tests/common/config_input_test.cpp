@@ -109,3 +109,35 @@ TEST_CASE("an alias bomb is refused, not expanded into memory") {
   CHECK(e.find("more than " + std::to_string(kMaxConfigValues) + " keys and values") != std::string::npos);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
 }
+
+TEST_CASE("${file:} secrets: exactly one line end dropped; a world-readable one is warned about") {
+  TempDir d;
+  auto secret = [&](const std::string& name, const std::string& text, mode_t mode) {
+    d.write(name, text);
+    ::chmod((d.path / name).c_str(), mode);
+  };
+  secret("lf", "s3cret\n\n", 0600);
+  secret("crlf", "s3cret\r\n", 0600);
+  secret("cr", "s3cret\r", 0600);
+  secret("empty", "", 0600);
+  secret("world", "s3cret", 0644);
+  secret("group", "s3cret", 0640);
+  auto secret_of = [&](const std::string& file, std::vector<std::string>* warnings = nullptr) {
+    Config c = load_string("database: {conninfo: \"${file:" + file + "}\"}\n" + kBase, d.path / "t.yaml");
+    if (warnings) *warnings = c.warnings;
+    return c.database.conninfo;
+  };
+  CHECK(secret_of("lf") == "s3cret\n");
+  CHECK(secret_of("crlf") == "s3cret");
+  CHECK(secret_of("cr") == "s3cret\r");  // a CR alone is not a line end
+  CHECK(secret_of("empty").empty());
+  std::vector<std::string> w;
+  CHECK(secret_of("group", &w) == "s3cret");
+  CHECK(w.empty());
+  CHECK(secret_of("world", &w) == "s3cret");
+  REQUIRE(w.size() == 1);
+  CHECK(w[0] == (d.path / "t.yaml").string() + ":1: database.conninfo: ${file:world} is readable by every user "
+                "(mode 0644): chmod o-r it");
+  CHECK(error_of("database: {conninfo: \"${file:" + d.path.string() + "}\"}\n" + kBase)
+            .find("cannot read ${file:" + d.path.string() + "}: is a directory") != std::string::npos);
+}
