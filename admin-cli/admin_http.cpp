@@ -9,8 +9,10 @@
 
 #include <cstdarg>
 #include <cstring>
+#include <strings.h>
 
 #include "admin-cli/health.hpp"
+#include "admin-cli/http_deadlines.hpp"
 #include "admin-cli/metrics_exposition.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
@@ -34,13 +36,48 @@ MHD_Result respond(MHD_Connection* conn, unsigned status, const std::string& bod
   return ret;
 }
 
-MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const char* method, const char*,
+struct Framing {
+  int content_length = 0;
+  int transfer_encoding = 0;
+};
+
+MHD_Result count_framing(void* cls, MHD_ValueKind, const char* key, const char*) {
+  auto* f = static_cast<Framing*>(cls);
+  if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) ++f->content_length;
+  if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) ++f->transfer_encoding;
+  return MHD_YES;
+}
+
+// What RFC 9112 says to refuse and MHD lets through; "" when fine.
+const char* malformed(MHD_Connection* conn, const char* version) {
+  if (std::strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST) == nullptr)
+    return "bad request: HTTP/1.1 without Host\n";
+  Framing f;
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, &count_framing, &f);
+  if (f.content_length > 1) return "bad request: more than one Content-Length\n";
+  if (f.content_length && f.transfer_encoding) return "bad request: Content-Length with Transfer-Encoding\n";
+  return "";
+}
+
+// "http://host:port/metrics?x" (absolute-form, RFC 9112 3.2.2) -> "/metrics".
+std::string_view origin_path(std::string_view url) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (url.size() < scheme.size() || strncasecmp(url.data(), scheme.data(), scheme.size()) != 0) continue;
+    auto slash = url.find('/', scheme.size());
+    return slash == url.npos ? std::string_view("/") : url.substr(slash);
+  }
+  return url;
+}
+
+MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const char* method, const char* version,
                       const char*, size_t*, void**) {
   const auto* self = static_cast<const AdminHttp*>(cls);
   const CollectOptions* opt = &self->options();
   const bool get = std::strcmp(method, MHD_HTTP_METHOD_GET) == 0 || std::strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-  const std::string_view path(url);
+  const std::string_view path = origin_path(url);
   try {
+    if (const char* bad = malformed(conn, version); *bad) return respond(conn, MHD_HTTP_BAD_REQUEST, bad, kText);
     if (path != "/metrics" && path != "/healthz") return respond(conn, MHD_HTTP_NOT_FOUND, "not found\n", kText);
     if (!get) return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", kText, "GET, HEAD");
     Collected c = collect(*opt);
@@ -80,7 +117,8 @@ bool loopback(const std::string& host) { return host == "::1" || host.rfind("127
 
 }  // namespace
 
-std::unique_ptr<AdminHttp> AdminHttp::start(const config::Config& cfg, std::string* error) {
+std::unique_ptr<AdminHttp> AdminHttp::start(const config::Config& cfg, std::string* error,
+                                             const AdminHttpLimits& limits) {
   std::unique_ptr<AdminHttp> a(new AdminHttp());
   a->opt_.spool_dir = cfg.spool.directory;
   a->opt_.journal = cfg.dispatcher.journal;
@@ -101,10 +139,13 @@ std::unique_ptr<AdminHttp> AdminHttp::start(const config::Config& cfg, std::stri
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
+  a->deadlines_ = std::make_unique<HttpDeadlines>(std::chrono::seconds(limits.lifetime_seconds));
   a->daemon_ = MHD_start_daemon(
       flags, l.port, nullptr, nullptr, &on_request, a.get(), MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, nullptr,
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&ss), MHD_OPTION_CONNECTION_LIMIT, 32u,
-      MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(16 * 1024),
+      MHD_OPTION_CONNECTION_TIMEOUT, limits.idle_seconds, MHD_OPTION_NOTIFY_CONNECTION,
+      static_cast<MHD_NotifyConnectionCallback>(&HttpDeadlines::notify), a->deadlines_.get(),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(16 * 1024),
       MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (!a->daemon_) {

@@ -9,7 +9,12 @@
 // libmicrohttpd's. Bounds against slow or hostile clients (all on
 // loopback unless the operator wrote another address): at most 32
 // connections, 16 KiB of request per connection (a longer request line or
-// header block gets MHD's 414/431), 10 s without progress closes it.
+// header block gets MHD's 414/431), 10 s without progress closes it, and so
+// do 15 s in all (http_deadlines.hpp: a client trickling bytes is no longer
+// kept for ever). Requests MHD lets through that RFC 9112 refuses get 400:
+// HTTP/1.1 without Host, two Content-Lengths, Content-Length with
+// Transfer-Encoding (the request smuggling shapes). An absolute-form target
+// (GET http://host/metrics) is served like its path.
 // Before it listens it removes the metrics files of dead slots, so counters
 // start at 0 with each `relayctl run` (as any exporter's do after a restart).
 // Does not: authenticate (bind it to loopback or a management network),
@@ -36,9 +41,17 @@ struct Config;
 
 namespace relay::admin {
 
+class HttpDeadlines;
+
+struct AdminHttpLimits {
+  unsigned idle_seconds = 10;      // without a byte either way
+  unsigned lifetime_seconds = 15;  // in all, however busy (slowloris)
+};
+
 class AdminHttp {
  public:
-  static std::unique_ptr<AdminHttp> start(const config::Config& cfg, std::string* error);
+  static std::unique_ptr<AdminHttp> start(const config::Config& cfg, std::string* error,
+                                          const AdminHttpLimits& limits = {});
   ~AdminHttp();
   AdminHttp(const AdminHttp&) = delete;
   AdminHttp& operator=(const AdminHttp&) = delete;
@@ -55,6 +68,7 @@ class AdminHttp {
   AdminHttp() = default;
   CollectOptions opt_;
   std::atomic<bool> draining_{false};
+  std::unique_ptr<HttpDeadlines> deadlines_;  // outlives daemon_ (MHD notifies it while stopping)
   MHD_Daemon* daemon_ = nullptr;
   std::uint16_t port_ = 0;
 };

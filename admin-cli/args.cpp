@@ -66,7 +66,13 @@ std::optional<Args> Args::parse(std::span<const std::string> argv, std::span<con
       *error = fmt::format("option --{} takes no value", o->name);
       return std::nullopt;
     }
-    out.options_[std::string(o->name)] = std::move(value);
+    // "--state new --state hold": which one did the operator mean? Say so
+    // rather than silently keep the last (a repeated flag is harmless).
+    auto [at, fresh] = out.options_.emplace(std::string(o->name), value);
+    if (!fresh && o->value && at->second != value) {
+      *error = fmt::format("option --{} given twice ('{}' and '{}')", o->name, at->second, value);
+      return std::nullopt;
+    }
   }
   int n = static_cast<int>(out.positional_.size());
   if (!out.has("help") && (n < min_pos || n > max_pos)) {

@@ -60,6 +60,18 @@ std::string skip_reason(const spool::Spool& sp, const BulkOp& op, const spool::Q
   return fmt::format("moved to {}/ meanwhile", spool::dir_name(e->state));
 }
 
+// A word that can never name an entry ('../x', a path, ALL among ids) is
+// a usage error, found before the config or the spool is touched.
+bool ids_well_formed(const std::vector<std::string>& words, std::FILE* err) {
+  for (const auto& w : words) {
+    if (spool::QueueId::parse(w)) continue;
+    fmt::print(err, "relayctl: '{}' is not a queue id{}\n", printable(w.substr(0, 100)),
+               words.size() == 1 ? " (or ALL)" : " (ALL stands alone)");
+    return false;
+  }
+  return true;
+}
+
 std::vector<spool::QueueId> ids_for(const spool::Spool& sp, const BulkOp& op, const std::vector<std::string>& words,
                                     std::FILE* err, bool* ok) {
   std::vector<spool::QueueId> ids;
@@ -86,6 +98,7 @@ std::vector<spool::QueueId> ids_for(const spool::Spool& sp, const BulkOp& op, co
 // working on (locked, active) or that moved on is skipped and counted. A
 // named id that cannot be moved is an error (the operator asked for it).
 int run_bulk(Context& ctx, const BulkOp& op, const std::vector<std::string>& words) {
+  if (!(words.size() == 1 && words[0] == "ALL") && !ids_well_formed(words, ctx.err())) return kUsage;
   const config::Config* cfg = ctx.config();
   if (!cfg) return kFail;
   auto sp = open_spool(*cfg, ctx.err());
@@ -212,14 +225,14 @@ int cmd_queue_list(Context& ctx) {
 }
 
 int cmd_queue_show(Context& ctx) {
-  const config::Config* cfg = ctx.config();
-  if (!cfg) return kFail;
   const std::string& word = ctx.args().positional()[0];
   auto id = spool::QueueId::parse(word);
   if (!id) {
-    fmt::print(ctx.err(), "relayctl: '{}' is not a queue id\n", word);
-    return kFail;
+    fmt::print(ctx.err(), "relayctl: '{}' is not a queue id\n", printable(word.substr(0, 100)));
+    return kUsage;
   }
+  const config::Config* cfg = ctx.config();
+  if (!cfg) return kFail;
   auto sp = open_spool(*cfg, ctx.err());
   if (!sp) return kFail;
   auto e = sp->find(*id);

@@ -149,7 +149,12 @@ int dispatch(std::span<const std::string> argv, const std::optional<std::string>
       print_usage(err);
     } else {
       // "relayctl queue" alone: list the subcommands of that word.
-      fmt::print(err, "relayctl: unknown command '{}'\n", argv[0]);
+      bool group = false;
+      for (const Command& c : kCommands) group = group || c.name.starts_with(argv[0] + " ");
+      if (group)
+        fmt::print(err, "relayctl: '{}' needs a subcommand:\n", argv[0]);
+      else
+        fmt::print(err, "relayctl: unknown command '{}'\n", argv[0]);
       for (const Command& c : kCommands)
         if (c.name.starts_with(argv[0] + " ")) print_synopsis(err, c);
     }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdint>
 
 namespace relay::admin {
@@ -96,14 +97,23 @@ namespace {
 struct Cookie {
   std::FILE* to;
   ControlFilter filter{true};
+  bool reader_gone = false;  // EPIPE seen: the rest is dropped
 };
 
 ssize_t cookie_write(void* c, const char* buf, size_t size) {
   auto* k = static_cast<Cookie*>(c);
+  if (k->reader_gone) return static_cast<ssize_t>(size);
   std::string out;
   k->filter.feed(std::string_view(buf, size), out);
-  if (!out.empty() && std::fwrite(out.data(), 1, out.size(), k->to) != out.size()) return -1;
-  std::fflush(k->to);
+  errno = 0;
+  bool ok = out.empty() || std::fwrite(out.data(), 1, out.size(), k->to) == out.size();
+  if (std::fflush(k->to) != 0) ok = false;
+  if (ok) return static_cast<ssize_t>(size);
+  if (errno != EPIPE) return -1;  // a real write error (disk full): the caller reports it
+  // `relayctl queue list | head -1`: the reader has what it wanted. Finish
+  // the command quietly (SIGPIPE is ignored in main.cpp).
+  k->reader_gone = true;
+  std::clearerr(k->to);
   return static_cast<ssize_t>(size);
 }
 

@@ -5,11 +5,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <unordered_map>
 
 #include "common/config_loader.hpp"
+#include "common/config_values.hpp"
 
 namespace relay::config {
 namespace detail {
@@ -78,6 +77,12 @@ std::string Loader::redact(std::string message) const {
   return message;
 }
 
+void Loader::count_value(int line) {
+  if (++values_ > kMaxConfigValues)
+    fail(line, "", "the document expands to more than " + std::to_string(kMaxConfigValues) +
+                       " keys and values (a YAML alias repeating a large part?)");
+}
+
 int Loader::line_of(std::string_view path) const {
   std::string p(path);
   for (;;) {
@@ -105,6 +110,8 @@ void Loader::walk(const YAML::Node& map, Scope scope, std::string_view rel, cons
     if (!it->first.IsScalar()) fail(kline, disp, "expected a key name (got " + describe(it->first) + ")");
     const std::string name = it->first.Scalar();
     std::string kdisp = disp.empty() ? name : disp + "." + name;
+    count_value(kline);
+    if (name == "<<") fail(kline, kdisp, "YAML merge keys (<<) are not supported: write the keys out");
     if (!seen.emplace(name, kline).second)
       fail(kline, kdisp, "duplicate key (first at line " + std::to_string(seen[name]) + ")");
     lines_[kdisp] = kline;
@@ -163,12 +170,8 @@ Config load_string(const std::string& yaml, const std::filesystem::path& file_na
   auto abs = std::filesystem::absolute(file_name, ec);
   if (ec) abs = file_name;
   detail::Loader loader(file_name.string(), abs.parent_path(), opt.expand_secrets);
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::Exception& e) {
-    loader.fail(e.mark.line >= 0 ? e.mark.line + 1 : 1, "", "YAML syntax error: " + e.msg);
-  }
+  detail::check_text(loader, yaml);
+  YAML::Node root = detail::parse_one_document(loader, yaml);
   Config cfg;
   cfg.file = abs;
   try {
@@ -177,17 +180,26 @@ Config load_string(const std::string& yaml, const std::filesystem::path& file_na
     loader.fail(e.mark.line >= 0 ? e.mark.line + 1 : 1, "", std::string("YAML error: ") + e.msg);
   }
   loader.validate(cfg);
+  cfg.warnings.insert(cfg.warnings.begin(), loader.warnings().begin(), loader.warnings().end());
   cfg.secrets_expanded = opt.expand_secrets;
   return cfg;
 }
 
 Config load(const std::filesystem::path& file, const LoadOptions& opt) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError(file.string() + ": cannot open: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw ConfigError(file.string() + ": read error");
-  return load_string(ss.str(), file, opt);
+  std::string text;
+  int err = 0;
+  const std::string name = file.string();
+  switch (read_regular_file(file, kMaxConfigFileSize, &text, &err)) {
+    case ReadStatus::Ok: break;
+    case ReadStatus::OpenFailed: throw ConfigError(name + ": cannot open: " + std::strerror(err));
+    case ReadStatus::ReadFailed: throw ConfigError(name + ": read error: " + std::strerror(err));
+    case ReadStatus::Directory: throw ConfigError(name + ": is a directory, not a configuration file");
+    case ReadStatus::NotRegular: throw ConfigError(name + ": not a regular file");
+    case ReadStatus::TooLarge:
+      throw ConfigError(name + ": is larger than " + std::to_string(kMaxConfigFileSize >> 20) +
+                        " MB (is it the right file?)");
+  }
+  return load_string(text, file, opt);
 }
 
 }  // namespace relay::config

@@ -322,7 +322,14 @@ struct LoadOptions {
   // receiver loads this way: it never needs, so never reads, credentials.
   bool expand_secrets = true;
 };
-// Loads and validates. Throws ConfigError (see above).
+// Loads and validates. Throws ConfigError (see above). The file must be a
+// regular file of at most kMaxConfigFileSize bytes (a FIFO, /dev/zero or a
+// wrong -c pointing at a log file is refused before it is read), UTF-8 text
+// without NUL bytes, one YAML document; the document may expand (aliases)
+// to at most kMaxConfigValues keys and list items (a legitimate file has a
+// few hundred; each one costs memory in the loader).
+inline constexpr std::size_t kMaxConfigFileSize = 1 << 20;
+inline constexpr std::size_t kMaxConfigValues = 200000;
 Config load(const std::filesystem::path& file, const LoadOptions& opt = {});
 // For tests: parse YAML text as if it were `file_name`.
 Config load_string(const std::string& yaml, const std::filesystem::path& file_name, const LoadOptions& opt = {});

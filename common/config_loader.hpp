@@ -31,6 +31,11 @@ class Loader {
   [[noreturn]] void fail(int line, std::string_view path, std::string_view message) const;
   // Line of `path` or of its nearest ancestor that was seen (1 if none).
   int line_of(std::string_view path) const;
+  // One more key or list item walked; fails past kMaxConfigValues (an
+  // alias bomb: yaml-cpp shares aliased nodes, the loader would copy them).
+  void count_value(int line);
+  // Warnings found while walking (a world-readable ${file:} secret).
+  const std::vector<std::string>& warnings() const noexcept { return warnings_; }
 
  private:
   void walk(const YAML::Node& map, Scope scope, std::string_view rel, const std::string& disp, void* obj, int line);
@@ -61,6 +66,9 @@ class Loader {
   bool expand_secret_keys_ = true;  // false: Kind::Secret keys keep their ${...} text unread
   mutable std::vector<std::pair<std::string, std::string>> expanded_;  // {value, "${...}"} seen so far
   std::unordered_map<std::string, int> lines_;
+  std::size_t values_ = 0;
+  mutable std::vector<std::string> warnings_;  // filled by the const scalar()
+  void warn_if_world_readable(const std::string& ref, const std::string& disp, int line) const;
 };
 
 int node_line(const YAML::Node& node, int fallback);
@@ -68,5 +76,8 @@ bool has_range(const Key& key);
 std::string expectation(const Key& key);  // "a duration between 1s and 1d", "one of a, b or c"
 int choice_index(std::string_view choices, std::string_view text);  // -1 if absent
 std::string describe(const YAML::Node& node);  // "'text'", "a list", "a mapping", "nothing"
+// config_text.cpp: UTF-8 without NUL bytes; exactly one YAML document.
+void check_text(const Loader& loader, std::string_view text);
+YAML::Node parse_one_document(const Loader& loader, const std::string& text);
 
 }  // namespace relay::config::detail

@@ -16,39 +16,24 @@ namespace {
 
 std::optional<std::string> read_secret_file(const std::filesystem::path& p, std::string* why) {
   const std::string ref = "${file:" + p.string() + "}";
-  // O_NONBLOCK: opening a FIFO must not hang the loader; it is refused below.
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
-    *why = "cannot read " + ref + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
-  struct stat st{};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    *why = "cannot read " + ref + ": not a regular file";
-    return std::nullopt;
-  }
+  const std::string too_large = ref + " is larger than " + std::to_string(kMaxSecretFileSize / 1024) +
+                                " KB (a secret file holds one secret; is the path right?)";
   std::string s;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      *why = "error reading " + ref + ": " + std::strerror(err);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    s.append(buf, static_cast<std::size_t>(n));
-    if (s.size() > kMaxSecretFileSize + 2) break;  // room for a trailing CRLF only
+  int err = 0;
+  switch (read_regular_file(p, kMaxSecretFileSize + 2, &s, &err)) {  // room for a trailing CRLF
+    case ReadStatus::Ok: break;
+    case ReadStatus::OpenFailed: *why = "cannot read " + ref + ": " + std::strerror(err); return std::nullopt;
+    case ReadStatus::ReadFailed: *why = "error reading " + ref + ": " + std::strerror(err); return std::nullopt;
+    case ReadStatus::Directory: *why = "cannot read " + ref + ": is a directory"; return std::nullopt;
+    case ReadStatus::NotRegular: *why = "cannot read " + ref + ": not a regular file"; return std::nullopt;
+    case ReadStatus::TooLarge: *why = too_large; return std::nullopt;
   }
-  ::close(fd);
-  if (!s.empty() && s.back() == '\n') s.pop_back();
-  if (!s.empty() && s.back() == '\r') s.pop_back();
+  if (!s.empty() && s.back() == '\n') {  // exactly one line end: LF or CRLF
+    s.pop_back();
+    if (!s.empty() && s.back() == '\r') s.pop_back();
+  }
   if (s.size() > kMaxSecretFileSize) {
-    *why = ref + " is larger than " + std::to_string(kMaxSecretFileSize / 1024) +
-           " KB (a secret file holds one secret; is the path right?)";
+    *why = too_large;
     return std::nullopt;
   }
   return s;
@@ -84,6 +69,46 @@ std::optional<std::string> resolve(std::string_view ref, const std::filesystem::
 }
 
 }  // namespace
+
+ReadStatus read_regular_file(const std::filesystem::path& p, std::size_t max, std::string* out, int* err) {
+  out->clear();
+  // O_NONBLOCK: opening a FIFO must not hang; it is refused below.
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    *err = errno;
+    return ReadStatus::OpenFailed;
+  }
+  struct stat st{};
+  ReadStatus status = ReadStatus::Ok;
+  if (::fstat(fd, &st) != 0) {
+    *err = errno;
+    status = ReadStatus::ReadFailed;
+  } else if (S_ISDIR(st.st_mode)) {
+    status = ReadStatus::Directory;
+  } else if (!S_ISREG(st.st_mode)) {
+    status = ReadStatus::NotRegular;
+  } else if (static_cast<std::uintmax_t>(st.st_size) > max) {
+    status = ReadStatus::TooLarge;  // judged before reading a byte
+  }
+  char buf[16384];
+  while (status == ReadStatus::Ok) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *err = errno;
+      status = ReadStatus::ReadFailed;
+    } else if (n == 0) {
+      break;
+    } else if (out->size() + static_cast<std::size_t>(n) > max) {
+      status = ReadStatus::TooLarge;  // it grew while we read
+    } else {
+      out->append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  if (status != ReadStatus::Ok) out->clear();
+  return status;
+}
 
 std::optional<std::string> expand_secrets(std::string_view text, const std::filesystem::path& base_dir,
                                           std::string* why,

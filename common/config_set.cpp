@@ -1,6 +1,9 @@
 // relay::config — converting one YAML value into its struct member, by the
 // key's Kind (see config_table.hpp). Every failure names FILE:LINE: key.
+#include <sys/stat.h>
+
 #include <charconv>
+#include <cstdio>
 #include <cmath>
 
 #include "common/cidr.hpp"
@@ -114,8 +117,23 @@ std::string Loader::scalar(const Key& k, const YAML::Node& v, const std::string&
   const size_t before = expanded_.size();
   auto text = expand_secrets(v.Scalar(), base_, &why, &expanded_);
   if (!text) fail(node_line(v, line), disp, why);
+  for (size_t i = before; i < expanded_.size(); ++i) warn_if_world_readable(expanded_[i].second, disp, node_line(v, line));
   if (expanded_.size() != before && *text != v.Scalar()) expanded_.emplace_back(*text, v.Scalar());
   return *text;
+}
+
+// A secret any local user can read is no secret; group-readable (root:relay
+// 0640) is the usual way to share it with the daemons and stays quiet.
+void Loader::warn_if_world_readable(const std::string& ref, const std::string& disp, int line) const {
+  if (ref.rfind("${file:", 0) != 0 || ref.size() < 9) return;
+  std::filesystem::path p(ref.substr(7, ref.size() - 8));
+  if (p.is_relative()) p = base_ / p;
+  struct stat st{};
+  if (::stat(p.c_str(), &st) != 0 || (st.st_mode & S_IROTH) == 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  warnings_.push_back(file_ + ":" + std::to_string(line) + ": " + disp + ": " + ref + " is readable by every user (mode " +
+                      mode + "): chmod o-r it");
 }
 
 void Loader::set(const Key& k, const YAML::Node& v, const std::string& disp, int line, void* obj) {

@@ -101,6 +101,7 @@ void Loader::set_list(const Key& k, const YAML::Node& v, const std::string& disp
   for (size_t i = 0; v.IsSequence() && i < v.size(); ++i) {
     std::string idisp = disp + "[" + std::to_string(i) + "]";
     int iline = node_line(v[i], line);
+    count_value(iline);
     lines_[idisp] = iline;
     std::string text = scalar(item, v[i], idisp, iline);
     if (k.kind == Kind::IntList) {
@@ -155,16 +156,22 @@ void Loader::set_providers(const YAML::Node& v, const std::string& disp, int lin
     fail(node_line(v, line), disp, "expected a mapping of provider names to settings (got " + describe(v) + ")");
   cfg.providers.clear();
   if (!v.IsMap()) return;
+  std::unordered_map<std::string, int> seen;
   for (auto it = v.begin(); it != v.end(); ++it) {
     int pline = node_line(it->first, line);
+    if (!it->first.IsScalar()) fail(pline, disp, "expected a provider name (got " + describe(it->first) + ")");
     std::string name = it->first.Scalar();
     std::string pdisp = disp + "." + name;
-    lines_[pdisp] = pline;
     if (!valid_provider_name(name))
       fail(pline, pdisp, "expected a provider name of letters, digits, '-', '_' or '.' (got '" + name + "')");
-    if (cfg.provider(name)) fail(pline, pdisp, "duplicate provider name");
+    if (auto [at, fresh] = seen.emplace(name, pline); !fresh)
+      fail(pline, pdisp, "duplicate provider name (first at line " + std::to_string(at->second) + ")");
+    lines_[pdisp] = pline;
     const YAML::Node settings = it->second;  // a copy: it-> yields a temporary proxy
     if (!settings.IsMap()) fail(node_line(settings, pline), pdisp, "expected a mapping of settings (got " + describe(settings) + ")");
+    for (auto k = settings.begin(); k != settings.end(); ++k)  // before "type is missing" hides it
+      if (k->first.IsScalar() && k->first.Scalar() == "<<")
+        fail(node_line(k->first, pline), pdisp + ".<<", "YAML merge keys (<<) are not supported: write the keys out");
     const YAML::Node type = settings["type"];
     if (!type.IsDefined()) fail(pline, pdisp + ".type", "required key is missing (one of outbox, smtp, m365 or gmail)");
     ProviderConfig pc;

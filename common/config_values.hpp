@@ -41,6 +41,13 @@ bool valid_address(std::string_view address);
 // than 64 KB"), and so is anything but a regular file (a FIFO would block).
 // `resolved`, when given, receives {value, "${env:NAME}"} per reference so
 // that error messages can hide the values (Loader::fail).
+// Reads a whole regular file of at most `max` bytes: never blocks on a
+// FIFO, never reads a device, refuses a larger file before reading it.
+// *err is the errno for OpenFailed/ReadFailed. Used for the config file
+// itself (config.cpp) and for ${file:} secrets.
+enum class ReadStatus { Ok, OpenFailed, ReadFailed, Directory, NotRegular, TooLarge };
+ReadStatus read_regular_file(const std::filesystem::path& p, std::size_t max, std::string* out, int* err);
+
 inline constexpr std::size_t kMaxSecretFileSize = 64 * 1024;
 std::optional<std::string> expand_secrets(std::string_view text, const std::filesystem::path& base_dir,
                                           std::string* why,

@@ -84,6 +84,10 @@ TEST_CASE("Args: errors name the problem") {
   CHECK(err == "missing argument");
   CHECK_FALSE(parse({"a", "b"}, spec, 1, 1, &err));
   CHECK(err == "unexpected argument 'b'");
+  // An option given twice with two values: which one was meant? (was: the last won)
+  CHECK_FALSE(parse({"--limit", "5", "-n10"}, spec, 0, 0, &err));
+  CHECK(err == "option --limit given twice ('5' and '10')");
+  CHECK(parse({"--limit", "5", "--limit=5", "--failed", "--failed"}, spec, 0, 0, &err));  // the same twice: harmless
 }
 
 TEST_CASE("dispatch: usage errors exit 2, help exits 0") {

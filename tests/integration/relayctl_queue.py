@@ -94,7 +94,7 @@ def test_errors():
     with Relay(db=False) as r:
         fill(r, 1)
         res = r.relayctl("queue", "hold", "not-an-id", check=False)
-        assert res.returncode == 1 and "not a queue id" in res.stderr, res
+        assert res.returncode == 2 and "not a queue id" in res.stderr, res  # a usage error
         res = r.relayctl("queue", "list", "--state", "bogus", check=False)
         assert res.returncode == 2 and "unknown state 'bogus'" in res.stderr, res
         res = r.relayctl("queue", "show", check=False)
