@@ -217,7 +217,7 @@ Result transport_failure(const SmtpTranscript& t, CURLcode rc) {
     detail = t.body_sent() ? "no reply to the end of data (" + detail +
                                  "); the upstream may have accepted the message: it is retried, so a duplicate "
                                  "is possible (delivery is at-least-once)"
-                           : "connection lost while sending the message (" + detail + ")";
+                           : "the transfer broke off while sending the message (" + detail + ")";
   } else if (!t.steps().empty() && t.steps().back().verb == "STARTTLS" && t.steps().back().code == 220) {
     // Whatever broke right after "220 ready to start TLS" (no handshake,
     // junk, data injected before it) is TLS failing: never plain text.

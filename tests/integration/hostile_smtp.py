@@ -27,6 +27,7 @@ The behaviour comes from a JSON script (--script '{...}' or --script-file F):
   data_action     {"after": N, "action": "reply"|"close"|"reset", "text": ...}:
                   while receiving DATA, after N bytes
   require_auth    MAIL before AUTH gets 530 5.7.0
+  stall_data      after 354, never read the body (TCP flow control stops the client)
 Action objects: {"action": "close"|"reset"|"hang"} (no reply; close, RST,
 or never answer), {"delay": SECONDS, "then": R}, {"junk": BYTES, "line": LEN, "then": R} (BYTES of junk in
 lines of LEN characters, 0 = no line ends, then reply R).
@@ -226,6 +227,9 @@ class Conn:
             return False
         if not (isinstance(r, str) and r.startswith("354")):
             return True
+        if self.srv.script.get("stall_data"):  # never read the body: the client's sends block
+            await asyncio.sleep(3600)
+            return False
         data, ok = await self.read_data()
         if not ok:
             return False

@@ -210,6 +210,22 @@ TEST_CASE("hostile: a server dripping one byte at a time is cut off by the per-r
   CHECK(h.delivered() == 0);
 }
 
+TEST_CASE("hostile: an upstream that stops reading the body is cut off by the stall timeout") {
+  Fixture f;
+  std::string big = "Subject: big\r\n\r\n";
+  while (big.size() < (8u << 20)) big += std::string(78, 'z') + "\r\n";
+  relay::test::write_file(f.tmp.path() / "big.eml", big);
+  Hostile h(f.tmp.path(), {{"stall_data", true}});
+  auto p = f.make(f.cfg(h.port, 2));
+  double took = 0;
+  Result r = f.send(*p, f.msg({"a@example.com"}, "big.eml"), 30, &took);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.enhanced == "4.4.2");
+  // libcurl's speed is averaged over ~5 s of samples: timeout + ~6 s (measured 8.0 s).
+  CHECK(took < 12);
+  CHECK(h.delivered() == 0);
+}
+
 TEST_CASE("hostile: connection lost after the final dot is deferred (at-least-once), reset mid-DATA too") {
   Fixture f;
   Hostile h(f.tmp.path(), {{"reply", {{"EOD", {{"action", "close"}}}}}});
