@@ -26,14 +26,15 @@ bool needs_smtputf8(const std::string& address) {
 }
 
 std::optional<Result> check_before_mail(const SmtpCapabilities& caps, bool authenticated, const SmtpCheckInput& in) {
-  if (!caps.seen) return std::nullopt;  // HELO fallback or unknown connection: nothing to check against
   if (in.credentials && !authenticated) {
-    std::string why = "credentials are configured, but the upstream does not offer AUTH (EHLO offered: " +
-                      offered(caps) + "); nothing was sent unauthenticated";
+    std::string why = caps.seen ? "credentials are configured, but the upstream does not offer AUTH (EHLO offered: " +
+                                      offered(caps) + "); nothing was sent unauthenticated"
+                                : "credentials are configured, but the upstream refused EHLO (no AUTH without it); "
+                                  "nothing was sent unauthenticated";
     if (caps.starttls && !in.tls) why += "; it offers STARTTLS: AUTH may come only after it (tls: starttls-required)";
     return make_result(Cause::ConfigError, why);
   }
-  if (in.is_test) return std::nullopt;
+  if (!caps.seen || in.is_test) return std::nullopt;  // HELO fallback: nothing to check against
   if (caps.size > 0 && in.size > caps.size) {
     return refuse(Cause::MessageTooBig, 552, "5.3.4",
                   "message of " + std::to_string(in.size) + " bytes exceeds the upstream's SIZE limit of " +

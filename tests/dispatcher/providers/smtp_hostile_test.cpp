@@ -348,6 +348,18 @@ TEST_CASE("hostile: AUTH not offered, or not our mechanism, holds the mail and n
     CHECK(contains(r.text, ehlo.size() == 1 ? "does not offer AUTH" : "CRAM-MD5"));
     CHECK(!saw(h, "MAIL"));  // never sent unauthenticated when credentials are configured
   }
+  {  // EHLO refused: libcurl falls back to HELO, which has no AUTH.
+    TempDir d;
+    Hostile h(d.path(), {{"reply", {{"EHLO", "502 5.5.1 no EHLO here"}}}});
+    auto c = f.cfg(h.port);
+    c.username = "relayuser";
+    c.password = "s3cret";
+    auto p = f.make(c);
+    Result r = f.send(*p, f.msg({"a@example.com"}));
+    CHECK(r.config_error);
+    CHECK(contains(r.text, "refused EHLO"));
+    CHECK(!saw(h, "MAIL"));
+  }
   TempDir d;
   Hostile h(d.path(), {{"ehlo", {"AUTH PLAIN LOGIN"}}, {"reply", {{"AUTH", "535 5.7.8 Authentication credentials invalid"}}}});
   auto c = f.cfg(h.port);
