@@ -26,7 +26,13 @@
 // Fails: every failure is a Result classified by SMTP reply code
 // (outcome_table.hpp); STARTTLS required but not offered is transient with
 // config_error = true (the mail stays queued, the operator is alerted, nothing
-// is ever sent in clear).
+// is ever sent in clear). Between EHLO and MAIL (libcurl's pre-request
+// callback) smtp_checks.hpp stops what the upstream cannot take (SIZE,
+// 8BITMIME, SMTPUTF8) or credentials AUTH could not use; libcurl's error
+// text (CURLOPT_ERRORBUFFER) names TLS and transport causes. Against
+// hostile upstreams: dispatcher/providers/README.md, "smtp against broken
+// or hostile upstreams" (including libcurl 7.88's blocking wait for the
+// end-of-data reply).
 #pragma once
 #include <deque>
 #include <memory>

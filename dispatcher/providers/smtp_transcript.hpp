@@ -5,8 +5,9 @@
 // what we classify by (DESIGN.md: "classify by SMTP reply code, not CURLcode").
 //
 // Does: pairs every final reply line with the command it answers (only the
-// verb and, for RCPT, the address are kept: never AUTH data or body bytes);
-// classifies. Pure, no I/O, testable with byte strings.
+// verb and, for RCPT, the address are kept: never AUTH data or body bytes;
+// each reply text at most kMaxReplyText bytes); reads what EHLO offered
+// (SmtpCapabilities); classifies. Pure, no I/O, testable with byte strings.
 // Runs on: the loop thread of the transfer (any single thread).
 // Fails: never; a transcript with no reply at all classifies by CURLcode.
 #pragma once
