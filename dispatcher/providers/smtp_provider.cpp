@@ -3,6 +3,7 @@
 #include "dispatcher/providers/smtp_provider.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "common/log.hpp"
 #include "dispatcher/providers/outcome_table.hpp"
 #include "dispatcher/providers/post.hpp"
+#include "dispatcher/providers/smtp_checks.hpp"
 #include "dispatcher/providers/smtp_oauth.hpp"
 #include "dispatcher/providers/smtp_transcript.hpp"
 
@@ -33,6 +35,9 @@ struct SmtpProvider::Transfer {
   std::optional<net::Easy> easy;  // from the pool or new when started
   std::string token;              // oauth: the access token this transfer authenticates with
   bool token_retried = false;     // one retry with a fresh token after the upstream refused one
+  SmtpProvider* owner = nullptr;
+  std::optional<Result> refused;  // stopped before MAIL by check_before_mail()
+  char errbuf[CURL_ERROR_SIZE] = {};
   Done done;
   SmtpTranscript transcript;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -65,6 +70,36 @@ size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
 int on_debug(CURL*, curl_infotype type, char* data, size_t len, void* ud) {
   static_cast<Transfer*>(ud)->transcript.on_debug(type, std::string_view(data, len));
   return 0;
+}
+
+// Pre-request callback: the connection is up (EHLO, STARTTLS, AUTH done
+// or reused), MAIL is next.
+int on_prereq(void* ud, char*, char*, int, int) {
+  auto* t = static_cast<Transfer*>(ud);
+  return t->owner->before_mail(*t) ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+}
+
+// Progress callback. libcurl 7.88 waits for the reply to QUIT in a
+// blocking loop (smtp_disconnect -> smtp_block_statemach, up to the
+// response timeout) that calls this about once a second: once QUIT is out,
+// nothing more is needed from the upstream, so stop waiting (<= 1 s stall
+// of the loop instead of `timeout`).
+int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<Transfer*>(ud)->transcript.quitting() ? 1 : 0;
+}
+
+// Whether the spooled file holds a byte >= 0x80 (read with pread: the
+// transfer's offset stays at 0). Only asked when the upstream lacks 8BITMIME.
+bool file_has_8bit(int fd) {
+  char buf[65536];
+  for (off_t off = 0;;) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    for (ssize_t i = 0; i < n; ++i)
+      if (static_cast<unsigned char>(buf[i]) >= 0x80) return true;
+    off += n;
+  }
 }
 
 void call(Provider::Done& done, Result r, const std::string& id) {
@@ -123,7 +158,11 @@ SmtpProvider::~SmtpProvider() {
   waiting_.clear();
   running_.clear();
   pool_.clear();  // every easy handle detached before the share goes
-  // Closes the cached connections (QUIT, bounded by the response timeout).
+  // Closing the cached connections sends QUIT and waits for the reply in a
+  // blocking loop (libcurl's internal handle: up to 120 s each against an
+  // upstream that never answers). Shut our sockets down first: the QUIT
+  // fails at once and the loop is not held.
+  for (curl_socket_t s : sockets_) ::shutdown(s, SHUT_RDWR);
   if (curl_share_cleanup(share_) != CURLSHE_OK) {
     log::error("- event=curl_share_cleanup_failed provider={}", name_);
   }
@@ -269,6 +308,17 @@ void SmtpProvider::configure(Transfer& t) {
   curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);  // feeds the transcript, prints nothing
   curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, &on_debug);
   curl_easy_setopt(e, CURLOPT_DEBUGDATA, &t);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.errbuf);
+  t.owner = this;
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &on_prereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
+  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, &on_progress);
+  curl_easy_setopt(e, CURLOPT_XFERINFODATA, &t);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &SmtpProvider::open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &SmtpProvider::close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(cfg_.timeout));
   curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, static_cast<long>(cfg_.timeout));
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);  // stalled upload = timeout
@@ -311,19 +361,61 @@ bool SmtpProvider::retry_with_new_token(std::unique_ptr<Transfer>& t, CURLcode r
   return true;
 }
 
+curl_socket_t SmtpProvider::open_socket(void* ud, curlsocktype, curl_sockaddr* a) {
+  curl_socket_t s = ::socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if (s != CURL_SOCKET_BAD) static_cast<SmtpProvider*>(ud)->sockets_.insert(s);
+  return s;
+}
+
+int SmtpProvider::close_socket(void* ud, curl_socket_t s) {
+  auto* self = static_cast<SmtpProvider*>(ud);
+  self->sockets_.erase(s);
+  self->conns_.erase(s);
+  return ::close(s);
+}
+
+// What the connection's EHLO offered is remembered per socket: a reused
+// connection's transfer sees no EHLO of its own.
+bool SmtpProvider::before_mail(Transfer& t) {
+  curl_socket_t sock = CURL_SOCKET_BAD;
+  curl_easy_getinfo(t.easy->get(), CURLINFO_ACTIVESOCKET, &sock);
+  long connects = 0;
+  curl_easy_getinfo(t.easy->get(), CURLINFO_NUM_CONNECTS, &connects);
+  if (connects > 0) {
+    conns_[sock] = ConnState{t.transcript.capabilities(), t.transcript.authenticated(), t.transcript.saw_starttls()};
+  }
+  auto it = conns_.find(sock);
+  if (it == conns_.end()) return true;
+  std::string mech = cfg_.auth;
+  std::transform(mech.begin(), mech.end(), mech.begin(), ::toupper);
+  SmtpCheckInput in{!cfg_.username.empty(), mech, it->second.tls || cfg_.tls == config::TlsMode::Implicit,
+                    t.is_test, static_cast<std::uint64_t>(t.size), t.mail_from, t.rcpts,
+                    [&t] { return t.fd >= 0 && file_has_8bit(t.fd); }};
+  t.refused = check_before_mail(it->second.caps, it->second.authed, in);
+  return !t.refused;
+}
+
 void SmtpProvider::finished(Transfer* raw, CURLcode rc) {
   std::unique_ptr<Transfer> t = take_running(raw);
   if (!t) return;
   if (retry_with_new_token(t, rc)) return;
+  t->transcript.set_curl_error(t->errbuf);
   Result r;
-  if (t->read_error) {
+  if (t->refused) {
+    r = std::move(*t->refused);
+  } else if (t->read_error) {
     r = make_result(Cause::SpoolError, "read of spooled data failed");
   } else if (t->is_test) {
     r = classify_probe(t->transcript, rc);
   } else {
     r = classify_delivery(t->transcript, rc, t->rcpts);
   }
-  if (rc == CURLE_ABORTED_BY_CALLBACK && !t->read_error) r = make_result(Cause::Aborted);
+  if (rc == CURLE_ABORTED_BY_CALLBACK && !t->read_error && !t->refused) r = make_result(Cause::Aborted);
+  if (rc == CURLE_LOGIN_DENIED && t->transcript.last("AUTH") == nullptr && t->transcript.capabilities().seen) {
+    std::string mech = cfg_.auth;
+    std::transform(mech.begin(), mech.end(), mech.begin(), ::toupper);
+    r = auth_mechanism_missing(t->transcript.capabilities(), mech);
+  }
   if (tokens_ && !t->token.empty() && smtp_oauth::token_refused(t->transcript, rc)) {
     r = smtp_oauth::refused_result(t->transcript, cfg_.username);
   }

@@ -26,10 +26,18 @@
 // Fails: every failure is a Result classified by SMTP reply code
 // (outcome_table.hpp); STARTTLS required but not offered is transient with
 // config_error = true (the mail stays queued, the operator is alerted, nothing
-// is ever sent in clear).
+// is ever sent in clear). Between EHLO and MAIL (libcurl's pre-request
+// callback) smtp_checks.hpp stops what the upstream cannot take (SIZE,
+// 8BITMIME, SMTPUTF8) or credentials AUTH could not use; libcurl's error
+// text (CURLOPT_ERRORBUFFER) names TLS and transport causes. Against
+// hostile upstreams: dispatcher/providers/README.md, "smtp against broken
+// or hostile upstreams" (including libcurl 7.88's blocking wait for the
+// end-of-data reply).
 #pragma once
 #include <deque>
 #include <memory>
+#include <unordered_map>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -37,6 +45,7 @@
 #include "dispatcher/providers/cloud/http.hpp"
 #include "dispatcher/providers/cloud/token_cache.hpp"
 #include "dispatcher/providers/provider.hpp"
+#include "dispatcher/providers/smtp_transcript.hpp"
 
 namespace relay::provider {
 
@@ -55,6 +64,12 @@ class SmtpProvider final : public Provider {
   CancelResult cancel(const spool::QueueId& id) override;
 
   struct Transfer;  // one send or test; defined in smtp_provider.cpp
+  // Called by libcurl's pre-request callback, before MAIL: false stops the
+  // transfer (its Result is set) when the upstream cannot take the message.
+  bool before_mail(Transfer& t);
+  // libcurl's socket callbacks: the provider knows its open sockets.
+  static curl_socket_t open_socket(void* ud, curlsocktype purpose, curl_sockaddr* addr);
+  static int close_socket(void* ud, curl_socket_t s);
 
  private:
   void enqueue(std::unique_ptr<Transfer> t);
@@ -81,6 +96,13 @@ class SmtpProvider final : public Provider {
   bool starting_ = false;                           // inside start_next(): no recursion
   std::shared_ptr<cloud::Tracker> tracker_ = std::make_shared<cloud::Tracker>();  // token requests
   std::unique_ptr<cloud::TokenCache> tokens_;       // oauth: configured; else null
+  struct ConnState {
+    SmtpCapabilities caps;  // what the connection's EHLO offered
+    bool authed = false;
+    bool tls = false;       // STARTTLS done
+  };
+  std::unordered_map<curl_socket_t, ConnState> conns_;  // by socket; a new connection overwrites
+  std::unordered_set<curl_socket_t> sockets_;            // opened by libcurl for us, not closed yet
 };
 
 }  // namespace relay::provider

@@ -6,7 +6,7 @@
 // (1-4); then chunks split at the separator, each led by a byte choosing the
 // libcurl debug info type (command out / reply in / other).
 // Checks (abort = finding): no crash; a delivery is "sent" only when the
-// upstream gave a 2xx to the message (end of data, or the last DATA reply):
+// upstream gave a 2xx to the end of data (a 2xx to DATA sends no body):
 // mail is never dropped on the floor; per-recipient results name only
 // recipients we asked for; the summary is one line.
 #include <cstdint>
@@ -51,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   pv::Result d = pv::classify_delivery(t, rc, rcpts);
   auto ok2xx = [](const pv::SmtpStep* s) { return s != nullptr && s->code >= 200 && s->code <= 299; };
-  bool accepted = ok2xx(t.last("EOD")) || ok2xx(t.last("DATA"));
+  // Only a 2xx to the end of data: a 2xx to DATA itself means no body was sent.
+  bool accepted = ok2xx(t.last("EOD"));
   if (d.outcome == pv::Outcome::Sent && !accepted) finding("sent without a 2xx reply to the message");
   for (const auto& r : d.rcpts) {
     bool known = false;

@@ -38,3 +38,41 @@ TEST_CASE("transcript: only a 2xx to the message is delivery") {
   Result ok = classify_delivery(until_data("354 go\r\n", "250 2.0.0 queued\r\n"), CURLE_OK, {"a@x"});
   CHECK(ok.outcome == Outcome::Sent);
 }
+
+TEST_CASE("transcript: a 2xx to DATA (no 354) is no delivery; 4xx/5xx to DATA decide") {
+  Result r = classify_delivery(until_data("250 2.0.0 sure\r\n", ""), CURLE_SEND_ERROR, {"a@x"});
+  CHECK(r.outcome == Outcome::Transient);
+  REQUIRE(r.rcpts.size() == 1);
+  CHECK(r.rcpts[0].outcome == Outcome::Transient);
+  CHECK(r.text.find("instead of 354") != std::string::npos);
+  CHECK(classify_delivery(until_data("554 5.0.0 no\r\n", ""), CURLE_SEND_ERROR, {"a@x"}).outcome ==
+        Outcome::Permanent);
+  CHECK(classify_delivery(until_data("451 4.3.0 later\r\n", ""), CURLE_SEND_ERROR, {"a@x"}).outcome ==
+        Outcome::Transient);
+}
+
+TEST_CASE("transcript: EHLO capabilities, reply text bounded, a greeting after QUIT") {
+  SmtpTranscript t;
+  t.on_debug(CURLINFO_HEADER_IN, "220 up\r\n");
+  t.on_debug(CURLINFO_HEADER_OUT, "EHLO relay\r\n");
+  t.on_debug(CURLINFO_HEADER_IN, "250-up.example hello\r\n250-SIZE 1000\r\n250-auth plain LOGIN\r\n");
+  t.on_debug(CURLINFO_HEADER_IN, "250-8BITMIME\r\n250 STARTTLS\r\n");
+  const SmtpCapabilities& c = t.capabilities();
+  CHECK(c.seen);
+  CHECK(c.size == 1000);
+  CHECK(c.auth);
+  CHECK(c.auth_mechs == "PLAIN LOGIN");
+  CHECK(c.eightbitmime);
+  CHECK(c.starttls);
+  CHECK(!c.smtputf8);
+  t.on_debug(CURLINFO_HEADER_OUT, "MAIL FROM:<s@x>\r\n");
+  t.on_debug(CURLINFO_HEADER_IN, "550 5.7.1 " + std::string(70000, 'y') + "\r\n");
+  REQUIRE(t.last("MAIL") != nullptr);
+  CHECK(t.last("MAIL")->text.size() <= kMaxReplyText);
+  t.on_debug(CURLINFO_HEADER_OUT, "QUIT\r\n");
+  CHECK(t.quitting());
+  t.on_debug(CURLINFO_HEADER_IN, "221 bye\r\n");
+  CHECK(!t.quitting());
+  t.on_debug(CURLINFO_HEADER_IN, "220 next connection\r\n");
+  CHECK(t.steps().back().verb == "CONNECT");
+}
