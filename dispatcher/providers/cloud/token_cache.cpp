@@ -2,6 +2,7 @@
 #include "dispatcher/providers/cloud/token_cache.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -62,7 +63,8 @@ void TokenCache::finish(FetchResult r) {
   const auto now = now_();
   in_flight_ = false;
   if (r.ok) {
-    const auto life = seconds(std::max<std::int64_t>(r.expires_in, 1));
+    // Clamped: a lifetime of centuries would overflow the clock's nanoseconds.
+    const auto life = seconds(std::clamp<std::int64_t>(r.expires_in, 1, kMaxTokenLifetime));
     const auto margin = std::min<std::chrono::milliseconds>(seconds(300), std::chrono::milliseconds(life) / 5);
     token_ = std::move(r.access_token);
     expires_at_ = std::min(now, fetch_started_) + life;
@@ -111,6 +113,32 @@ TokenError parse_token_error(std::string_view body) {
     e.aadsts = std::strtol(e.description.c_str() + 6, nullptr, 10);
   }
   return e;
+}
+
+TokenGrant parse_token_grant(std::string_view body) {
+  TokenGrant g;
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return g;
+  auto tok = j.find("access_token");
+  if (tok == j.end() || !tok->is_string() || tok->get_ref<const std::string&>().empty()) return g;
+  g.ok = true;
+  g.access_token = tok->get<std::string>();
+  double v = 0;  // as a double: an integer beyond int64 must not wrap
+  if (auto it = j.find("expires_in"); it != j.end()) {
+    if (it->is_number()) v = it->get<double>();
+    if (it->is_string()) {
+      const std::string& s = it->get_ref<const std::string&>();
+      char* end = nullptr;
+      v = std::strtod(s.c_str(), &end);
+      if (s.empty() || !end || *end != '\0') v = 0;
+    }
+  }
+  if (!std::isfinite(v) || v < 1) {
+    g.expires_in_defaulted = true;
+    return g;
+  }
+  g.expires_in = static_cast<std::int64_t>(std::min(v, static_cast<double>(kMaxTokenLifetime)));
+  return g;
 }
 
 }  // namespace relay::provider::cloud

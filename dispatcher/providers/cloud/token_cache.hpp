@@ -100,4 +100,21 @@ struct TokenError {
 };
 TokenError parse_token_error(std::string_view body);
 
+// A token endpoint's 200 body: {"access_token", "expires_in", ...}. ok is
+// false without a string access_token (an HTML page, broken JSON).
+// expires_in is taken as a number or a numeric string, capped at
+// kMaxTokenLifetime; missing, zero, negative or unreadable ones are
+// kDefaultTokenLifetime (a token that is really shorter comes back as a 401,
+// which refreshes it), so a broken value never makes a token request per
+// message nor overflows the clock.
+constexpr std::int64_t kDefaultTokenLifetime = 3599;
+constexpr std::int64_t kMaxTokenLifetime = 86400;
+struct TokenGrant {
+  bool ok = false;
+  std::string access_token;
+  std::int64_t expires_in = kDefaultTokenLifetime;
+  bool expires_in_defaulted = false;  // the endpoint's value was missing or unusable
+};
+TokenGrant parse_token_grant(std::string_view body);
+
 }  // namespace relay::provider::cloud

@@ -41,7 +41,8 @@ void Graph::call(Request req, CallDone done, bool retried) {
 Result classify(const CallResult& r, const std::string& mailbox, std::time_t now) {
   if (!r.token_ok) return r.token_error;
   if (!r.resp.ok()) return classify_transport(r.resp.curl, r.resp.curl_error);
-  return classify_graph(r.resp.status, r.resp.body, r.resp.header("retry-after"), mailbox, now);
+  return classify_graph(r.resp.status, r.resp.body, r.resp.header("retry-after"), mailbox, now,
+                        r.resp.header("location"));
 }
 
 namespace {
