@@ -254,11 +254,13 @@ def check(r, outcome, config=False, enhanced=None, text=None):
 def test_retry_after_zero_negative_missing_huge_and_date():
     date = lambda s: time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + s))  # noqa: E731
     cases = ((429, "0", 1, 1), (429, "-5", 30, 30), (429, None, 30, 30), (503, None, 30, 30),
-             (429, "999999999999", 3600, 3600), (503, "1e400", 3600, 3600), (429, date(20), 17, 21),
+             (429, "999999999999", 3600, 3600), (503, "1e400", 3600, 3600), (429, "date+20", 17, 21),
              (429, "soon", 30, 30))
     with Env() as e:
         for status, ra, lo, hi in cases:
             e.srv.rules.clear()
+            if ra == "date+20":  # an HTTP date 20 s ahead, made right before its request
+                ra = date(20)
             hdr = {"Retry-After": ra} if ra is not None else {}
             e.srv.rule("sendMail", graph_error(status, "ApplicationThrottled", "throttled", hdr))
             r = e.one()
@@ -325,6 +327,12 @@ def test_401_invalid_token_refreshes_once_then_held():
         r = e.one()
         check(r, "transient", config=True, text="InvalidAuthenticationToken")
         assert e.srv.count("sendMail") == 2 and e.srv.count("oauth2") == 2, e.srv.log
+        # More messages into the same 401: no token request per message.
+        res = e.send(count=4, delay_ms=300)
+        assert all(r["outcome"] == "transient" and r["config_error"] for r in res), res
+        assert e.summary["token_requests"] == 2, e.summary
+        # 2 for the first message, then one each: no retry with a token refused already
+        assert e.srv.count("sendMail") == 2 + 2 + 3, e.srv.log
 
 
 # ---------------------------------------------------------------- token endpoint
@@ -339,6 +347,7 @@ def test_token_endpoint_errors():
              (aad(400, "unauthorized_client", 700016, "Application not found."), True, "application not found"),
              (aad(400, "invalid_grant", 50173, "The provided grant has expired."), True, "invalid_grant"),
              (aad(400, "invalid_request", 90002, "Tenant not found."), True, "tenant not found"),
+             (http(404, HTML, {"Content-Type": "text/html"}), True, "check login_url"),
              (http(500, HTML, {"Content-Type": "text/html"}), False, "HTTP 500"),
              (http(200, HTML, {"Content-Type": "text/html"}), False, "without an access_token"),
              (http(200, "{\"access_token\": ", {"Content-Type": "application/json"}), False, "without an access_token"),

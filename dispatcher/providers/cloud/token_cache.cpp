@@ -42,16 +42,30 @@ void TokenCache::get(Callback cb) {
   if (!in_flight_) start_fetch();
 }
 
-void TokenCache::invalidate(const std::string& token) {
-  if (!token.empty() && token == token_) {
-    log::info("{} event=token_invalidated reason=\"the API answered 401\"", log_name_);
-    token_.clear();
-    retry_at_ = {};  // a 401 is a reason to ask now, not to wait
+bool TokenCache::invalidate(const std::string& token) {
+  if (token.empty()) return false;
+  if (token != token_) return true;  // already replaced: the caller's retry gets the new one
+  const auto now = now_();
+  if (after_401_ && now - acquired_at_ < kRefetchAfter401) {
+    // This token was itself fetched because of a 401 and is refused too: a
+    // new one would be refused the same way (permissions, audience). Keep
+    // it; the delivery is held as a configuration error, and a burst of
+    // 401s costs no token request per message.
+    log::info("{} event=token_kept reason=\"a token fetched after a 401 was refused again; not asking for another "
+              "within {}s\"", log_name_, kRefetchAfter401.count());
+    return false;
   }
+  log::info("{} event=token_invalidated reason=\"the API answered 401\"", log_name_);
+  token_.clear();
+  retry_at_ = {};  // a 401 is a reason to ask now, not to wait
+  refetch_for_401_ = true;
+  return true;
 }
 
 void TokenCache::start_fetch() {
   in_flight_ = true;
+  fetch_after_401_ = refetch_for_401_;
+  refetch_for_401_ = false;
   fetch_started_ = now_();
   ++requests_;
   if (!metrics_provider_.empty()) metrics::registry().add("relay_token_requests_total", {{"provider", metrics_provider_}});
@@ -71,6 +85,8 @@ void TokenCache::finish(FetchResult r) {
     refresh_at_ = expires_at_ - margin;
     config_backoff_ = seconds(0);
     retry_at_ = {};
+    acquired_at_ = now;
+    after_401_ = fetch_after_401_;
     log::info("{} event=token_acquired expires_in={}", log_name_, life.count());
   } else {
     last_error_ = r.error;

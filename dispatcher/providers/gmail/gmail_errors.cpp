@@ -121,6 +121,9 @@ Result classify_token(long status, std::string_view body, const TokenContext& ct
     text = fmt::format("OAuth client {} rejected ({}); check client_id and client_secret", ctx.client, what);
   } else if (e.error == "invalid_scope") {
     text = fmt::format("invalid scope ({}); check the scope setting", what);
+  } else if (e.error.empty()) {  // an HTML page, a proxy: not Google's answer
+    text = fmt::format("token endpoint answered HTTP {} without an OAuth error body; check token_url and any proxy "
+                       "in between", status);
   } else {
     text = fmt::format("token request rejected ({})", what);
   }

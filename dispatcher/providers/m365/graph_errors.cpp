@@ -80,6 +80,10 @@ Result classify_token(long status, std::string_view body, const TokenContext& ct
     default:
       break;
   }
+  if (e.error.empty() && e.aadsts == 0) {  // an HTML page, a proxy: not the identity platform's answer
+    return config_error(status, fmt::format("token endpoint answered HTTP {} without an OAuth error body; check "
+                                            "login_url ({}) and any proxy in between", status, ctx.login_url));
+  }
   if (e.error == "invalid_scope") return config_error(status, "invalid scope: " + desc);
   if (e.error == "unauthorized_client") return config_error(status, "unauthorized client: " + desc);
   if (e.error == "invalid_client") return config_error(status, "invalid client credentials: " + desc);

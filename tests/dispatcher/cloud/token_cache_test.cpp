@@ -186,3 +186,28 @@ TEST_CASE("token endpoint 200 bodies: access_token and expires_in forms") {
     CHECK_FALSE(g(broken).ok);
   }
 }
+
+// Graph refuses every token (permissions, audience): the first 401 fetches
+// one new token; 401s for that new one do not fetch again for a minute.
+TEST_CASE("a persistent 401 costs one new token, not one per message") {
+  Harness h;
+  std::string tok;
+  auto get = [&] { h.cache.get([&](const TokenResult& t) { tok = t.token; }); };
+  get();
+  h.answer("T1");
+  h.cache.invalidate("T1");  // message 1: 401
+  get();
+  h.answer("T2");
+  CHECK(tok == "T2");
+  for (int i = 0; i < 20; ++i) {  // messages 1..20 get 401 with T2
+    h.cache.invalidate("T2");
+    get();
+    CHECK(tok == "T2");
+    h.now += seconds(1);
+  }
+  CHECK(h.cache.requests() == 2);
+  h.now += seconds(60);  // a minute later a 401 may be a new story
+  h.cache.invalidate("T2");
+  get();
+  CHECK(h.cache.requests() == 3);
+}
