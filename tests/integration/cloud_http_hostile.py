@@ -415,6 +415,13 @@ def test_transport_failures_are_transient_and_bounded():
             assert r["code"] == 0 and time.time() - t0 < 15, (action, r)
 
 
+def test_untrusted_certificate_is_held():
+    other_ca = make_ca(tempfile.mkdtemp(dir=TMP))[0]  # a CA that did not sign the server's certificate
+    with Env(ca_file=other_ca) as e:
+        check(e.one(), "transient", config=True, text="check ca_file")
+        assert "token_config_error" in e.stderr
+
+
 def test_100mb_response_body_is_capped():
     with Env(timeout="20s") as e:
         for status in (500, 202):
@@ -522,7 +529,8 @@ if __name__ == "__main__":
                    test_5xx_html_bodies_are_transient, test_4xx_without_a_graph_error_body_is_held_not_bounced,
                    test_graph_error_codes, test_401_invalid_token_refreshes_once_then_held,
                    test_token_endpoint_errors, test_token_expires_in_forms, test_token_endpoint_slow_and_refused,
-                   test_transport_failures_are_transient_and_bounded, test_100mb_response_body_is_capped,
+                   test_transport_failures_are_transient_and_bounded, test_untrusted_certificate_is_held,
+                   test_100mb_response_body_is_capped,
                    test_redirects_are_never_followed, test_gzip_and_close_delimited_bodies_are_read,
                    test_upload_session_failures_resume_or_restart_never_corrupt])
     finally:

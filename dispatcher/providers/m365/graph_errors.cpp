@@ -98,6 +98,18 @@ bool is_invalid_token(long status, std::string_view body) {
 }
 
 Result classify_transport(int curl_code, std::string_view curl_error) {
+  switch (curl_code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+      // The endpoint's certificate is not trusted: a wrong ca_file, or a
+      // TLS-intercepting proxy. Retrying will not change it: held.
+      return config_error(0, fmt::format("TLS certificate of the endpoint not trusted: {} ({}); check ca_file and "
+                                         "any TLS-intercepting proxy", curl_error, curl_code));
+    default:
+      break;
+  }
   Result r = make(Outcome::Transient, 0, "4.4.1",
                   fmt::format("transport error: {} ({})", curl_error, curl_code));
   return r;

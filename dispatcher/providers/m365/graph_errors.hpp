@@ -65,7 +65,8 @@ Result classify_graph(long status, std::string_view body, std::string_view retry
 // 429/503/504 without a usable Retry-After: the mailbox pauses this long.
 constexpr std::int64_t kThrottleDefaultRetry = 30;
 
-// A transport failure (no HTTP response): always transient.
+// A transport failure (no HTTP response): transient; an untrusted server
+// certificate (wrong ca_file, intercepting proxy) is a config_error.
 Result classify_transport(int curl_code, std::string_view curl_error);
 
 // True when the response is Graph's "token expired/invalid" 401.
