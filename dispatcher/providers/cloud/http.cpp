@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "common/curl_multi.hpp"
 
 namespace relay::provider::cloud {
@@ -23,11 +25,17 @@ struct Transfer {
   Response resp;
   std::unique_ptr<BodyReader> reader;  // req.upload's cursor
   ResponseFn done;
+  bool too_big = false;                // the body passed kMaxResponseBody: transfer aborted
   char errbuf[CURL_ERROR_SIZE] = {0};
 };
 
 size_t on_body(char* p, size_t size, size_t n, void* ud) {
-  static_cast<Transfer*>(ud)->resp.body.append(p, size * n);
+  auto* t = static_cast<Transfer*>(ud);
+  if (t->resp.body.size() + size * n > kMaxResponseBody) {
+    t->too_big = true;  // an endpoint gone wrong (or not the endpoint): never buffer without bound
+    return 0;           // aborts the transfer (CURLE_WRITE_ERROR)
+  }
+  t->resp.body.append(p, size * n);
   return size * n;
 }
 
@@ -75,6 +83,13 @@ void setup(Transfer& t, const HttpOptions& opt) {
   curl_easy_setopt(h, CURLOPT_TIMEOUT, static_cast<long>(t.req.timeout));
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+  // A 3xx is handed to the adapter as it is (classified as a configuration
+  // problem naming the Location): never followed, to any host.
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "");
+  // gzip/deflate/br answers (error bodies included) are decoded; the size
+  // cap applies to the decoded bytes, so a compression bomb is cut too.
+  curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t.errbuf);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
@@ -129,6 +144,7 @@ void perform(net::CurlMulti& curl, const HttpOptions& opt, Request req, Response
     keep->resp.curl = rc;
     if (rc != CURLE_OK) {
       keep->resp.curl_error = keep->errbuf[0] ? keep->errbuf : curl_easy_strerror(rc);
+      if (keep->too_big) keep->resp.curl_error = fmt::format("response larger than {} bytes, not read", kMaxResponseBody);
       if (keep->reader && !keep->reader->error().empty()) keep->resp.curl_error = keep->reader->error();
     } else {
       curl_easy_getinfo(keep->easy.get(), CURLINFO_RESPONSE_CODE, &keep->resp.status);
@@ -175,12 +191,12 @@ std::optional<std::int64_t> parse_retry_after(std::string_view value, std::time_
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
   if (value.empty()) return std::nullopt;
-  const std::int64_t cap = 86400;
+  const std::int64_t cap = kMaxRetryAfter;
   if (std::isdigit(static_cast<unsigned char>(value.front()))) {
     std::string s(value);
     char* end = nullptr;
     double d = std::strtod(s.c_str(), &end);
-    if (end && *end == '\0' && std::isfinite(d) && d >= 0) {
+    if (end && *end == '\0' && !std::isnan(d) && d >= 0) {  // inf ("1e400"): the cap
       // Cap as a double: casting a value beyond int64 is undefined (it wrapped negative).
       return static_cast<std::int64_t>(std::min(std::ceil(d), static_cast<double>(cap)));
     }

@@ -10,7 +10,11 @@
 // clients and the adapters' send code do).
 // Runs on: the uv loop thread of the CurlMulti.
 // Fails: a transport error is Response::curl != CURLE_OK (status 0); never
-// throws out of a libuv or curl callback.
+// throws out of a libuv or curl callback. Hostile answers are bounded: a
+// body over kMaxResponseBody aborts the transfer (CURLE_WRITE_ERROR, text
+// "response larger than ..."), redirects are never followed (the 3xx comes
+// back as the status), compressed bodies are decoded, and every transfer
+// has the request's whole-transfer timeout.
 #pragma once
 #include <curl/curl.h>
 #include <uv.h>
@@ -35,6 +39,13 @@ class CurlMulti;
 }
 
 namespace relay::provider::cloud {
+
+// No API answer relay reads is near this (the biggest: a draft echoed back,
+// under Graph's 4 MB request limit); anything longer is not the API.
+constexpr std::size_t kMaxResponseBody = 8u << 20;
+// Retry-After above this is taken as this: a bogus header must not park a
+// mailbox for days (the next answer says again if it is still busy).
+constexpr std::int64_t kMaxRetryAfter = 3600;
 
 struct Request {
   std::string method = "GET";        // GET POST PUT DELETE
@@ -87,7 +98,7 @@ std::string url_escape(std::string_view s);
 std::string trim_slash(std::string url);
 
 // Retry-After: "120", "1.5" (rounded up), or an HTTP date (relative to now).
-// nullopt when absent or unparseable; never negative; at most a day.
+// nullopt when absent or unparseable; never negative; at most kMaxRetryAfter.
 std::optional<std::int64_t> parse_retry_after(std::string_view value, std::time_t now);
 
 }  // namespace relay::provider::cloud

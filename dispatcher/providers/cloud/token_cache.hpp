@@ -8,7 +8,10 @@
 // request was sent (the endpoint counts from then too); after a Graph 401 the
 // delivery calls invalidate(token) and the first such call drops it (later
 // calls with the same stale token are no-ops), so a burst of 401s makes ONE
-// new request. At most one token request is in flight: concurrent get()s
+// new request; and a token fetched because of a 401 that is refused again
+// within a minute is kept (permissions or audience are wrong: another token
+// would not help), so a persistent 401 costs one token request, not one per
+// message. At most one token request is in flight: concurrent get()s
 // wait on it (single flight). Configuration errors (invalid_client,
 // AADSTS7000222/7000215, unauthorized_client, invalid_scope, tenant not
 // found) are remembered and returned without asking again for a backoff
@@ -59,7 +62,9 @@ class TokenCache {
 
   void get(Callback cb);
   // Drops the cached token if it is still `token` (a 401 came back for it).
-  void invalidate(const std::string& token);
+  // False when a retry would only use the same refused token again (it was
+  // fetched after a 401 itself, see kRefetchAfter401): do not retry.
+  bool invalidate(const std::string& token);
 
   int requests() const noexcept { return requests_; }   // token requests started
   // Counts relay_token_requests_total / relay_token_failures_total{provider}
@@ -87,6 +92,13 @@ class TokenCache {
   Clock::time_point retry_at_{};          // no request before this after a failure
   std::chrono::seconds config_backoff_{0};
   int requests_ = 0;
+  // A 401 for a token that was fetched because of a 401 (within this time)
+  // does not drop it: see invalidate().
+  static constexpr std::chrono::seconds kRefetchAfter401{60};
+  Clock::time_point acquired_at_{};
+  bool refetch_for_401_ = false;  // the next fetch is caused by invalidate()
+  bool fetch_after_401_ = false;  // the fetch in flight is
+  bool after_401_ = false;        // the cached token came from such a fetch
 };
 
 // An OAuth 2.0 token endpoint's error body (RFC 6749 section 5.2), as
@@ -99,5 +111,22 @@ struct TokenError {
   long aadsts = 0;          // Microsoft: first of error_codes, or parsed from "AADSTSnnnn"
 };
 TokenError parse_token_error(std::string_view body);
+
+// A token endpoint's 200 body: {"access_token", "expires_in", ...}. ok is
+// false without a string access_token (an HTML page, broken JSON).
+// expires_in is taken as a number or a numeric string, capped at
+// kMaxTokenLifetime; missing, zero, negative or unreadable ones are
+// kDefaultTokenLifetime (a token that is really shorter comes back as a 401,
+// which refreshes it), so a broken value never makes a token request per
+// message nor overflows the clock.
+constexpr std::int64_t kDefaultTokenLifetime = 3599;
+constexpr std::int64_t kMaxTokenLifetime = 86400;
+struct TokenGrant {
+  bool ok = false;
+  std::string access_token;
+  std::int64_t expires_in = kDefaultTokenLifetime;
+  bool expires_in_defaulted = false;  // the endpoint's value was missing or unusable
+};
+TokenGrant parse_token_grant(std::string_view body);
 
 }  // namespace relay::provider::cloud

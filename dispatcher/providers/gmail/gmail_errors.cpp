@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -120,39 +121,92 @@ Result classify_token(long status, std::string_view body, const TokenContext& ct
     text = fmt::format("OAuth client {} rejected ({}); check client_id and client_secret", ctx.client, what);
   } else if (e.error == "invalid_scope") {
     text = fmt::format("invalid scope ({}); check the scope setting", what);
+  } else if (e.error.empty()) {  // an HTML page, a proxy: not Google's answer
+    text = fmt::format("token endpoint answered HTTP {} without an OAuth error body; check token_url and any proxy "
+                       "in between", status);
   } else {
     text = fmt::format("token request rejected ({})", what);
   }
   return with(Cause::AuthFailed, status, std::move(text));
 }
 
+namespace {
+
+bool daily_reason(const std::string& r) { return r == "dailyLimitExceeded" || r == "quotaExceeded"; }
+
+// 429 / 403 rate reasons: the header (at least 1 s), else the time Gmail
+// writes into the message ("User-rate limit exceeded.  Retry after
+// 2026-12-03T07:00:00.000Z"), else a default: an hour for the daily
+// limits, kThrottleDefaultRetry for the others. Never none, so that the
+// user's queue pauses once instead of every message trying on its own.
+Result rate_limited(long status, const ApiError& e, const std::string& what, std::string_view retry_after,
+                    std::string_view user, std::time_t now) {
+  const bool daily = daily_reason(e.reason);
+  Result r = with(daily ? Cause::QuotaExceeded : Cause::RateLimited, status,
+                  fmt::format("Gmail {} for {}: {}", daily ? "daily sending limit" : "rate limit", user, what));
+  if (auto ra = cloud::parse_retry_after(retry_after, now)) {
+    r.retry_after = std::max<std::int64_t>(*ra, 1);
+  } else if (auto rt = parse_retry_after_text(e.message, now)) {
+    r.retry_after = std::max<std::int64_t>(*rt, 1);
+  } else {
+    r.retry_after = daily ? kQuotaRetryAfter : kThrottleDefaultRetry;
+  }
+  return r;
+}
+
+// Not Gmail's answers: a redirect (never followed), or a 4xx without
+// Google's JSON error body (a proxy, a wrong api_url): held, not bounced.
+std::optional<Result> not_gmail(long status, const ApiError& e, std::string_view location) {
+  if (status == 308 && location.empty()) {  // the resumable protocol's "incomplete", resumes used up
+    return with(Cause::ServiceUnavailable, status, "Gmail upload incomplete after resuming; retrying later");
+  }
+  if (status >= 300 && status < 400) {
+    return with(Cause::ConfigError, status,
+                fmt::format("Gmail endpoint answered a redirect (HTTP {} to {}); relay never follows redirects: "
+                            "check api_url and any proxy in between",
+                            status, location.empty() ? "no Location" : first_line(location)));
+  }
+  const bool google = e.code != 0 || !e.status.empty() || !e.reason.empty() || !e.message.empty();
+  if (status < 200 || (status >= 400 && status < 500 && !google && status != 401 && status != 403 && status != 408 &&
+                       status != 413 && status != 429)) {
+    return with(Cause::ConfigError, status,
+                fmt::format("HTTP {} without a Google error body: not an answer of the Gmail API; check api_url and "
+                            "any proxy in between", status));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result classify_api(long status, std::string_view body, std::string_view retry_after, std::string_view user,
-                    std::time_t now) {
+                    std::time_t now, std::string_view location) {
   if (status >= 200 && status < 300) return with(Cause::Sent, status, fmt::format("accepted: HTTP {}", status));
   const ApiError e = parse_api_error(body);
   std::string what = e.message.empty() ? fmt::format("HTTP {}", status) : e.message;
   if (!e.reason.empty()) what += " (" + e.reason + ")";
   Result r;
   if (status == 429 || (status == 403 && rate_reason(e.reason))) {
-    r = with(Cause::RateLimited, status, fmt::format("Gmail rate limit for {}: {}", user, what));
-    r.retry_after = cloud::parse_retry_after(retry_after, now);
-    // Gmail names the time in the message instead of a header:
-    // "User-rate limit exceeded.  Retry after 2026-12-03T07:00:00.000Z".
-    if (!r.retry_after) r.retry_after = parse_retry_after_text(e.message, now);
+    r = rate_limited(status, e, what, retry_after, user, now);
+  } else if (auto other = not_gmail(status, e, location)) {
+    r = *other;
   } else if (status == 401) {
-    r = with(Cause::AuthFailed, status, fmt::format("access token refused for {}: {}", user, what));
+    r = with(Cause::AuthFailed, status, fmt::format("access token refused for {} even after fetching a new one: {}",
+                                                    user, what));
   } else if (e.reason == "failedPrecondition" || e.status == "FAILED_PRECONDITION") {
     // "Mail service not enabled", "Precondition check failed": the user's
     // account or the domain's setup (Gmail off, account suspended), not the
     // message: held like any configuration error.
     r = with(Cause::ConfigError, status, fmt::format("Gmail account of {} not ready: {}", user, what));
   } else if (status == 403) {
-    r = with(Cause::ConfigError, status, fmt::format("Gmail refused access for {}: {}", user, what));
+    r = with(Cause::ConfigError, status, fmt::format("Gmail refused access for {} (insufficient scopes, domain "
+                                                     "policy, or the API not enabled for the project): {}",
+                                                     user, what));
   } else if (status == 413) {
     r = with(Cause::MessageTooBig, status, fmt::format("message too large for Gmail: {}", what));
   } else if (status == 408 || status >= 500) {
     r = with(Cause::ServiceUnavailable, status, fmt::format("Gmail server error: {}", what));
     r.retry_after = cloud::parse_retry_after(retry_after, now);
+    if (status == 503 && !r.retry_after) r.retry_after = kThrottleDefaultRetry;
   } else if (status == 400) {
     r = with(Cause::BadContent, status, fmt::format("Gmail rejected the message: {}", what));
   } else {

@@ -10,8 +10,11 @@
 //     config_error (mail stays queued; TokenCache backs off so the endpoint
 //     is not hammered); 429/5xx -> transient.
 //   API: 2xx sent; 429 and 403 {rate,userRate,daily,concurrent}LimitExceeded
-//     / quotaExceeded -> transient with Retry-After (the header, else the
-//     "Retry after <RFC 3339 time>" Gmail writes into the message); 400
+//     / quotaExceeded -> transient with Retry-After (the header, at least
+//     1 s, else the "Retry after <RFC 3339 time>" Gmail writes into the
+//     message, else 1 h for dailyLimitExceeded/quotaExceeded and 30 s for the
+//     others); 3xx (never followed) and a 4xx without Google's error body
+//     (a proxy, a wrong api_url) -> transient config_error; 400
 //     failedPrecondition (Gmail not enabled for the user, account state) ->
 //     transient config_error; other 403 (domainPolicy,
 //     insufficientPermissions, accessNotConfigured, forbidden) and 401 ->
@@ -50,8 +53,11 @@ Result classify_token(long status, std::string_view body, const TokenContext& ct
 // +hh:mm) in `text`, clamped to [0, 1 day]; nullopt when there is none.
 std::optional<std::int64_t> parse_retry_after_text(std::string_view text, std::time_t now);
 
-// `user` names the mailbox in texts; `retry_after` is the header value.
+// `user` names the mailbox in texts; `retry_after` and `location` are the
+// header values.
 Result classify_api(long status, std::string_view body, std::string_view retry_after, std::string_view user,
-                    std::time_t now);
+                    std::time_t now, std::string_view location = {});
+// A rate limit without a usable time: the user's queue pauses this long.
+constexpr std::int64_t kThrottleDefaultRetry = 30;
 
 }  // namespace relay::provider::gmail

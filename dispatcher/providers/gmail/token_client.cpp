@@ -4,6 +4,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/log.hpp"
 #include "dispatcher/providers/gmail/service_account.hpp"
 #include "dispatcher/providers/outcome_table.hpp"
 
@@ -41,22 +42,31 @@ cloud::FetchResult parse_token_response(const cloud::Response& resp, const Token
     r.error = classify_transport(resp, "token endpoint unreachable");
     return r;
   }
+  if (resp.status >= 300 && resp.status < 400) {
+    r.error = make_result(Cause::ConfigError,
+                          "token endpoint answered a redirect (HTTP " + std::to_string(resp.status) + " to " +
+                              (resp.header("location").empty() ? "no Location" : resp.header("location")) +
+                              "); relay never follows redirects: check token_url and any proxy in between");
+    r.error.code = static_cast<int>(resp.status);
+    return r;
+  }
   if (resp.status != 200) {
     r.error = classify_token(resp.status, resp.body, ctx);
     return r;
   }
-  auto j = nlohmann::json::parse(resp.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
+  const cloud::TokenGrant g = cloud::parse_token_grant(resp.body);
+  if (!g.ok) {
     r.error = make_result(Cause::ServiceUnavailable, "token endpoint answered 200 without an access_token");
     r.error.code = 200;
     return r;
   }
-  r.ok = true;
-  r.access_token = j["access_token"].get<std::string>();
-  r.expires_in = 3599;
-  if (auto it = j.find("expires_in"); it != j.end() && it->is_number_integer()) {
-    r.expires_in = it->get<std::int64_t>();
+  if (g.expires_in_defaulted) {
+    log::warn("gmail event=token_expires_in_unusable assumed={} reason=\"the token endpoint's expires_in is missing, "
+              "not a positive number, or not a number; a 401 will refresh it sooner\"", g.expires_in);
   }
+  r.ok = true;
+  r.access_token = g.access_token;
+  r.expires_in = g.expires_in;
   return r;
 }
 

@@ -41,24 +41,32 @@ Result classify_token(long status, std::string_view body, const TokenContext& ct
 
 // Classifies a Graph response (any call). `mailbox` names the sender in texts.
 // 2xx = Sent. 401 InvalidAuthenticationToken = Transient (caller refreshes
-// the token once and retries). 429/503 carry retry_after. The table:
-//   429/503/504                         transient 4.7.0, Retry-After
-//   401                                 transient 4.7.0
+// the token once and retries). 429/503 carry retry_after. The table
+// (docs/cloud-errors.md has it with the reasons):
+//   429/503/504                         transient 4.7.0, Retry-After (at
+//                                       least 1 s; 30 s when missing)
+//   3xx, 4xx without a Graph error body transient config_error (never followed)
+//   401 (after the one token refresh)   transient config_error 4.7.0
 //   413, ErrorMessageSizeExceeded       permanent 5.3.4
 //   ErrorInvalidRecipients              permanent 5.1.1 (per message)
 //   ErrorSendAsDenied                   permanent 5.7.1 (per message)
 //   *SubmissionQuotaExceeded*           transient 4.5.3, retry_after 1 h
+//   ErrorQuotaExceeded (storage full)   transient 4.2.2, retry_after 1 h
 //   403 (ErrorAccessDenied, Authorization_RequestDenied, any other 403)
 //                                       transient config_error 4.7.0
-//   MailboxNotEnabledForRESTAPI         permanent 5.2.1
+//   MailboxNotEnabledForRESTAPI         transient config_error (licence/setup)
 //   ErrorInvalidUser, *NotFound         permanent 5.1.8 (sendMail; the large
 //                                       path restarts the draft instead)
 //   5xx, 408                            transient 4.3.0
 //   anything else                       permanent 5.6.0
+// `location` is the Location header (named in the text of a 3xx).
 Result classify_graph(long status, std::string_view body, std::string_view retry_after,
-                      std::string_view mailbox, std::time_t now);
+                      std::string_view mailbox, std::time_t now, std::string_view location = {});
+// 429/503/504 without a usable Retry-After: the mailbox pauses this long.
+constexpr std::int64_t kThrottleDefaultRetry = 30;
 
-// A transport failure (no HTTP response): always transient.
+// A transport failure (no HTTP response): transient; an untrusted server
+// certificate (wrong ca_file, intercepting proxy) is a config_error.
 Result classify_transport(int curl_code, std::string_view curl_error);
 
 // True when the response is Graph's "token expired/invalid" 401.

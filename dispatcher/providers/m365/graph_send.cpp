@@ -25,9 +25,8 @@ void Graph::call(Request req, CallDone done, bool retried) {
     r.timeout = timeout;
     perform(*curl, opt, std::move(r),
             [this, req = std::move(req), done = std::move(done), retried, token = t.token](Response resp) mutable {
-              if (resp.ok() && is_invalid_token(resp.status, resp.body) && !retried) {
+              if (resp.ok() && is_invalid_token(resp.status, resp.body) && !retried && tokens->invalidate(token)) {
                 log::info("m365 event=graph_401 url={} action=refresh_token_and_retry", log::quote(req.url));
-                tokens->invalidate(token);
                 call(std::move(req), std::move(done), true);
                 return;
               }
@@ -41,7 +40,8 @@ void Graph::call(Request req, CallDone done, bool retried) {
 Result classify(const CallResult& r, const std::string& mailbox, std::time_t now) {
   if (!r.token_ok) return r.token_error;
   if (!r.resp.ok()) return classify_transport(r.resp.curl, r.resp.curl_error);
-  return classify_graph(r.resp.status, r.resp.body, r.resp.header("retry-after"), mailbox, now);
+  return classify_graph(r.resp.status, r.resp.body, r.resp.header("retry-after"), mailbox, now,
+                        r.resp.header("location"));
 }
 
 namespace {

@@ -30,9 +30,17 @@ bool vanished(const CallResult& cr) {
   return cr.token_ok && cr.resp.ok() && (cr.resp.status == 404 || cr.resp.status == 410);
 }
 
-// An upload PUT that may have reached the server only partly: ask the
-// session where it stands instead of starting over.
-bool resumable(const Response& resp) { return !resp.ok() || resp.status >= 500; }
+// The pre-authenticated upload URL refused (401/403): its embedded token
+// expired (upload sessions live for a limited time). We send no
+// Authorization header there, so this is the session, not our credentials.
+bool upload_url_expired(const CallResult& cr) {
+  return cr.resp.ok() && (cr.resp.status == 401 || cr.resp.status == 403);
+}
+
+// An upload PUT that may have reached the server only partly, or a range
+// the session did not expect (416 Requested Range Not Satisfiable): ask the
+// session where it stands instead of starting over or guessing.
+bool resumable(const Response& resp) { return !resp.ok() || resp.status >= 500 || resp.status == 416; }
 
 Result permanent(std::string text, std::string enhanced = "5.3.4") {
   Result r;
@@ -53,7 +61,8 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
   std::string upload_url;
   std::size_t offset = 0;       // next byte of the current upload
   int restarts = 0;             // drafts started over after a 404/410 (kMaxDraftRestarts)
-  int resumes = 0;              // upload PUTs resumed after a 5xx (kMaxUploadResumes per message)
+  int resumes = 0;              // upload PUTs resumed after a 5xx/416 (kMaxUploadResumes per message)
+  int stalls = 0;               // 200 answers that asked for no byte beyond the current offset
   bool force_session = false;   // the current small attachment got 413: upload it through a session
 
   // A view of bytes this delivery owns (split): the shared pointer keeps the delivery alive.
@@ -88,8 +97,8 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
   // 404/410 on the draft or an upload URL: delete what is left (best effort)
   // and start over with a new draft, at most kMaxDraftRestarts times; then
   // transient. Never "mailbox not found": the mailbox answered the draft POST.
-  bool restart_if_vanished(const CallResult& cr, const char* step) {
-    if (!vanished(cr)) return false;
+  bool restart_if_vanished(const CallResult& cr, const char* step, bool at_upload_url = false) {
+    if (!vanished(cr) && !(at_upload_url && upload_url_expired(cr))) return false;
     if (restarts >= kMaxDraftRestarts) {
       fail(transient(fmt::format("{}: draft or upload session vanished (HTTP {}) {} times; retrying later", step,
                                  cr.resp.status, restarts + 1)));
@@ -216,12 +225,21 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     perform(*g->curl, g->opt, std::move(req), [self = shared_from_this(), n](Response resp) {
       CallResult cr;
       cr.resp = std::move(resp);
-      if (self->restart_if_vanished(cr, "upload attachment range")) return;
+      if (self->restart_if_vanished(cr, "upload attachment range", true)) return;
       if (resumable(cr.resp) && self->resumes < kMaxUploadResumes) return self->query_session(cr);
+      if (cr.resp.ok() && cr.resp.status == 416) {
+        return self->fail(transient("upload attachment range: the session rejected our ranges (HTTP 416) after "
+                                    "resuming; retrying later"));
+      }
       if (self->failed(cr, "upload attachment range")) return;
       if (cr.resp.status == 201) return self->attachment_done();
       std::size_t next = self->offset + n;
       if (cr.resp.status == 200 && !self->next_from(cr.resp.body, "upload attachment range", &next)) return;
+      if (next <= self->offset && ++self->stalls > kMaxUploadResumes) {
+        // The session keeps asking for what it was just sent: give up for
+        // now rather than upload the same range forever.
+        return self->fail(transient("upload attachment range: the upload session makes no progress; retrying later"));
+      }
       self->offset = next;
       if (self->offset >= self->split.attachments[self->index].bytes.size()) return self->attachment_done();
       self->put_chunk();
@@ -263,7 +281,7 @@ struct LargeSend : std::enable_shared_from_this<LargeSend> {
     perform(*g->curl, g->opt, std::move(req), [self = shared_from_this()](Response resp) {
       CallResult cr;
       cr.resp = std::move(resp);
-      if (self->restart_if_vanished(cr, "upload session status")) return;
+      if (self->restart_if_vanished(cr, "upload session status", true)) return;
       if (self->failed(cr, "upload session status")) return;
       std::size_t next = self->offset;
       if (!self->next_from(cr.resp.body, "upload session status", &next)) return;

@@ -14,12 +14,16 @@
 // pre-authenticated), following nextExpectedRanges -> POST .../send (202).
 // On failure after the draft exists, the draft is deleted (best effort).
 // Errors on the way (the m365 table in graph_errors.hpp decides the rest):
-//   404/410 on a draft-scoped call or an upload URL -> the draft or session
-//     vanished: delete the draft, start over with a new one (at most
+//   404/410 on a draft-scoped call or an upload URL, or 401/403 on the
+//     pre-authenticated upload URL (its session expired) -> the draft or
+//     session vanished: delete the draft, start over with a new one (at most
 //     kMaxDraftRestarts times, then transient) — never "mailbox not found";
-//   5xx or a transport error on an upload PUT -> GET the upload URL for the
-//     session's status and resume at its nextExpectedRanges (at most
-//     kMaxUploadResumes per message, then transient);
+//   5xx, 416 (a range the session did not expect) or a transport error on
+//     an upload PUT -> GET the upload URL for the session's status and
+//     resume at its nextExpectedRanges (at most kMaxUploadResumes per
+//     message, then transient);
+//   200 answers whose nextExpectedRanges does not advance -> transient after
+//     kMaxUploadResumes of them (never an endless upload loop);
 //   a nextExpectedRanges we cannot parse -> transient failure, no throw;
 //   413 on a small attachment's JSON POST (base64 makes it 4/3 bigger) ->
 //     the same attachment goes through an upload session; 413 there is

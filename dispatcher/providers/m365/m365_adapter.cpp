@@ -239,7 +239,10 @@ Result Adapter::hold(const std::string& id, const std::string& mailbox, Clock::t
 
 void Adapter::finished(const std::string& id, const std::string& mailbox, const Result& r) {
   const auto now = Clock::now();
-  if (r.retry_after && (r.code == 429 || r.code == 503 || r.code == 504)) {
+  // Throttled, or a quota of the mailbox's (sending, storage): the mailbox
+  // pauses once for every message waiting for it, not one request each.
+  const bool quota = r.outcome == Outcome::Transient && (r.enhanced == "4.5.3" || r.enhanced == "4.2.2");
+  if (r.retry_after && (r.code == 429 || r.code == 503 || r.code == 504 || quota)) {
     limiter_.slow_down(mailbox, now, now + std::chrono::seconds(*r.retry_after));
     log::warn("{} provider={} event=m365_throttled mailbox={} status={} retry_after={}", id, name_, mailbox, r.code,
               *r.retry_after);

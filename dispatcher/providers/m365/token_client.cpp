@@ -6,6 +6,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/log.hpp"
+#include "dispatcher/providers/cloud/token_cache.hpp"
 #include "dispatcher/providers/m365/graph_errors.hpp"
 #include "dispatcher/providers/m365/jwt_assertion.hpp"
 
@@ -51,24 +53,32 @@ FetchResult parse_token_response(const Response& resp, const config::M365Provide
     r.error.text = "token endpoint unreachable: " + r.error.text;
     return r;
   }
+  if (resp.status >= 300 && resp.status < 400) {
+    r.error = classify_token(resp.status, "", TokenContext{cfg.tenant_id, cfg.client_id, cfg.login_url});
+    r.error.text = fmt::format("token endpoint answered a redirect (HTTP {} to {}); relay never follows redirects: "
+                               "check login_url and any proxy in between", resp.status,
+                               resp.header("location").empty() ? "no Location" : resp.header("location"));
+    return r;
+  }
   if (resp.status != 200) {
     r.error = classify_token(resp.status, resp.body, TokenContext{cfg.tenant_id, cfg.client_id, cfg.login_url});
     return r;
   }
-  auto j = nlohmann::json::parse(resp.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("access_token") || !j["access_token"].is_string()) {
+  const cloud::TokenGrant g = cloud::parse_token_grant(resp.body);
+  if (!g.ok) {
     r.error.outcome = Outcome::Transient;
     r.error.code = 200;
-    r.error.text = "token endpoint answered 200 without an access_token";
+    r.error.enhanced = "4.4.3";
+    r.error.text = "token endpoint answered 200 without an access_token (not JSON, or no token in it)";
     return r;
   }
-  r.ok = true;
-  r.access_token = j["access_token"].get<std::string>();
-  r.expires_in = 3599;
-  if (auto it = j.find("expires_in"); it != j.end()) {
-    if (it->is_number_integer()) r.expires_in = it->get<std::int64_t>();
-    if (it->is_string()) r.expires_in = std::atoll(it->get<std::string>().c_str());
+  if (g.expires_in_defaulted) {
+    log::warn("m365 event=token_expires_in_unusable assumed={} reason=\"the token endpoint's expires_in is missing, "
+              "not a positive number, or not a number; a 401 will refresh it sooner\"", g.expires_in);
   }
+  r.ok = true;
+  r.access_token = g.access_token;
+  r.expires_in = g.expires_in;
   return r;
 }
 

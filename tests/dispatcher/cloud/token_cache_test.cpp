@@ -145,3 +145,69 @@ TEST_CASE("a 3-second token (smtp xoauth2 tests) is renewed ahead of expiry; its
   h.answer("T2", 3);
   CHECK(tok == "T2");
 }
+
+// A lifetime beyond the clock's range (10^12 s in nanoseconds overflows
+// int64) is capped at a day: the token is used, then refreshed, never
+// refreshed for every get nor kept forever.
+TEST_CASE("absurd expires_in is capped, not overflowed") {
+  Harness h;
+  int ok = 0;
+  h.cache.get([&](const TokenResult& t) { ok += t.ok; });
+  h.answer("T1", 1000000000000LL);
+  h.now += seconds(3600);
+  h.cache.get([&](const TokenResult& t) { ok += t.ok && t.token == "T1"; });
+  CHECK(h.cache.requests() == 1);
+  h.now += seconds(kMaxTokenLifetime);
+  h.cache.get([&](const TokenResult&) {});
+  CHECK(h.cache.requests() == 2);
+  CHECK(ok == 2);
+}
+
+TEST_CASE("token endpoint 200 bodies: access_token and expires_in forms") {
+  auto g = [](const char* body) { return parse_token_grant(body); };
+  CHECK(g(R"({"access_token":"a","expires_in":3599})").expires_in == 3599);
+  CHECK_FALSE(g(R"({"access_token":"a","expires_in":3599})").expires_in_defaulted);
+  CHECK(g(R"({"access_token":"a","expires_in":"1800"})").expires_in == 1800);
+  for (const char* bad : {R"({"access_token":"a"})", R"({"access_token":"a","expires_in":"soon"})",
+                          R"({"access_token":"a","expires_in":0})", R"({"access_token":"a","expires_in":-5})",
+                          R"({"access_token":"a","expires_in":null})", R"({"access_token":"a","expires_in":""})"}) {
+    CAPTURE(bad);
+    auto r = g(bad);
+    CHECK(r.ok);
+    CHECK(r.expires_in == kDefaultTokenLifetime);
+    CHECK(r.expires_in_defaulted);
+  }
+  CHECK(g(R"({"access_token":"a","expires_in":18446744073709551621})").expires_in == kMaxTokenLifetime);
+  CHECK(g(R"({"access_token":"a","expires_in":1e999})").ok == false);  // not JSON nlohmann accepts
+  CHECK(g(R"({"access_token":"a","expires_in":1.5e300})").expires_in == kMaxTokenLifetime);
+  for (const char* broken : {"<html>login</html>", "{\"access_token\": ", "[]", R"({"access_token":""})",
+                             R"({"access_token":42})", ""}) {
+    CAPTURE(broken);
+    CHECK_FALSE(g(broken).ok);
+  }
+}
+
+// Graph refuses every token (permissions, audience): the first 401 fetches
+// one new token; 401s for that new one do not fetch again for a minute.
+TEST_CASE("a persistent 401 costs one new token, not one per message") {
+  Harness h;
+  std::string tok;
+  auto get = [&] { h.cache.get([&](const TokenResult& t) { tok = t.token; }); };
+  get();
+  h.answer("T1");
+  h.cache.invalidate("T1");  // message 1: 401
+  get();
+  h.answer("T2");
+  CHECK(tok == "T2");
+  for (int i = 0; i < 20; ++i) {  // messages 1..20 get 401 with T2
+    h.cache.invalidate("T2");
+    get();
+    CHECK(tok == "T2");
+    h.now += seconds(1);
+  }
+  CHECK(h.cache.requests() == 2);
+  h.now += seconds(60);  // a minute later a 401 may be a new story
+  h.cache.invalidate("T2");
+  get();
+  CHECK(h.cache.requests() == 3);
+}

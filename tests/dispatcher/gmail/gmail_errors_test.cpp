@@ -70,7 +70,7 @@ TEST_CASE("Gmail API answers: sent / transient / permanent / config error") {
   CHECK_FALSE(ra.config_error);
   CHECK(ra.retry_after == 1700000120 - now);
   Result ra2 = c(429, api_body(429, "RESOURCE_EXHAUSTED", "rateLimitExceeded", "Retry after 2023-11-14T23:13:20+01:00"));
-  CHECK(ra2.retry_after == 0);  // 22:13:20Z is `now`
+  CHECK(ra2.retry_after == 1);  // 22:13:20Z is `now`: at least a second, never "at once"
   Result hdr = c(429, api_body(429, "RESOURCE_EXHAUSTED", "rateLimitExceeded", "Retry after 2023-11-14T22:15:20Z"), "5");
   CHECK(hdr.retry_after == 5);  // the header wins
   CHECK(parse_retry_after_text("retry after 2023-11-14T22:13:30.5Z", now) == 11);
@@ -98,6 +98,77 @@ TEST_CASE("Gmail API answers: sent / transient / permanent / config error") {
     CHECK_FALSE(r.config_error);
   }
   CHECK(c(404, api_body(404, "NOT_FOUND", "notFound")).outcome == Outcome::Permanent);
+}
+
+TEST_CASE("Gmail: rate limits always pause, answers that are not Gmail's are held") {
+  const std::time_t now = 1700000000;
+  auto c = [&](long st, const std::string& body, const char* ra = "", const char* loc = "") {
+    return classify_api(st, body, ra, "scan@example.com", now, loc);
+  };
+  CHECK(c(429, "", "0").retry_after == 1);
+  CHECK(c(429, "", "-4").retry_after == kThrottleDefaultRetry);
+  CHECK(c(429, "<html>slow down</html>").retry_after == kThrottleDefaultRetry);
+  CHECK(c(403, api_body(403, "PERMISSION_DENIED", "rateLimitExceeded")).retry_after == kThrottleDefaultRetry);
+  CHECK(c(429, "", "99999999999").retry_after == 3600);
+  Result daily = c(403, api_body(403, "PERMISSION_DENIED", "dailyLimitExceeded", "Daily Limit Exceeded"));
+  CHECK(daily.outcome == Outcome::Transient);
+  CHECK_FALSE(daily.config_error);
+  CHECK(daily.retry_after == 3600);
+  CHECK(daily.enhanced == "4.5.3");
+  for (const char* reason : {"domainPolicy", "insufficientPermissions", "forbidden", "accessNotConfigured"}) {
+    CAPTURE(reason);
+    Result r = c(403, api_body(403, "PERMISSION_DENIED", reason));
+    CHECK(r.outcome == Outcome::Transient);
+    CHECK(r.config_error);
+  }
+  Result redirect = c(302, "", "", "https://10.2.2.2/x");
+  CHECK(redirect.outcome == Outcome::Transient);
+  CHECK(redirect.config_error);
+  CHECK(redirect.text.find("10.2.2.2") != std::string::npos);
+  for (long st : {400L, 404L, 405L}) {
+    Result r = c(st, "<html><body>proxy error</body></html>");
+    CAPTURE(st);
+    CHECK(r.outcome == Outcome::Transient);
+    CHECK(r.config_error);
+  }
+  Result incomplete = c(308, "");  // resumable upload still incomplete after the resumes
+  CHECK(incomplete.outcome == Outcome::Transient);
+  CHECK_FALSE(incomplete.config_error);
+  Result html503 = c(503, "<html>down</html>");
+  CHECK(html503.outcome == Outcome::Transient);
+  CHECK(html503.retry_after == kThrottleDefaultRetry);
+}
+
+TEST_CASE("Gmail token answers: expires_in forms, HTML, redirects") {
+  TokenContext sa{true, "scan@example.com", "sa@proj.iam.gserviceaccount.com"};
+  relay::provider::cloud::Response resp;
+  resp.status = 200;
+  auto life = [&](const std::string& v) {
+    resp.body = R"({"access_token":"ya29.x")" + (v.empty() ? std::string() : ",\"expires_in\":" + v) + "}";
+    auto f = parse_token_response(resp, sa);
+    CHECK(f.ok);
+    return f.expires_in;
+  };
+  CHECK(life("") == 3599);
+  CHECK(life("\"1800\"") == 1800);
+  CHECK(life("\"soon\"") == 3599);
+  CHECK(life("0") == 3599);
+  CHECK(life("-40") == 3599);
+  CHECK(life("1000000000000") == 86400);
+  CHECK(life("18446744073709551621") == 86400);
+  CHECK(life("1.5e300") == 86400);
+  CHECK(life("120") == 120);
+  resp.body = "<html>sign in</html>";
+  auto html = parse_token_response(resp, sa);
+  CHECK_FALSE(html.ok);
+  CHECK_FALSE(html.error.config_error);
+  resp.status = 302;
+  resp.body = "";
+  resp.headers["location"] = "https://10.3.3.3/login";
+  auto redirect = parse_token_response(resp, sa);
+  CHECK_FALSE(redirect.ok);
+  CHECK(redirect.error.config_error);
+  CHECK(redirect.error.text.find("10.3.3.3") != std::string::npos);
 }
 
 TEST_CASE("token endpoint errors are configuration errors, busy endpoints are not") {

@@ -16,10 +16,10 @@ TEST_CASE("Retry-After: integer, decimal, HTTP date, garbage") {
   CHECK_FALSE(parse_retry_after("", now));
   CHECK_FALSE(parse_retry_after("soon", now));
   CHECK_FALSE(parse_retry_after("-5", now));
-  CHECK(parse_retry_after("99999999", now) == 86400);  // capped
+  CHECK(parse_retry_after("99999999", now) == 3600);  // capped
   // Beyond int64 (found by tests/fuzz cloud_errors): capped, not wrapped negative.
-  CHECK(parse_retry_after("99999999999999999999", now) == 86400);
-  CHECK(parse_retry_after("1e300", now) == 86400);
+  CHECK(parse_retry_after("99999999999999999999", now) == 3600);
+  CHECK(parse_retry_after("1e300", now) == 3600);
 }
 
 TEST_CASE("token errors are config errors with exact texts") {
@@ -94,9 +94,16 @@ TEST_CASE("Graph error table") {
                      "", "mb", now);
   CHECK(r.outcome == Outcome::Transient);
   CHECK(r.retry_after == 3600);
+  // No licence / on-premises: the tenant's setup for this sender, held.
   r = classify_graph(404, err("MailboxNotEnabledForRESTAPI"), "", "mb", now);
-  CHECK(r.outcome == Outcome::Permanent);
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.config_error);
   CHECK(r.text.rfind("mailbox not enabled", 0) == 0);
+  r = classify_graph(400, err("ErrorQuotaExceeded"), "", "mb", now);  // storage full: not the message
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK_FALSE(r.config_error);
+  CHECK(r.enhanced == "4.2.2");
+  CHECK(r.retry_after == 3600);
   r = classify_graph(413, "", "", "mb", now);
   CHECK(r.outcome == Outcome::Permanent);
   CHECK(r.enhanced == "5.3.4");
@@ -106,11 +113,26 @@ TEST_CASE("Graph error table") {
   r = classify_graph(503, "", "Tue, 25 Nov 2025 12:01:00 GMT", "mb", now);
   CHECK(r.outcome == Outcome::Transient);
   CHECK(r.retry_after == 60);
+  // Throttled: at least 1 s, 30 s when Retry-After is missing or garbage.
+  CHECK(classify_graph(429, err("ApplicationThrottled"), "0", "mb", now).retry_after == 1);
+  CHECK(classify_graph(429, err("ApplicationThrottled"), "", "mb", now).retry_after == kThrottleDefaultRetry);
+  CHECK(classify_graph(503, "<html>busy</html>", "-3", "mb", now).retry_after == kThrottleDefaultRetry);
+  // Not Graph's answers: held, never bounced, never followed.
+  r = classify_graph(302, "", "", "mb", now, "https://10.1.1.1/x");
+  CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.config_error);
+  CHECK(r.text.find("redirect (HTTP 302 to https://10.1.1.1/x)") != std::string::npos);
+  for (long st : {400L, 404L, 405L}) {
+    r = classify_graph(st, "<html>proxy</html>", "", "mb", now);
+    CHECK(r.config_error);
+    CHECK(r.outcome == Outcome::Transient);
+  }
   r = classify_graph(500, "oops", "", "mb", now);
   CHECK(r.outcome == Outcome::Transient);
   CHECK_FALSE(r.retry_after);
-  r = classify_graph(401, err("InvalidAuthenticationToken"), "", "mb", now);
+  r = classify_graph(401, err("InvalidAuthenticationToken"), "", "mb", now);  // after the one refresh
   CHECK(r.outcome == Outcome::Transient);
+  CHECK(r.config_error);
   CHECK(is_invalid_token(401, err("InvalidAuthenticationToken")));
   CHECK_FALSE(is_invalid_token(403, err("ErrorAccessDenied")));
   r = classify_transport(7, "Couldn't connect");
