@@ -138,7 +138,7 @@ def test_resumable_upload_resumes_after_a_cut_and_never_duplicates():
         # The fake records a call after answering it, so the last PUT's record
         # may trail the message it stored by a moment.
         put_calls = lambda: [c for c in p.fake.calls if c["method"] == "PUT"]  # noqa: E731
-        wait_for(lambda: len(put_calls()) >= 3, 5, what="three PUT records")
+        wait_for(lambda: len(put_calls()) >= 3, 30, what="three PUT records")
         puts = put_calls()
         assert [c["status"] for c in puts] == [-1, 308, 200], puts
         wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{q1}'", "sent")
