@@ -332,15 +332,22 @@ TEST_CASE("a failing envelope rewrite is retried and never resends delivered rec
   std::filesystem::create_directories(blocker);  // every rewrite of this envelope fails
   std::uint64_t first_call_ms = 0;
   std::size_t active_while_failing = 0;
+  bool unblocked = false;
   bool ok = h.run([&](Dispatcher& d) {
     if (rec.calls.size() == 1 && first_call_ms == 0) first_call_ms = uv_now(&h.loop);
-    if (first_call_ms && std::filesystem::exists(blocker) && uv_now(&h.loop) > first_call_ms + 2500) {
+    // Once: after the blocker is gone, tmp/<id>.upd is the retry's own file
+    // (created, fdatasync'd, renamed by a worker thread). Removing whatever
+    // sat at that path on every check deleted it mid-rewrite whenever the
+    // fdatasync was slow (a busy disk), so every retry failed until the
+    // deadline ran out.
+    if (!unblocked && first_call_ms && uv_now(&h.loop) > first_call_ms + 2500) {
       active_while_failing = h.count(spool::State::Active);  // held, not back in new/
       std::filesystem::remove(blocker);                       // space again
+      unblocked = true;
     }
     return rec.calls.size() >= 2 && d.in_flight() == 0 && h.count(spool::State::Active) == 0 &&
            h.count(spool::State::Deferred) + h.count(spool::State::New) == 0;
-  }, 20000);
+  }, 60000);  // a deadline only: the run ends as soon as the condition holds
   REQUIRE(ok);
   CHECK(active_while_failing == 1);
   REQUIRE(rec.calls.size() == 2);

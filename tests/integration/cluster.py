@@ -70,7 +70,7 @@ def test_drain_order():
         s.send(b"From: <app@example.com>\r\nTo: <you@example.org>\r\nSubject: in flight\r\n")
         os.kill(run.pid, signal.SIGTERM)
         t0 = time.monotonic()
-        wait_for(lambda: healthz(a) == (503, "draining\n"), 2, 0.01, "/healthz 503 draining")
+        wait_for(lambda: healthz(a) == (503, "draining\n"), 10, 0.01, "/healthz 503 draining")  # grace: 20 s
         t_health = time.monotonic() - t0
         wait_for(lambda: refused(a.port), 5, 0.01, "the SMTP listener closed")
         assert run.poll() is None, "relayctl run exited before the session in progress finished"

@@ -45,11 +45,11 @@ def test_old_schema_keeps_mail_queued_until_migrated():
         wait_for(lambda: "event=db_schema_old" in r.read_log("dispatcher0"), 15, what="db_schema_old logged")
         send(r)
         send(r)
-        wait_for(lambda: "event=queue_held" in r.read_log("dispatcher0"), 5, what="queue_held logged")
+        wait_for(lambda: "event=queue_held" in r.read_log("dispatcher0"), 30, what="queue_held logged")
         log = r.read_log("dispatcher0")
         first = schema_files()[0]
         assert f"missing={first}" in log and "relayctl db migrate" in log, log
-        wait_for(lambda: len(r.spool_entries("new")) == 2, 5, what="2 entries in new/")
+        wait_for(lambda: len(r.spool_entries("new")) == 2, 30, what="2 entries in new/")
         # a re-check later (every 5 s): still queued, nothing delivered, failed or deferred
         time.sleep(6)
         assert r.outbox_files() == [], "delivered although the schema is missing"

@@ -16,16 +16,24 @@ from m365_common import Pipeline, message, today_plus, wait_for, wait_sql  # noq
 from relaytest import run_tests  # noqa: E402
 
 
+def reloads(p, name):
+    log = p.log(name)
+    return log.count("event=reloaded") + log.count("event=reload_failed")
+
+
 def hup(p, *names):
-    wait_for(lambda: "event=dispatcher_started" in p.log("dispatcher0"), 10, what="dispatcher started")
+    """SIGHUP to each named process; returns once each has logged a reload
+    of its own after this signal (receiver and dispatchers alike: counted,
+    so an earlier reload's line does not pass for this one - a fixed 0.5 s
+    wait stood in for that and for the receiver before)."""
+    wait_for(lambda: "event=dispatcher_started" in p.log("dispatcher0"), 30, what="dispatcher started")
+    before = {n: reloads(p, n) for n in names}
     for proc in p.r.procs:
         if proc.relay_name in names:
             os.kill(proc.pid, signal.SIGHUP)
-    time.sleep(0.5)
     for n in names:
-        if n.startswith("dispatcher"):
-            wait_for(lambda: "event=reloaded" in p.log(n) or "event=reload_failed" in p.log(n), 10, what=f"{n} reloaded")
-            assert "event=reload_failed" not in p.log(n), p.log(n)[-2000:]
+        wait_for(lambda n=n: reloads(p, n) > before[n], 30, what=f"{n} reloaded")
+        assert p.log(n).count("event=reload_failed") == 0, p.log(n)[-2000:]
 
 
 def rewrite(p, fn):

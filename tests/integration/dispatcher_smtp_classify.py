@@ -140,7 +140,7 @@ def test_credentials_are_never_sent_without_tls():
             r.start_dispatcher()
             qid = send(r.port, SENDER, [RCPT], message(SENDER, [RCPT], "secret"))
             wait_for(lambda: qid + ".env" in r.spool_entries("deferred"), 15, what="deferred")
-            wait_for(lambda: "EHLO" in commands(up), 5, what="the upstream saw the session")
+            wait_for(lambda: "EHLO" in commands(up), 30, what="the upstream saw the session")
             assert "AUTH" not in commands(up), commands(up)
             assert "MAIL" not in commands(up), commands(up)
             assert not up.messages()

@@ -105,6 +105,12 @@ class FakeGraph(FakeHttps):
         self.sessions = {}
         self.used_jti = set()
         self.latency = 0.0                           # seconds added to every answer
+        # Mailbox requests wait (holding their slot) until this many were in
+        # flight for the mailbox at once, or gather_timeout passes: a test of
+        # the concurrency a client reaches then does not depend on how fast
+        # the machine lets its requests overlap (0 = off).
+        self.gather_inflight = 0
+        self.gather_timeout = 10.0
         super().__init__(d, _handler(self), port)
 
     # ---- control
@@ -374,6 +380,7 @@ def _handler(fg):
                     fg.violations.append(f"more than 4 concurrent requests for {mailbox}")
                 self.slot = mailbox
             try:
+                self.gather(mailbox)
                 if self.delay:
                     time.sleep(self.delay)  # slow answers hold the mailbox slot, as real ones do
                 if n > 4:
@@ -382,6 +389,14 @@ def _handler(fg):
                 self.mailbox_call(method, mailbox, rest, u.query, data, claims)
             finally:
                 self.release_slot()
+
+        def gather(self, mailbox):
+            end = time.time() + fg.gather_timeout
+            while fg.gather_inflight and time.time() < end:
+                with fg.lock:
+                    if fg.max_inflight.get(mailbox, 0) >= fg.gather_inflight:
+                        return
+                time.sleep(0.005)
 
         def mailbox_call(self, method, mailbox, rest, query, data, claims):
             if rest == "" and method == "GET":

@@ -138,7 +138,7 @@ def test_resumable_upload_resumes_after_a_cut_and_never_duplicates():
         # The fake records a call after answering it, so the last PUT's record
         # may trail the message it stored by a moment.
         put_calls = lambda: [c for c in p.fake.calls if c["method"] == "PUT"]  # noqa: E731
-        wait_for(lambda: len(put_calls()) >= 3, 5, what="three PUT records")
+        wait_for(lambda: len(put_calls()) >= 3, 30, what="three PUT records")
         puts = put_calls()
         assert [c["status"] for c in puts] == [-1, 308, 200], puts
         wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{q1}'", "sent")
@@ -203,17 +203,27 @@ def test_invalid_grant_keeps_mail_queued_without_hammering():
     # The sender is not a user of the Workspace domain: invalid_grant.
     with Pipeline(fake_kw={"users": ("relay@example.com",)}) as p:
         p.start()
-        ids = [p.send("scan@example.com", ["a@x.org"], message("scan@example.com", ["a@x.org"], f"no user {i}"))
-               for i in range(3)]
+        # The dispatcher is up before the mail comes, and the second and third
+        # messages arrive after the first one's token error is known (the
+        # remembered-error path). The order used to depend on how fast the
+        # dispatcher started: when it was quick, the later messages were held
+        # unattempted as "user busy" for the whole config backoff.
+        wait_for(lambda: "event=dispatcher_started" in p.r.read_log("dispatcher0"), 60, what="dispatcher started")
+        mail = lambda i: message("scan@example.com", ["a@x.org"], f"no user {i}")  # noqa: E731
+        ids = [p.send("scan@example.com", ["a@x.org"], mail(0))]
+        wait_for(lambda: p.attempts(ids[0]), 60, interval=0.2, what=f"an attempt of {ids[0]}")
+        ids += [p.send("scan@example.com", ["a@x.org"], mail(i)) for i in (1, 2)]
         for q in ids:
-            wait_for(lambda q=q: p.attempts(q), 20, interval=0.2, what=f"an attempt of {q}")
+            wait_for(lambda q=q: p.attempts(q), 60, interval=0.2, what=f"an attempt of {q}")
         for q in ids:
             att = p.attempts(q)
             assert [a[1] for a in att] == ["transient"], att
             assert att[0][2] == 400 and "invalid_grant" in att[0][4] and "scan@example.com" in att[0][4], att
             assert p.status(q) == "queued"
         # One token request for three messages: the error is remembered and
-        # the mail deferred for at least max_backoff, not retried every second.
+        # the mail deferred for at least max_backoff (2 s), not retried every
+        # second: three more seconds bring no retry.
+        wait_for(lambda: len(p.r.spool_entries("deferred")) == 3, 60, what="three entries in deferred/")
         time.sleep(3)
         assert len(p.fake.token_requests) == 1, p.fake.token_requests
         assert sum(len(p.attempts(q)) for q in ids) == 3
@@ -221,6 +231,8 @@ def test_invalid_grant_keeps_mail_queued_without_hammering():
         assert not p.fake.sent
         log = p.r.read_log("dispatcher0")
         assert "event=token_config_error" in log and "event=provider_config_error" in log, log[-2000:]
+        # A configuration error is not Gmail throttling the user.
+        assert "event=gmail_throttled" not in log and "event=gmail_held" not in log, log[-2000:]
 
 
 def test_refresh_token_and_recipient_limit():

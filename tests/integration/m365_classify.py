@@ -128,7 +128,7 @@ def test_draft_404_restarts_the_draft():
         drafts = [c for c in p.fg.calls if c["method"] == "POST" and c["path"].endswith("/messages")]
         assert len(drafts) == 2, drafts
         assert "event=draft_restart" in p.log()
-        wait_for(lambda: not p.fg.drafts, 5, what="the abandoned draft deleted")
+        wait_for(lambda: not p.fg.drafts, 30, what="the abandoned draft deleted")
         assert len(p.fg.sent) == 1
 
 
@@ -144,7 +144,7 @@ def test_upload_5xx_resumes_from_next_expected_ranges():
         wait_sql(p.r, f"SELECT status FROM messages WHERE queue_id='{qid}'", "sent")
         assert [a[1] for a in p.attempts(qid)] == ["sent"], p.attempts(qid)
         assert not p.fg.violations, p.fg.violations
-        wait_for(lambda: len([c for c in p.fg.calls if c["method"] == "PUT"]) >= 3, 5, what="PUT records")
+        wait_for(lambda: len([c for c in p.fg.calls if c["method"] == "PUT"]) >= 3, 30, what="PUT records")
         puts = [c["status"] for c in p.fg.calls if c["method"] == "PUT"]
         gets = [c for c in p.fg.calls if c["method"] == "GET" and c["path"].startswith("/upload/")]
         assert puts == [503, 200, 201], puts  # 8 MB = 3 ranges, none sent twice
@@ -165,7 +165,7 @@ def test_malformed_next_expected_ranges_defers_without_a_crash():
         assert "malformed nextExpectedRanges" in att[0][4], att
         assert p.r.procs[-1].poll() is None, "the dispatcher died"
         assert len(p.fg.sent) == 1 and p.fg.sent[0]["attachments"][0]["bytes"] == data
-        wait_for(lambda: not p.fg.drafts, 5, what="the failed attempt's draft deleted")
+        wait_for(lambda: not p.fg.drafts, 30, what="the failed attempt's draft deleted")
 
 
 def test_small_attachment_413_goes_through_an_upload_session():

@@ -86,7 +86,7 @@ def test_25mb_mail_goes_through_upload_sessions():
         assert "bcc@y.org" in s["rcpts"]
         # The fake records a call after answering it: the last PUT's record may trail the send.
         put_calls = lambda: [c for c in p.fg.calls if c["method"] == "PUT"]  # noqa: E731
-        wait_for(lambda: len(put_calls()) >= 2 * 3, 5, what="six PUT records")
+        wait_for(lambda: len(put_calls()) >= 2 * 3, 30, what="six PUT records")
         puts = put_calls()
         assert len(puts) == 2 * 3 and all(c["status"] in (200, 201) for c in puts), puts
         assert not p.fg.violations and not p.fg.drafts, (p.fg.violations, p.fg.drafts)

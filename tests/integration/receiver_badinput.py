@@ -186,7 +186,7 @@ def test_oversized_declared_and_undeclared():
         def tmp_sizes():
             return {f: os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp)}
         try:  # the rollback may run on a worker thread just after the reply
-            wait_for(lambda: not any(tmp_sizes().values()), 3, what="no data in tmp/")
+            wait_for(lambda: not any(tmp_sizes().values()), 30, what="no data in tmp/")
         except AssertionError:
             raise AssertionError(f"refused messages left data in tmp/: {tmp_sizes()}") from None
         alive(r, proc, "oversized messages")

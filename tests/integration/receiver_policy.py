@@ -217,11 +217,11 @@ def test_connection_limits():
         def third_ip_ok():
             with Smtp(r.port, source="127.0.0.3") as c:
                 return c.greeting.code == 220
-        wait_for(third_ip_ok, 5, interval=0.1, what="slot freed after a close")
+        wait_for(third_ip_ok, 30, interval=0.1, what="slot freed after a close")
         for s in (a1, a2, b2):
             expect(s.cmd("NOOP"), 250, what="established sessions unaffected")
             s.close()
-        wait_for(lambda: _try_serve(r), 5, interval=0.1, what="normal service after the limits")
+        wait_for(lambda: _try_serve(r), 30, interval=0.1, what="normal service after the limits")
 
 
 def _try_serve(r):

@@ -162,7 +162,7 @@ def test_pause_stops_every_dispatcher_and_resume_delivers_the_backlog():
             assert "already paused" in r.relayctl("dispatch", "pause").stdout
             t0 = time.time()
             r.relayctl("dispatch", "resume")
-            wait_for(lambda: len(r.spool_entries("new")) < len(waiting) or r.spool_entries("active"), 2,
+            wait_for(lambda: len(r.spool_entries("new")) < len(waiting) or r.spool_entries("active"), 10,
                      interval=0.02, what="claims to restart at once")
             print(f"  first claim {time.time() - t0:.2f}s after resume")
             wait_for(lambda: queued(r) == 0, 30, what="the backlog delivered")

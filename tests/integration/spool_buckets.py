@@ -26,7 +26,7 @@ def test_watch_sees_every_bucket():
                             message("app@example.com", ["to@example.org"], f"watch {i}")))
             time.sleep(1.1)
         assert len({spool_bucket(q) for q in ids}) >= 2, ids
-        wait_for(lambda: len(r.outbox_files()) == 3, 5, what="all three delivered without a scan")
+        wait_for(lambda: len(r.outbox_files()) == 3, 60, what="all three delivered without a scan")  # scans: 1 h
         assert "event=watch_failed" not in r.read_log("dispatcher0")
 
 

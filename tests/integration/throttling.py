@@ -41,7 +41,7 @@ def test_retry_after_3_is_honoured():
                        message="Application is over its MailboxConcurrency limit.", retry_after=3)
         qid = p.send("scan@example.com", ["a@x.org"], message("scan@example.com", ["a@x.org"], "throttled once"))
         p.wait_sent(1, timeout=40)
-        wait_for(lambda: len(sendmail_calls(p.fg, "scan@example.com")) >= 2, 5, what="two sendMail records")
+        wait_for(lambda: len(sendmail_calls(p.fg, "scan@example.com")) >= 2, 30, what="two sendMail records")
         first, second = sendmail_calls(p.fg, "scan@example.com")[:2]
         assert first["status"] == 429 and second["status"] == 202, (first, second)
         delay = second["t0"] - first["t1"]

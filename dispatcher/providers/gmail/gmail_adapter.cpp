@@ -184,7 +184,13 @@ void Adapter::start(const std::string& id, const Target& t, cloud::Body mime, Do
   const bool resumable = mime.size() > cfg_.resumable_threshold;
   auto finish = [this, id, user = t.user_id, post_done](Result r) {
     const auto now = cloud::Clock::now();
-    if (r.code == 429 || (r.outcome == Outcome::Transient && r.retry_after)) {  // Gmail's rate and concurrency limits
+    // Gmail's rate and concurrency limits. Not a configuration error (a
+    // token refused: invalid_grant, unauthorized_client, ...): its
+    // retry_after is the token cache's backoff, not Gmail slowing the user,
+    // and the cache already answers later mail from memory; slowing the user
+    // for it held every later message unattempted as "user busy", without
+    // the error's reason, for the whole backoff.
+    if (!r.config_error && (r.code == 429 || (r.outcome == Outcome::Transient && r.retry_after))) {
       limiter_.slow_down(user, now, now + std::chrono::seconds(std::max<std::int64_t>(1, r.retry_after.value_or(1))));
       // "Too many concurrent requests for user" clears as soon as fewer are
       // in flight (the cap was just lowered): retry in seconds, not after

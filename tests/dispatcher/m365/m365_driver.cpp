@@ -8,11 +8,16 @@
 //
 // Prints one JSON line per outcome, then a summary line
 // {"summary":true,"token_requests":N,"elapsed":s,"sent":n,...}.
-// COUNT copies are started at once (DELAY_MS apart when given).
+// COUNT copies are started at once (DELAY_MS apart when given). A negative
+// DELAY_MS sends them one after another instead: copy i+1 starts -DELAY_MS
+// after copy i's outcome (for a test whose next message must see the
+// previous one's answer, however slow the machine).
 #include <uv.h>
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -34,6 +39,32 @@ nlohmann::json to_json(const provider::Result& r) {
   j["retry_after"] = r.retry_after ? nlohmann::json(*r.retry_after) : nlohmann::json(nullptr);
   return j;
 }
+
+// DELAY_MS < 0: one message at a time, the next `gap_ms` after an outcome.
+struct Sequential {
+  provider::m365::Adapter* prov;
+  provider::Message m;
+  std::vector<std::string> files;
+  int left;
+  std::uint64_t gap_ms;
+  std::function<void(const provider::Result&)> record;
+  uv_timer_t timer{};
+  int sent = 0;
+
+  void send_one() {
+    m.id = spool::QueueId::generate();
+    m.data_path = files[static_cast<std::size_t>(sent++) % files.size()];
+    --left;
+    prov->send(m, [this](provider::Result r) {
+      record(r);
+      if (left > 0) {
+        uv_timer_start(&timer, [](uv_timer_t* t) { static_cast<Sequential*>(t->data)->send_one(); }, gap_ms, 0);
+      } else {
+        uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+      }
+    });
+  }
+};
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -71,6 +102,7 @@ int main(int argc, char** argv) {
     const std::string cmd = argv[3];
     auto t0 = std::chrono::steady_clock::now();
     int sent = 0, transient = 0, permanent = 0;
+    std::unique_ptr<Sequential> seq;  // outlives uv_run: its timer is closed after the last outcome
     auto record = [&](const provider::Result& r) {
       std::printf("%s\n", to_json(r).dump().c_str());
       std::fflush(stdout);
@@ -91,7 +123,13 @@ int main(int argc, char** argv) {
       provider::Message m{spool::QueueId::generate(), from, split(argv[6]), files.at(0), 0, "", ""};
       const int count = argc >= 8 ? std::atoi(argv[7]) : 1;
       const int delay = argc >= 9 ? std::atoi(argv[8]) : 0;
-      for (int i = 0; i < count; ++i) {
+      if (delay < 0 && count > 0) {
+        seq = std::make_unique<Sequential>(Sequential{prov.get(), m, files, count, static_cast<std::uint64_t>(-delay), record});
+        uv_timer_init(&loop, &seq->timer);
+        seq->timer.data = seq.get();
+        seq->send_one();
+      }
+      for (int i = 0; delay >= 0 && i < count; ++i) {
         m.id = spool::QueueId::generate();
         m.data_path = files[static_cast<std::size_t>(i) % files.size()];
         if (delay == 0 || i == 0) {
