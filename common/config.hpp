@@ -74,6 +74,10 @@ struct Limits {
   std::uint64_t min_data_rate = 500;        // bytes/s a DATA/BDAT transfer must keep up; 0 = off
   std::int64_t tls_handshake_timeout = 30;  // seconds from STARTTLS / connect (implicit) to an established TLS
   int max_connection_rate = 0;              // new connections per client per minute; 0 = no limit
+  // MAIL is answered 452 4.3.1 while the spool's filesystem has less than
+  // this free (plus 1.5 x a declared SIZE): the disk never fills from new
+  // mail, so dispatchers keep room for envelope rewrites and DSNs. 0 = off.
+  std::uint64_t min_free_space = 100ull << 20;
 };
 
 struct ReceiverConfig {

@@ -80,6 +80,8 @@ constexpr Key kKeys[] = {
      FLD(Config, receiver.limits.tls_handshake_timeout)},
     {S::Top, "receiver.limits.max_connection_rate", K::Int, "0", 0, 1000000, R, false, "",
      FLD(Config, receiver.limits.max_connection_rate)},
+    {S::Top, "receiver.limits.min_free_space", K::Size, "100MB", 0, 1024 * kMB * 1024, R, false, "",
+     FLD(Config, receiver.limits.min_free_space)},
     // ---- senders --------------------------------------------------------
     {S::Top, "senders", K::Section},
     {S::Top, "senders.allowed", K::SenderList, "[]", kNoMin, kNoMax, R, false, "", FLD(Config, senders.allowed)},

@@ -50,6 +50,8 @@ class Connection final : public smtp::SessionHost {
   bool write_message(std::string_view bytes) override;
   void commit_message() override;
   void discard_message() override;
+  std::uint64_t storage_free() override;
+  bool storage_full() const override { return storage_full_; }
 
   // Server side
   void check_timeout(std::uint64_t now_ms);
@@ -131,6 +133,7 @@ class Connection final : public smtp::SessionHost {
   bool reading_ = false;
   bool tls_pending_ = false;
   bool close_after_flush_ = false;
+  bool storage_full_ = false;  // the last spool error was ENOSPC/EDQUOT
   bool peer_eof_ = false;  // the client half-closed: read no more, answer what it sent
   bool tls_handshaking() const noexcept { return tls_since_ != 0 || tls_pending_; }
   bool closing_ = false;

@@ -1,6 +1,7 @@
 // Connection: the SessionHost side (spool entry, jobs), timeouts and close.
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <ctime>
 
 #include "common/log.hpp"
@@ -8,6 +9,10 @@
 #include "receiver/server/jobs.hpp"
 
 namespace relay::receiver {
+
+namespace {
+bool is_disk_full(int err) { return err == ENOSPC || err == EDQUOT; }
+}  // namespace
 
 std::optional<std::string> Connection::open_message(const smtp::Transaction& t) {
   spool::Envelope env;
@@ -33,6 +38,7 @@ std::optional<std::string> Connection::open_message(const smtp::Transaction& t) 
   }
   spool::Status st;  // pool empty (burst or spool trouble): create here
   auto e = server_.spool().create(std::move(env), &st);
+  storage_full_ = is_disk_full(st.err);
   if (!e) {
     log::error("{} event=spool_error op=create error={}", id_, log::quote(st.message));
     return std::nullopt;
@@ -44,6 +50,7 @@ std::optional<std::string> Connection::open_message(const smtp::Transaction& t) 
 bool Connection::write_message(std::string_view bytes) {
   if (!entry_) return false;
   spool::Status st = entry_->append(bytes);
+  storage_full_ = is_disk_full(st.err);
   if (!st.ok()) {
     log::error("{} event=spool_error op=append id={} error={}", id_, entry_->id().str(), log::quote(st.message));
     return false;
@@ -64,6 +71,8 @@ void Connection::commit_message() {
 }
 
 void Connection::discard_message() { entry_.reset(); }  // NewEntry's destructor rolls back
+
+std::uint64_t Connection::storage_free() { return server_.storage_free(); }
 
 void Connection::verify_password(const std::string& user, std::string password) {
   auto job = std::make_unique<Job>();
@@ -105,6 +114,7 @@ void Connection::job_done(Job* job) {
     smtp::CommitResult r;
     r.ok = job->status.ok();
     r.error = job->status.message;
+    r.storage_full = is_disk_full(job->status.err);
     if (r.ok) ++messages_;
     else log::error("{} event=spool_error op=commit id={} error={}", id_, job->queue_id, log::quote(r.error));
     session_->commit_result(r, job->queue_id);

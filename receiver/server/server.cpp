@@ -1,6 +1,7 @@
 // Server: listeners, admission, connection registry.
 #include "receiver/server/server.hpp"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/cidr.hpp"
@@ -37,6 +38,21 @@ Server::~Server() = default;
 std::string Server::next_session_id() {
   static const unsigned pid = static_cast<unsigned>(getpid());
   return fmt::format("S{:X}.{}", pid, ++session_counter_);
+}
+
+std::uint64_t Server::storage_free() {
+  const std::uint64_t now = uv_now(loop_);
+  if (storage_checked_ms_ != 0 && now - storage_checked_ms_ < 1000) return storage_free_;
+  storage_checked_ms_ = now == 0 ? 1 : now;
+  struct statvfs vfs{};
+  if (::statvfs(spool_.root().c_str(), &vfs) != 0) {
+    storage_free_ = UINT64_MAX;
+  } else if (vfs.f_files > 0 && vfs.f_favail < kMinFreeInodes) {
+    storage_free_ = 0;  // bytes left but no inodes: every create fails
+  } else {
+    storage_free_ = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  }
+  return storage_free_;
 }
 
 bool Server::listen_one(const config::Listener& l, std::string* error) {

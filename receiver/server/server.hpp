@@ -65,6 +65,11 @@ class Server {
   smtp::AuthThrottle& throttle() noexcept { return throttle_; }
   bool draining() const noexcept { return draining_; }
   std::string next_session_id();
+  // Bytes free to unprivileged writers on the spool's filesystem (0 when
+  // fewer than kMinFreeInodes inodes are left); statvfs at most once a
+  // second. UINT64_MAX when statvfs fails (the writes will tell).
+  std::uint64_t storage_free();
+  static constexpr std::uint64_t kMinFreeInodes = 64;
 
   // Connection bookkeeping (called by Connection). `key` is client_key(ip):
   // the address, or its /64 for IPv6.
@@ -128,6 +133,8 @@ class Server {
   std::unordered_map<std::string, int> auth_running_;  // by client key
   int auth_running_total_ = 0;
   std::uint64_t session_counter_ = 0;
+  std::uint64_t storage_checked_ms_ = 0;  // uv_now of the last statvfs (0 = never)
+  std::uint64_t storage_free_ = UINT64_MAX;
   spool::RefusalTally refusals_{1000};
   std::int64_t refusals_flushed_at_ = 0;  // unix seconds
   bool refusals_blocked_ = false;         // last flush could not write (logged once per state change)

@@ -52,7 +52,8 @@ struct Transaction {
 
 struct CommitResult {
   bool ok = false;
-  std::string error;  // for the log when !ok
+  std::string error;          // for the log when !ok
+  bool storage_full = false;  // the spool said ENOSPC/EDQUOT: 452 4.3.1 instead of 451 4.3.0
 };
 
 class SessionHost {
@@ -76,6 +77,12 @@ class SessionHost {
   // replies pass the host's bound; the session then stops handling input
   // until resume() (a client that never reads cannot grow our memory).
   virtual bool output_blocked() const { return false; }
+  // Bytes free for new mail on the spool's filesystem (0 when out of
+  // inodes); checked at MAIL against receiver.limits.min_free_space.
+  virtual std::uint64_t storage_free() { return UINT64_MAX; }
+  // The last open_message()/write_message() failure was "disk full"
+  // (ENOSPC, EDQUOT): the reply is 452 4.3.1 rather than 451 4.3.0.
+  virtual bool storage_full() const { return false; }
 };
 
 struct ListenerInfo {
@@ -179,7 +186,8 @@ class Session {
   void reset_transaction();
   void log_refused(std::string_view code_text);
   std::string_view refusal_reason() const;           // metrics label of refusal()
-  void count_refused(std::string_view reason);       // relay_smtp_messages_total{result="refused"}
+  void count_refused(std::string_view reason);
+  std::string write_error_reply() const;  // 452 4.3.1 (disk full) or 451 4.3.0       // relay_smtp_messages_total{result="refused"}
 
   SessionHost& host_;
   std::shared_ptr<const Policy> policy_;

@@ -112,6 +112,17 @@ void Session::cmd_mail(std::string_view arg) {
     count_refused("size_declared_route");
     return reply(route_size_reply());
   }
+  if (const std::uint64_t min_free = policy_->limits.min_free_space; min_free > 0) {
+    // Postfix's queue_minfree, plus room for the declared size 1.5 times over.
+    const std::uint64_t need = min_free + declared_size_ + declared_size_ / 2;
+    const std::uint64_t free = host_.storage_free();
+    if (free < need) {
+      log::warn("{} event=refused reason=storage_low client={} free={} need={} size={}", id_, client_ip_, free, need,
+                declared_size_);
+      count_refused("storage_low");
+      return reply("452 4.3.1 Error: insufficient system storage");
+    }
+  }
   has_mail_ = true;
   mail_from_ = std::move(path.address);
   mail_params_.assign(path.params_text);
@@ -146,7 +157,7 @@ void Session::cmd_data(std::string_view arg) {
   if (bdat_active_) return error_reply("503 5.5.1 Error: DATA during a BDAT transaction");
   if (!has_mail_) return error_reply("503 5.5.1 Error: need MAIL command");
   if (rcpts_.empty()) return error_reply("503 5.5.1 Error: need RCPT command");
-  if (!open_message()) return reply("451 4.3.0 Error: queue file write error");
+  if (!open_message()) return reply(write_error_reply());
   bdat_message_ = false;
   dot_.reset();
   mode_ = Mode::Data;
@@ -211,7 +222,7 @@ void Session::finish_chunk() {
   }
   if (bdat_last_) return end_of_message();
   if (too_big_) return reply(size_reply());
-  if (write_failed_) return reply("451 4.3.0 Error: queue file write error");
+  if (write_failed_) return reply(write_error_reply());
   reply("250 2.0.0 " + std::to_string(scan_.size()) + " octets received");
 }
 

@@ -142,7 +142,7 @@ std::string Session::refusal() const {
     return "554 5.6.0 Error: message line longer than " + std::to_string(BodyScanner::kMaxLine) + " octets";
   }
   if (scan_.malformed_header()) return "554 5.6.0 Error: malformed header (continuation line before the first field)";
-  if (write_failed_ || !message_open_) return "451 4.3.0 Error: queue file write error";
+  if (write_failed_ || !message_open_) return write_error_reply();
   if (std::string r = header_sender_refusal(); !r.empty()) return r;
   return route_refusal();
 }
@@ -158,6 +158,11 @@ std::string_view Session::refusal_reason() const {
   if (write_failed_ || !message_open_) return "spool_write_failed";
   if (!header_sender_refusal().empty()) return "header_sender_not_allowed";
   return "size_no_route";
+}
+
+std::string Session::write_error_reply() const {
+  if (host_.storage_full()) return "452 4.3.1 Error: insufficient system storage";  // RFC 3463 X.3.1
+  return "451 4.3.0 Error: queue file write error";
 }
 
 void Session::count_refused(std::string_view reason) {
@@ -196,9 +201,11 @@ void Session::commit_result(const CommitResult& result, const std::string& queue
     junk_commands_ = 0;  // progress: NOOP/RSET between messages are not junk
     metrics::registry().add("relay_smtp_messages_total", {{"result", "accepted"}, {"reason", "ok"}});
   } else {
-    log_refused("451 4.3.0 spool commit failed: " + result.error);
+    const std::string text = result.storage_full ? "452 4.3.1 Error: insufficient system storage"
+                                                 : "451 4.3.0 Error: queue file write error";
+    log_refused(text.substr(0, 9) + " spool commit failed: " + result.error);
     count_refused("spool_commit_failed");
-    reply("451 4.3.0 Error: queue file write error");
+    reply(text);
   }
   reset_transaction();
   if (!processing_) pump();

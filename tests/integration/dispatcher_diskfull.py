@@ -42,7 +42,7 @@ def test_enospc_on_envelope_rewrite_never_resends_delivered():
     subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt])
     up = Upstream(args=["--refuse-rcpt", "later@x.org:450"]).start()
     try:
-        with make_relay({"spool": {"directory": os.path.join(mnt, "spool")},
+        with make_relay({"receiver": {"limits": {"min_free_space": 0}}, "spool": {"directory": os.path.join(mnt, "spool")},
                          "providers": {"up": smtp_provider(up.port)}, "default_provider": "up",
                          "dispatcher": {"journal": os.path.join(tempfile.mkdtemp(), "journal")}}) as r:
             del r.cfg["providers"]["outbox"]

@@ -65,7 +65,7 @@ def test_dsn_not_lost_when_spool_is_out_of_inodes():
     up = Upstream(args=["--refuse-rcpt", f"{BAD}:550"]).start()
     spool = os.path.join(mnt, "spool")
     try:
-        over = {"spool": {"directory": spool}, "providers": {"up": smtp_provider(up.port)},
+        over = {"receiver": {"limits": {"min_free_space": 0}}, "spool": {"directory": spool}, "providers": {"up": smtp_provider(up.port)},
                 "default_provider": "up", "dispatcher": {"journal": os.path.join(tempfile.mkdtemp(), "journal")}}
         with make_relay(over, db=False) as r:
             del r.cfg["providers"]["outbox"]
@@ -114,7 +114,7 @@ def test_config_notice_retried_when_spool_is_out_of_inodes():
     up = Upstream(args=["--require-auth", "u:right"]).start()
     spool = os.path.join(mnt, "spool")
     try:
-        over = {"spool": {"directory": spool},
+        over = {"receiver": {"limits": {"min_free_space": 0}}, "spool": {"directory": spool},
                 "providers": {"up": smtp_provider(up.port, username="u", password="wrong")},
                 "default_provider": "up",
                 "dispatcher": {"journal": os.path.join(tempfile.mkdtemp(), "journal"),

@@ -8,16 +8,19 @@
 - While the disk stays full, a new message is refused with a 4xx too.
 - When space comes back, the same client's next message is accepted with
   250 and delivered; the spool holds exactly the accepted messages.
-The reply is a 4xx with an enhanced code: today "451 4.3.0 queue file write
-error" for every spool error; "452 4.3.1" (RFC 3463 "mail system full") for
-ENOSPC is left to the receiver/smtp owner (docs/operations-failures.md), so
-both are accepted here.
+The reply is "452 4.3.1 Error: insufficient system storage" (RFC 3463 "mail
+system full"): the spool said ENOSPC. (min_free_space is 0 there, so the
+disk really fills.)
+- receiver.limits.min_free_space: MAIL is answered 452 4.3.1 while the
+  filesystem has less than that free (or less than that plus 1.5 x SIZE),
+  and 250 again once the space is back; a session is never closed for it.
 """
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dispatcher_common import make_relay, wait_for  # noqa: E402
@@ -79,7 +82,7 @@ def test_disk_full_mid_data():
     subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt])
     spool = os.path.join(mnt, "spool")
     try:
-        with make_relay({"spool": {"directory": spool}}, db=False) as r:
+        with make_relay({"receiver": {"limits": {"min_free_space": 0}}, "spool": {"directory": spool}}, db=False) as r:
             r.spool = spool
             r.start_receiver()
             c = Smtp(r.port)
@@ -92,12 +95,12 @@ def test_disk_full_mid_data():
             c.s.sendall(chunk * 2048 + b".\r\n")  # ~2 MB more: cannot fit
             got = c.line()
             print("end of DATA on a full disk:", got)
-            assert got.startswith("451 4.3.0") or got.startswith("452 4.3.1"), got
+            assert got.startswith("452 4.3.1"), got
             assert c.cmd("RSET").startswith("250")
             begin(c, "while full")
             c.s.sendall(chunk * 2048 + b".\r\n")
             got2 = c.line()
-            assert got2[:1] == "4", got2
+            assert got2.startswith("452 4.3.1"), got2
             for state in ("tmp", "data", "new"):
                 assert not files_under(spool, state), (state, files_under(spool, state))
             os.unlink(filler)
@@ -119,5 +122,54 @@ def test_disk_full_mid_data():
         os.rmdir(mnt)
 
 
+def test_min_free_space_refuses_mail():
+    if os.geteuid() != 0:
+        skip("needs root to mount a tmpfs")
+    mnt = tempfile.mkdtemp(prefix="relay-ops-tmpfs-")
+    subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt])
+    spool = os.path.join(mnt, "spool")
+    mib = 1 << 20
+    try:
+        with make_relay({"receiver": {"limits": {"min_free_space": "4MB"}}, "spool": {"directory": spool}},
+                        db=False) as r:
+            r.spool = spool
+            r.start_receiver()
+            c = Smtp(r.port)
+            assert c.cmd("EHLO client.test").startswith("250")
+            st = os.statvfs(mnt)
+            free = st.f_bavail * st.f_frsize
+            # SIZE: the largest that fits is (free - 4 MiB) / 1.5; 256 KiB on either side.
+            fits = int((free - 4 * mib) / 1.5) - 256 * 1024
+            too_big = int((free - 4 * mib) / 1.5) + 256 * 1024
+            got = c.cmd(f"MAIL FROM:<app@example.com> SIZE={too_big}")
+            assert got.startswith("452 4.3.1"), (free, too_big, got)
+            got = c.cmd(f"MAIL FROM:<app@example.com> SIZE={fits}")
+            assert got.startswith("250"), (free, fits, got)
+            assert c.cmd("RSET").startswith("250")
+            # Leave 2 MiB free: below min_free_space, plain MAIL is refused.
+            filler = os.path.join(mnt, "filler")
+            with open(filler, "wb") as f:
+                f.write(b"\0" * (free - 2 * mib))
+            time.sleep(1.2)  # the receiver reads the free space at most once a second
+            got = c.cmd("MAIL FROM:<app@example.com>")
+            assert got == "452 4.3.1 Error: insufficient system storage", got
+            for _ in range(20):  # never counted as a client error: no 421, no close
+                assert c.cmd("MAIL FROM:<app@example.com>").startswith("452 4.3.1")
+            os.unlink(filler)
+            time.sleep(1.2)
+            begin(c, "after min_free_space was back")
+            c.s.sendall(b"fits now\r\n.\r\n")
+            got = c.line()
+            assert got.startswith("250"), got
+            c.cmd("QUIT")
+            c.close()
+            assert len(files_under(spool, "new")) == 1
+            log = r.read_log("receiver")
+            assert "event=refused reason=storage_low" in log, log[-2000:]
+    finally:
+        subprocess.call(["umount", "-l", mnt])
+        os.rmdir(mnt)
+
+
 if __name__ == "__main__":
-    run_tests([test_disk_full_mid_data])
+    run_tests([test_disk_full_mid_data, test_min_free_space_refuses_mail])

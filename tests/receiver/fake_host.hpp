@@ -39,6 +39,9 @@ class FakeHost : public SessionHost {
   std::string client_ip = "192.0.2.1";
 
   bool fail_open = false, fail_write = false, auto_commit = true, commit_ok = true;
+  bool disk_full = false;                // the failures above are ENOSPC
+  std::uint64_t free_bytes = UINT64_MAX;  // storage_free()
+  int storage_checks = 0;
   bool commit_pending = false;
   int opened = 0, discarded = 0;
   std::string current;  // the open message
@@ -85,6 +88,7 @@ class FakeHost : public SessionHost {
     CommitResult r;
     r.ok = commit_ok;
     r.error = commit_ok ? "" : "disk full";
+    r.storage_full = !commit_ok && disk_full;
     session->commit_result(r, "QID" + std::to_string(opened));
   }
   void discard_message() override {
@@ -94,6 +98,11 @@ class FakeHost : public SessionHost {
   // output_blocked(): the client does not read its replies (bytes of `out`)
   std::size_t out_limit = std::string::npos;
   bool output_blocked() const override { return out.size() >= out_limit; }
+  std::uint64_t storage_free() override {
+    ++storage_checks;
+    return free_bytes;
+  }
+  bool storage_full() const override { return disk_full; }
 };
 
 // A session plus its host; talk() feeds input and returns the new output.

@@ -211,6 +211,53 @@ TEST_CASE("spool failures answer 451 4.3.0") {
   CHECK(commit.talk("RCPT TO:<x@example.com>\r\n").rfind("503", 0) == 0);
 }
 
+TEST_CASE("a full disk answers 452 4.3.1 (RFC 3463 mail system full), at DATA, end of data and commit") {
+  const std::string full = "452 4.3.1 Error: insufficient system storage\r\n";
+  Harness open;
+  open.host.fail_open = open.host.disk_full = true;
+  open.ehlo();
+  open.envelope();
+  CHECK(open.talk("DATA\r\n") == full);
+  Harness write;
+  write.host.fail_write = write.host.disk_full = true;
+  CHECK(data(write, "x\r\n.\r\n") == full);
+  Harness commit;
+  commit.host.commit_ok = false;
+  commit.host.disk_full = true;
+  CHECK(data(commit, "x\r\n.\r\n") == full);
+  CHECK(commit.host.committed.empty());
+}
+
+TEST_CASE("MAIL is refused 452 4.3.1 while the spool has less than min_free_space (+1.5 x SIZE) free") {
+  Harness h;
+  h.policy->limits.min_free_space = 1000000;
+  h.reset();
+  h.ehlo();
+  h.host.free_bytes = 999999;
+  CHECK(h.talk("MAIL FROM:<a@example.com>\r\n") == "452 4.3.1 Error: insufficient system storage\r\n");
+  CHECK(h.talk("RCPT TO:<b@example.com>\r\n").rfind("503", 0) == 0);  // no transaction was started
+  h.host.free_bytes = 1000000;
+  CHECK(h.talk("MAIL FROM:<a@example.com>\r\n") == "250 2.1.0 Ok\r\n");
+  CHECK(h.talk("RSET\r\n").rfind("250", 0) == 0);
+  // SIZE=2000 needs 1,000,000 + 3,000 bytes free.
+  h.host.free_bytes = 1002999;
+  CHECK(h.talk("MAIL FROM:<a@example.com> SIZE=2000\r\n") == "452 4.3.1 Error: insufficient system storage\r\n");
+  h.host.free_bytes = 1003000;
+  CHECK(h.talk("MAIL FROM:<a@example.com> SIZE=2000\r\n") == "250 2.1.0 Ok\r\n");
+  // A refusal for low storage is not a client error: it never closes the session.
+  CHECK(!h.host.closed);
+}
+
+TEST_CASE("min_free_space 0 never asks the host for free space") {
+  Harness h;
+  h.policy->limits.min_free_space = 0;
+  h.reset();
+  h.ehlo();
+  h.host.free_bytes = 0;
+  CHECK(h.talk("MAIL FROM:<a@example.com>\r\n") == "250 2.1.0 Ok\r\n");
+  CHECK(h.host.storage_checks == 0);
+}
+
 TEST_CASE("BDAT chunks, LAST, BDAT 0 LAST, binary content") {
   Harness h;
   h.ehlo();
