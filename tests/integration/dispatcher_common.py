@@ -9,6 +9,7 @@ Does not: fake anything: every peer is a real server process.
 Fails: AssertionError with what was expected.
 """
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -34,6 +35,35 @@ def make_relay(overrides=None, db=True):
     r.write_config()
     os.makedirs(r.outbox, exist_ok=True)  # the outbox provider does not create it
     return r
+
+
+@contextlib.contextmanager
+def tmpfs(options, prefix="relay-tmpfs-"):
+    """A tmpfs (mount -o OPTIONS, e.g. "size=4m") on a fresh directory,
+    unmounted afterwards; skips the test when not root."""
+    if os.geteuid() != 0:
+        relaytest.skip("needs root to mount a tmpfs")
+    mnt = tempfile.mkdtemp(prefix=prefix)
+    subprocess.check_call(["mount", "-t", "tmpfs", "-o", options, "tmpfs", mnt])
+    try:
+        yield mnt
+    finally:
+        subprocess.call(["umount", "-l", mnt])
+        os.rmdir(mnt)
+
+
+def fill(path):
+    """Writes `path` until its filesystem is full; returns the bytes written."""
+    n = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            n += os.write(fd, b"\0" * 65536)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return n
 
 
 def message(sender, rcpts, subject, body="test body\r\n", extra_headers=""):

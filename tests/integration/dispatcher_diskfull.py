@@ -12,22 +12,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dispatcher_common import Upstream, make_relay, message, send, smtp_provider, wait_for  # noqa: E402
+from dispatcher_common import Upstream, fill, make_relay, message, send, smtp_provider, wait_for  # noqa: E402
 from relaytest import run_tests  # noqa: E402
-
-
-def fill(path):
-    """Writes `path` until the filesystem is full; returns bytes written."""
-    n = 0
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            n += os.write(fd, b"\0" * 65536)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    return n
 
 
 def deliveries_to(up, addr):

@@ -17,27 +17,12 @@ disk really fills.)
 """
 import os
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dispatcher_common import make_relay, wait_for  # noqa: E402
-from relaytest import run_tests, skip  # noqa: E402
-
-
-def fill(path):
-    n = 0
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            n += os.write(fd, b"\0" * 65536)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-    return n
+from dispatcher_common import fill, make_relay, tmpfs, wait_for  # noqa: E402
+from relaytest import run_tests  # noqa: E402
 
 
 class Smtp:
@@ -76,12 +61,8 @@ def begin(c, subject):
 
 
 def test_disk_full_mid_data():
-    if os.geteuid() != 0:
-        skip("needs root to mount a tmpfs")
-    mnt = tempfile.mkdtemp(prefix="relay-ops-tmpfs-")
-    subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt])
-    spool = os.path.join(mnt, "spool")
-    try:
+    with tmpfs("size=4m", prefix="relay-ops-tmpfs-") as mnt:
+        spool = os.path.join(mnt, "spool")
         with make_relay({"receiver": {"limits": {"min_free_space": 0}}, "spool": {"directory": spool}}, db=False) as r:
             r.spool = spool
             r.start_receiver()
@@ -117,19 +98,12 @@ def test_disk_full_mid_data():
             wait_for(lambda: len(r.outbox_files()) == 1, 10, what="the accepted message delivered")
             with open(r.outbox_files()[0], "rb") as f:
                 assert b"after space came back" in f.read()
-    finally:
-        subprocess.call(["umount", "-l", mnt])
-        os.rmdir(mnt)
 
 
 def test_min_free_space_refuses_mail():
-    if os.geteuid() != 0:
-        skip("needs root to mount a tmpfs")
-    mnt = tempfile.mkdtemp(prefix="relay-ops-tmpfs-")
-    subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt])
-    spool = os.path.join(mnt, "spool")
-    mib = 1 << 20
-    try:
+    with tmpfs("size=16m", prefix="relay-ops-tmpfs-") as mnt:
+        spool = os.path.join(mnt, "spool")
+        mib = 1 << 20
         with make_relay({"receiver": {"limits": {"min_free_space": "4MB"}}, "spool": {"directory": spool}},
                         db=False) as r:
             r.spool = spool
@@ -166,9 +140,6 @@ def test_min_free_space_refuses_mail():
             assert len(files_under(spool, "new")) == 1
             log = r.read_log("receiver")
             assert "event=refused reason=storage_low" in log, log[-2000:]
-    finally:
-        subprocess.call(["umount", "-l", mnt])
-        os.rmdir(mnt)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ error naming the directory (needs root: mount, `user: nobody`).
 """
 import os
 import subprocess
-import tempfile
 
 from relaytest import DISPATCHER, RECEIVER, Relay, run_tests, skip
+from dispatcher_common import tmpfs
 from supervisor_common import NotifySocket, start_run
 
 
@@ -37,12 +37,8 @@ def make_tree(spool, uid=0):
 
 
 def test_read_only_filesystem():
-    if os.geteuid() != 0:
-        skip("needs root to mount a tmpfs")
-    mnt = tempfile.mkdtemp(prefix="relay-ops-ro-")
-    subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt])
-    spool = os.path.join(mnt, "spool")
-    try:
+    with tmpfs("size=4m", prefix="relay-ops-ro-") as mnt:
+        spool = os.path.join(mnt, "spool")
         make_tree(spool)
         with Relay({"spool": {"directory": spool}, "supervisor": {"max_start_failures": 1}}, db=False) as r:
             os.makedirs(r.outbox, exist_ok=True)
@@ -61,9 +57,6 @@ def test_read_only_filesystem():
                 assert "Read-only file system" in r.read_log("run")
             finally:
                 ns.close()
-    finally:
-        subprocess.call(["umount", "-l", mnt])
-        os.rmdir(mnt)
 
 
 def test_tmp_owned_by_root_while_running_as_nobody():
