@@ -1,10 +1,14 @@
 // relay::config — the file's bytes before they are walked: UTF-8 text
 // without NUL bytes, parsed by yaml-cpp into exactly one document. Every
 // refusal names FILE:LINE (Loader::fail). Split from config.cpp.
+#include <algorithm>
+#include <sstream>
 #include <string>
 #include <string_view>
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include "common/config_loader.hpp"
 
@@ -80,10 +84,74 @@ void check_text(const Loader& loader, std::string_view text) {
   }
 }
 
+namespace {
+
+// Counts what one YAML document holds, for the second-document check: its
+// first node's line, if any node other than a null.
+class DocumentProbe : public YAML::EventHandler {
+ public:
+  bool has_content() const noexcept { return line_ >= 0; }
+  int line() const noexcept { return line_; }  // 0-based
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { seen(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { seen(m); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    seen(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    seen(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void seen(const YAML::Mark& m) {
+    if (line_ < 0) line_ = std::max(m.line, 0);
+  }
+  int line_ = -1;
+};
+
+// yaml-cpp 0.7 never consumes a ',' at the top of a document: it reports
+// an empty document there again and again (YAML::LoadAll loops forever and
+// grows without bound; the fuzzer found ",/ll:/"). No real file has this
+// many documents.
+constexpr int kMaxDocuments = 100;
+
+int first_line_starting_with_comma(std::string_view text) {
+  int l = 1;
+  for (std::size_t at = 0; at < text.size(); ++l) {
+    std::size_t c = text.find_first_not_of(" \t", at);
+    if (c != text.npos && text[c] == ',') return l;
+    auto nl = text.find('\n', at);
+    at = nl == text.npos ? text.size() : nl + 1;
+  }
+  return 1;
+}
+
+}  // namespace
+
 YAML::Node parse_one_document(const Loader& loader, const std::string& text) {
-  std::vector<YAML::Node> docs;
+  YAML::Node first;
   try {
-    docs = YAML::LoadAll(text);
+    // One pass over the events of every document: refuses a second
+    // document with content, and a parser that stops advancing.
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    for (int n = 0;; ++n) {
+      if (n == kMaxDocuments) {
+        loader.fail(first_line_starting_with_comma(text), "",
+                    "YAML syntax error: a ',' outside [ ] or { } (the parser cannot go past it)");
+      }
+      DocumentProbe probe;
+      if (!parser.HandleNextDocument(probe)) break;
+      if (n > 0 && probe.has_content()) {
+        loader.fail(document_marker_line(text, probe.line() + 1), "",
+                    "a second YAML document starts here: relay reads one document per file");
+      }
+    }
+    first = YAML::Load(text);  // the first document only
   } catch (const YAML::DeepRecursion& e) {
     loader.fail(e.mark.line >= 0 ? e.mark.line + 1 : 1, "",
                 "YAML nesting deeper than " + std::to_string(e.depth() - 1) + " levels (yaml-cpp's limit)");
@@ -92,12 +160,7 @@ YAML::Node parse_one_document(const Loader& loader, const std::string& text) {
     std::string hint = tab_indented(text, line) ? " (a tab in the indentation: YAML indents with spaces only)" : "";
     loader.fail(line, "", "YAML syntax error: " + e.msg + hint);
   }
-  for (std::size_t i = 1; i < docs.size(); ++i) {
-    if (!docs[i].IsDefined() || docs[i].IsNull()) continue;  // an empty document carries no setting
-    loader.fail(document_marker_line(text, node_line(docs[i], 0)), "",
-                "a second YAML document starts here: relay reads one document per file");
-  }
-  return docs.empty() ? YAML::Node() : docs.front();
+  return first;
 }
 
 }  // namespace relay::config::detail

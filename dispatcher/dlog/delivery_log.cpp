@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string_view>
 #include <utility>
 
 #include "common/log.hpp"
@@ -18,6 +19,21 @@ constexpr std::size_t kMaxBatch = 1000;
 std::int64_t mono_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// A login the server refused for a reason only the operator can fix: libpq
+// carries the server's FATAL text ("password authentication failed", "role
+// ... does not exist", "no pg_hba.conf entry", "permission denied for
+// database") or its own ("fe_sendauth: no password supplied"). Passing
+// states ("the database system is starting up / shutting down", "too many
+// clients") and unreachable servers are not matched. A server whose
+// lc_messages is not English is not matched either: event=db_unavailable.
+bool server_refused_login(std::string_view error) {
+  for (std::string_view needle : {"authentication failed", "does not exist", "pg_hba.conf", "permission denied",
+                                  "no password supplied"}) {
+    if (error.find(needle) != std::string_view::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -192,7 +208,15 @@ bool DeliveryLog::ensure_connected() {
       return false;
     }
     next_connect_ms_ = mono_ms() + backoff_ms_;
-    log::warn("- event=db_unavailable retry_in_ms={} reason={}", backoff_ms_, log::quote(error));
+    if (server_refused_login(error)) {
+      // The server answered and said no (wrong password, unknown role or
+      // database, pg_hba.conf): waiting will not fix it, an operator must.
+      log::error("- event=db_login_refused retry_in_ms={} action=\"fix database.conninfo (user, password, dbname) or "
+                 "the server's pg_hba.conf, then restart relay\" reason={}",
+                 backoff_ms_, log::quote(error));
+    } else {
+      log::warn("- event=db_unavailable retry_in_ms={} reason={}", backoff_ms_, log::quote(error));
+    }
     backoff_ms_ = std::min(backoff_ms_ * 2, opt_.max_backoff_ms);
     set_schema(Schema::Unreachable, "");
     return false;

@@ -74,6 +74,20 @@ TEST_CASE("a second YAML document is an error, not silently ignored") {
   CHECK(error_of("---\n" + kBase + "...\n") == "(no error)");  // explicit start and end markers of one document
 }
 
+TEST_CASE("a ',' at the top of a document is an error, not a hang (yaml-cpp never consumes it)") {
+  // YAML::LoadAll looped forever on these, growing without bound (fuzzer).
+  auto t0 = std::chrono::steady_clock::now();
+  const std::string want = ": YAML syntax error: a ',' outside [ ] or { } (the parser cannot go past it)";
+  CHECK(error_of(",/ll:/") == "/etc/relay/t.yaml:1" + want);
+  CHECK(error_of(",") == "/etc/relay/t.yaml:1" + want);
+  CHECK(error_of(kBase + "---\n  , x\n") == "/etc/relay/t.yaml:4" + want);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  // Many empty documents are still one document's worth of settings.
+  std::string empties;
+  for (int i = 0; i < 50; ++i) empties += "---\n";
+  CHECK(error_of(kBase + empties) == "(no error)");
+}
+
 TEST_CASE("nesting beyond yaml-cpp's guard is named, not 'bad file'") {
   std::string e = error_of(kBase + "x: " + std::string(100000, '['));
   CHECK(e.rfind("/etc/relay/t.yaml:3: YAML nesting deeper than", 0) == 0);

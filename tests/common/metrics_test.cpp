@@ -104,24 +104,46 @@ TEST_CASE("publisher: slots by lock; a successor of a dead process continues its
   registry().clear();
   registry().add("relay_x_total", {}, 7);
   std::string err;
-  auto a = Publisher::open(dir, "dispatcher", &err, 10000);  // its thread idles: fork below is safe
-  REQUIRE_MESSAGE(a, err);
-  CHECK(a->index() == 1);
-  CHECK(slot_locked(dir / "dispatcher-1.lock") == 1);  // an OFD lock: any other open file sees it
-  // Another process sees the slot as taken, and takes slot 2.
+  // The other process is forked before this one starts a publisher thread:
+  // a fork while a thread is being set up (or holds the allocator's or the
+  // log's lock) can deadlock the child, and under ASan it did (ctest timed
+  // out). The child takes slot 1 and holds it until this side is done.
+  int ready[2], done[2];
+  REQUIRE(::pipe(ready) == 0);
+  REQUIRE(::pipe(done) == 0);
   pid_t pid = ::fork();
   if (pid == 0) {
+    ::close(ready[0]);
+    ::close(done[1]);
     std::string e;
-    bool taken = slot_locked(dir / "dispatcher-1.lock") == 1;
-    auto b = Publisher::open(dir, "dispatcher", &e, 10000);
-    ::_exit(taken && b && b->index() == 2 ? 0 : 1);
+    auto a = Publisher::open(dir, "dispatcher", &e, 10000);
+    const char ok = a && a->index() == 1 ? 'y' : 'n';
+    (void)!::write(ready[1], &ok, 1);
+    char c;
+    (void)!::read(done[0], &c, 1);  // EOF: the parent is done
+    a.reset();                       // clean exit: last write
+    ::_exit(0);
   }
+  ::close(ready[1]);
+  ::close(done[0]);
+  char ok = 0;
+  REQUIRE(::read(ready[0], &ok, 1) == 1);
+  CHECK(ok == 'y');
+  CHECK(slot_locked(dir / "dispatcher-1.lock") == 1);  // an OFD lock: any other open file sees it
+  {
+    // Slot 1 is held by a live process: this one takes slot 2.
+    auto b = Publisher::open(dir, "dispatcher", &err, 10000);
+    REQUIRE_MESSAGE(b, err);
+    CHECK(b->index() == 2);
+  }
+  ::close(done[1]);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  ::close(ready[0]);
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
-  CHECK(slot_locked(dir / "dispatcher-2.lock") == 0);  // that process is gone: its slot is free
+  CHECK(slot_locked(dir / "dispatcher-2.lock") == 0);  // its holder is gone: the slot is free
+  CHECK(slot_locked(dir / "dispatcher-1.lock") == 0);
   CHECK(slot_locked(dir / "nothing.lock") == -1);
-  a.reset();  // clean exit: last write
   std::string text = slurp(dir / "dispatcher-1");
   CHECK(text.find("c relay_x_total 7\n") != std::string::npos);
   CHECK(text.find("c relay_process_starts_total{role=\"dispatcher\",index=\"1\"} 1\n") != std::string::npos);

@@ -34,6 +34,7 @@ from fake_https import make_ca  # noqa: E402
 from relaytest import BUILD, run_tests, skip  # noqa: E402
 
 DRIVER = os.path.join(BUILD, "tests", "dispatcher", "m365", "m365_driver")
+SANITIZED = bool(os.environ.get("ASAN_OPTIONS"))  # contrib/test.sh sets it for the sanitize stage
 TMP = tempfile.mkdtemp(prefix="relay-hostile-")
 SIMPLE = "From: Scanner <scan@example.com>\r\nTo: a@x.org\r\nSubject: hostile\r\n\r\nhello\r\n"
 TOKEN_OK = {"token_type": "Bearer", "expires_in": 3599, "access_token": "tok-1"}
@@ -429,7 +430,9 @@ def test_100mb_response_body_is_capped():
             e.srv.rule("sendMail", huge(status))
             r = e.one()
             check(r, "transient", text="response larger than")
-            assert e.maxrss_kb < 60 * 1024, f"driver peak RSS {e.maxrss_kb} KB"
+            # Under ASan the quarantine and shadow memory make RSS meaningless
+            # (141 MB measured with the cap working); the plain suite checks it.
+            assert SANITIZED or e.maxrss_kb < 60 * 1024, f"driver peak RSS {e.maxrss_kb} KB"
 
 
 def test_redirects_are_never_followed():

@@ -107,7 +107,8 @@ def test_too_big_for_every_route_is_refused_and_held():
         with open(r.spool_path("hold", qid)) as f:
             env = f.read()
         assert "no route carries a message of" in env, env
-        assert f"{qid} event=held_no_route" in r.read_log("dispatcher0")
+        # The move to hold/ comes before its log line: wait for the line too.
+        wait_for(lambda: f"{qid} event=held_no_route" in r.read_log("dispatcher0"), 10, what="event=held_no_route")
         assert not emls(small) and not r.spool_entries("failed")
 
 
