@@ -58,19 +58,24 @@ for t in "${targets[@]}"; do
   [ -f "$src/tests/fuzz/dict/$t.dict" ] && args+=(-dict="$src/tests/fuzz/dict/$t.dict")
   log=$out/$t.log
   echo "fuzz: $t for ${secs}s (log $log)"
+  # Only this run's findings count: files of earlier runs (already reported,
+  # perhaps fixed since) stay in crashes/ but are older than this stamp.
+  stamp=$out/crashes/.start-$t
+  touch "$stamp"
+  sleep 1  # mtime granularity: a finding in this second is newer than the stamp
   rc=0
   "$exe" "${args[@]}" "$out/corpus/$t" "$src/tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$log" | tail -1)
-  crashes=$(find "$out/crashes/$t" -type f | wc -l)
+  crashes=$(find "$out/crashes/$t" -type f -newer "$stamp" | wc -l)
   line="$t: rc=$rc runs=${runs:-?} exec/s=${eps:-?} ${cov:-no coverage line} findings=$crashes"
   summary+=("$line")
   echo "fuzz: $line"
   if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
     found=1
     grep -E -m3 'ERROR: |invariant broken|runtime error|SUMMARY' "$log" | sed 's/^/fuzz:   /' || true
-    find "$out/crashes/$t" -type f | sed 's/^/fuzz:   kept /'
+    find "$out/crashes/$t" -type f -newer "$stamp" | sed 's/^/fuzz:   kept /'
   fi
 done
 echo "fuzz: summary (${secs}s per target)"
