@@ -63,6 +63,15 @@ quickstart: relay is starting on 127.0.0.1:2525 (Ctrl-C stops it). Try, in anoth
 MSG
 # Not exec: the EXIT trap above must still stop PostgreSQL afterwards.
 # relayctl handles Ctrl-C (SIGINT) itself and exits 0 after an orderly stop.
+# A SIGTERM or SIGHUP sent to this script alone (kill, timeout, a closed
+# ssh session) is passed on, and PostgreSQL is stopped only once relay has
+# stopped: before, relay kept running on port 2525 without its database.
 status=0
-"$relayctl" -c etc/relay.yaml run || status=$?
+"$relayctl" -c etc/relay.yaml run &
+relay=$!
+trap 'kill -INT "$relay" 2>/dev/null || true' INT TERM HUP
+while kill -0 "$relay" 2>/dev/null; do
+  status=0
+  wait "$relay" || status=$?  # a trapped signal ends the wait early: wait again
+done
 exit "$status"
