@@ -83,6 +83,9 @@ MHD_Result on_request(void* cls, MHD_Connection* conn, const char* url, const ch
     Collected c = collect(*opt);
     if (path == "/metrics") return respond(conn, MHD_HTTP_OK, render_metrics(c), kPrometheus);
     Health h = evaluate_health(c, spool_write_problem(opt->spool_dir), self->draining());
+    if (h.status == 200) {
+      if (std::string s = spool_space_problem(opt->spool_dir, self->min_free_space()); !s.empty()) h = {503, s};
+    }
     return respond(conn, static_cast<unsigned>(h.status), h.text + "\n", kText);
   } catch (const std::exception& e) {  // never out of MHD's thread
     log::error("admin_http event=request_failed path={} reason={}", log::quote(path.substr(0, 100)),
@@ -123,6 +126,7 @@ std::unique_ptr<AdminHttp> AdminHttp::start(const config::Config& cfg, std::stri
   a->opt_.spool_dir = cfg.spool.directory;
   a->opt_.journal = cfg.dispatcher.journal;
   a->opt_.dispatchers = cfg.dispatcher.processes;
+  a->set_min_free_space(cfg.receiver.limits.min_free_space);
   const auto& l = cfg.admin_http.listen;
   const std::string where = l.host.find(':') != std::string::npos ? "[" + l.host + "]:" + std::to_string(l.port)
                                                                    : l.host + ":" + std::to_string(l.port);

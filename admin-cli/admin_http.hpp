@@ -63,11 +63,17 @@ class AdminHttp {
   // (docs/scale-out.md). Any thread.
   void set_draining() noexcept { draining_.store(true); }
   bool draining() const noexcept { return draining_.load(); }
+  // receiver.limits.min_free_space of the config relay runs with (set at
+  // start and after each accepted reload): /healthz answers 503 below it,
+  // as the receiver answers MAIL 452 4.3.1. Any thread.
+  void set_min_free_space(std::uint64_t bytes) noexcept { min_free_space_.store(bytes); }
+  std::uint64_t min_free_space() const noexcept { return min_free_space_.load(); }
 
  private:
   AdminHttp() = default;
   CollectOptions opt_;
   std::atomic<bool> draining_{false};
+  std::atomic<std::uint64_t> min_free_space_{0};
   std::unique_ptr<HttpDeadlines> deadlines_;  // outlives daemon_ (MHD notifies it while stopping)
   MHD_Daemon* daemon_ = nullptr;
   std::uint16_t port_ = 0;

@@ -93,8 +93,13 @@ int cmd_run(Context& ctx) {
   opt.child_args = {"-c", config_path.string()};
   opt.run_dir = RunDir::for_config(cfg);
   opt.plan = plan_of(cfg, std::move(bytes));
-  opt.reload_check = [config_path, accepted](std::string* error) {
-    return reload_plan(config_path, *accepted, error);
+  // admin_http (docs/metrics.md): own thread, from below until run() returns;
+  // its address is read at start only (a SIGHUP does not move it).
+  std::unique_ptr<AdminHttp> admin;
+  opt.reload_check = [config_path, accepted, &admin](std::string* error) {
+    auto plan = reload_plan(config_path, *accepted, error);
+    if (plan && admin) admin->set_min_free_space(accepted->receiver.limits.min_free_space);
+    return plan;
   };
   log::info("supervisor event=config file={} receiver={} dispatcher={}", config_path.string(), receiver->string(),
             dispatcher->string());
@@ -109,9 +114,6 @@ int cmd_run(Context& ctx) {
   }
   if (start_as->switch_user)
     log::info("supervisor event=user_switched user={} kept=CAP_NET_BIND_SERVICE", start_as->account.name);
-  // admin_http (docs/metrics.md): own thread, from here until run() returns;
-  // its address is read at start only (a SIGHUP does not move it).
-  std::unique_ptr<AdminHttp> admin;
   if (cfg.admin_http.enabled() && !(admin = AdminHttp::start(cfg, &error))) {
     fmt::print(ctx.err(), "relayctl: {}\n", error);
     return kFail;

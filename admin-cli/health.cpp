@@ -2,6 +2,7 @@
 #include "admin-cli/health.hpp"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -33,6 +34,21 @@ std::string spool_write_problem(const std::filesystem::path& spool_dir) {
   ::unlink(path.c_str());
   if (!wrote) return fmt::format("tmp/: write: {}", std::strerror(err));
   return {};
+}
+
+std::string spool_space_problem(const std::filesystem::path& spool_dir, std::uint64_t min_free) {
+  if (min_free == 0) return {};
+  struct statvfs vfs{};
+  if (::statvfs(spool_dir.c_str(), &vfs) != 0) return {};  // spool_write_problem() names that
+  if (vfs.f_files > 0 && vfs.f_favail < 64) {
+    return fmt::format("spool out of inodes: {} free (MAIL is answered 452 4.3.1)", vfs.f_favail);
+  }
+  const std::uint64_t free = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (free >= min_free) return {};
+  constexpr std::uint64_t kMB = 1024 * 1024;
+  return fmt::format("spool short of space: {} MB free, receiver.limits.min_free_space is {} MB (MAIL is answered "
+                     "452 4.3.1)",
+                     free / kMB, (min_free + kMB - 1) / kMB);
 }
 
 Health evaluate_health(const Collected& c, const std::string& spool_problem, bool draining) {

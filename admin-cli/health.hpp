@@ -14,6 +14,7 @@
 // Runs on: the admin endpoint's thread; spool_write_problem does file I/O.
 // Fails: never.
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -29,6 +30,12 @@ struct Health {
 // "" when a file can be created (and removed) in <spool>/tmp, else why not:
 // "tmp/: Permission denied".
 std::string spool_write_problem(const std::filesystem::path& spool_dir);
+// "" while the spool's filesystem has at least `min_free` bytes and 64
+// inodes free for unprivileged writers (the receiver's own test,
+// receiver.limits.min_free_space; 0 = no check), else what MAIL gets now:
+// "spool short of space: 12 MB free, receiver.limits.min_free_space is 100
+// MB (MAIL is answered 452 4.3.1)".
+std::string spool_space_problem(const std::filesystem::path& spool_dir, std::uint64_t min_free);
 Health evaluate_health(const Collected& c, const std::string& spool_problem, bool draining = false);
 
 }  // namespace relay::admin

@@ -177,6 +177,17 @@ TEST_CASE("healthz: spool, receiver, dispatchers, provider alerts, pause") {
   CHECK(h.text == "provider m365 fails authentication or configuration: AADSTS7000222 expired");
 }
 
+TEST_CASE("spool_space_problem: below receiver.limits.min_free_space, says what MAIL gets") {
+  TempSpool t;
+  CHECK(spool_space_problem(t.root, 0) == "");     // the check is off
+  CHECK(spool_space_problem(t.root, 1024) == "");  // any test machine has 1 KB free
+  const std::string s = spool_space_problem(t.root, std::uint64_t{1} << 60);  // 1 EB: never free
+  CHECK(s.rfind("spool short of space: ", 0) == 0);
+  CHECK(s.find(" MB free, receiver.limits.min_free_space is 1099511627776 MB (MAIL is answered 452 4.3.1)") !=
+        std::string::npos);
+  CHECK(spool_space_problem(t.root / "missing", std::uint64_t{1} << 60) == "");  // the write check names that
+}
+
 TEST_CASE("spool_write_problem names the reason") {
   TempSpool t;
   CHECK(spool_write_problem(t.root) == "");

@@ -289,6 +289,34 @@ def test_healthz_provider_credentials_rejected():
             up.stop()
 
 
+def test_healthz_storage_low_follows_reload():
+    """Below receiver.limits.min_free_space the receiver answers MAIL 452
+    4.3.1 and /healthz says so (503, a load balancer takes the host out);
+    a reload that lowers the limit clears both."""
+    with relay_with_http({"receiver": {"limits": {"min_free_space": "1TB"}}}) as r:
+        os.makedirs(r.spool, exist_ok=True)
+        st = os.statvfs(r.spool)
+        if st.f_bavail * st.f_frsize >= 1 << 40:
+            print("SKIP: more than 1 TB free here")
+            return
+        start(r)
+        wait_for(lambda: healthz(r)[0] == 503 and "short of space" in healthz(r)[1], 15, what="healthz 503")
+        code, text = healthz(r)
+        assert text.startswith("spool short of space: ") and text.endswith(
+            " MB free, receiver.limits.min_free_space is 1048576 MB (MAIL is answered 452 4.3.1)\n"), text
+        with smtplib.SMTP("127.0.0.1", r.port, timeout=10) as c:
+            c.ehlo("client.test")
+            code, reply = c.mail("app@example.com")
+            assert code == 452 and reply.startswith(b"4.3.1 "), (code, reply)
+        r.cfg["receiver"]["limits"]["min_free_space"] = "1MB"
+        r.write_config()
+        r.relayctl("reload", "--timeout", "20s")
+        wait_for(lambda: healthz(r) == (200, "ok\n"), 15, what="healthz ok after the reload")
+        time.sleep(1.1)  # the receiver reads the free space at most once a second
+        send(r.port, "app@example.com", ["to@example.org"], message("app@example.com", ["to@example.org"], "space"))
+
+
 if __name__ == "__main__":
     run_tests([test_pipeline_counters_and_promtool, test_healthz_spool_pause_and_hostile_http,
-               test_healthz_no_dispatcher, test_healthz_provider_credentials_rejected])
+               test_healthz_no_dispatcher, test_healthz_provider_credentials_rejected,
+               test_healthz_storage_low_follows_reload])
